@@ -1,0 +1,261 @@
+"""Configuration: `dissentry.toml`, validated with pydantic.
+
+An invalid file fails with one `ConfigError` that names the file and the key, never a traceback.
+Relative paths in the file (warehouse_dir, import files) are resolved against the file's folder,
+so a configuration means the same thing whatever the working directory.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+KNOWN_PLATFORMS = ("mastodon", "bluesky")
+"""Platforms a config may name; kept in step with `connectors.registry` by a test."""
+
+_ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used. The message names the file and the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def parse_account_ref(ref: str) -> tuple[str, str]:
+    """Split `platform:handle` into (platform, normalised handle).
+
+    Handles are compared case-insensitively and without a leading `@`, so
+    `mastodon:@Alice@Social.Example` and `mastodon:alice@social.example` are one account.
+    """
+    platform, sep, handle = ref.partition(":")
+    platform = platform.strip().lower()
+    handle = handle.strip().lstrip("@").lower()
+    if not sep or not handle:
+        raise ValueError(f"account {ref!r} must look like 'platform:handle', e.g. 'mastodon:@alice@social.example'")
+    if platform not in KNOWN_PLATFORMS:
+        raise ValueError(f"account {ref!r} names unknown platform {platform!r} (known: {', '.join(KNOWN_PLATFORMS)})")
+    return platform, handle
+
+
+class Person(_Strict):
+    """A member who may hold accounts on several platforms; member figures count people."""
+
+    name: str = Field(min_length=1)
+    accounts: list[str] = Field(min_length=1)
+
+    @field_validator("accounts")
+    @classmethod
+    def _check_accounts(cls, accounts: list[str]) -> list[str]:
+        for ref in accounts:
+            parse_account_ref(ref)
+        return accounts
+
+
+class Group(_Strict):
+    id: Annotated[str, Field(pattern=_ID_PATTERN)]
+    name: str
+    aliases: list[str] = []
+    leaders: list[str] = []
+    domains: list[str] = []
+    accounts: list[str] = []
+    bio_markers: list[str] = []
+    members: list[str | Person] = []
+    jargon: list[str] = []
+
+    @field_validator("accounts")
+    @classmethod
+    def _check_accounts(cls, accounts: list[str]) -> list[str]:
+        for ref in accounts:
+            parse_account_ref(ref)
+        return accounts
+
+    @field_validator("members")
+    @classmethod
+    def _check_members(cls, members: list[str | Person]) -> list[str | Person]:
+        for member in members:
+            if isinstance(member, str):
+                parse_account_ref(member)
+        return members
+
+    @field_validator("domains")
+    @classmethod
+    def _normalise_domains(cls, domains: list[str]) -> list[str]:
+        return [d.strip().lower().removeprefix("www.") for d in domains]
+
+    def people(self) -> list[tuple[str, list[str]]]:
+        """(person_id, account refs) for every listed member."""
+        out: list[tuple[str, list[str]]] = []
+        for member in self.members:
+            if isinstance(member, str):
+                platform, handle = parse_account_ref(member)
+                out.append((f"{platform}:{handle}", [member]))
+            else:
+                out.append((f"person:{member.name}", list(member.accounts)))
+        return out
+
+
+class Source(_Strict):
+    """One thing to collect: API accounts/hashtags/query, or export files to import."""
+
+    name: Annotated[str, Field(min_length=1, max_length=128)]
+    platform: str
+    instance: str | None = None
+    accounts: list[str] = []
+    hashtags: list[str] = []
+    query: str | None = None
+    files: list[str] = []
+    schedule: str = "@daily"
+    token_env: str | None = None
+    conn_id: str | None = None
+    max_pages: Annotated[int, Field(ge=1)] = 1000
+
+    @field_validator("platform")
+    @classmethod
+    def _known_platform(cls, platform: str) -> str:
+        if platform not in KNOWN_PLATFORMS:
+            raise ValueError(f"unknown platform {platform!r} (known: {', '.join(KNOWN_PLATFORMS)})")
+        return platform
+
+    @model_validator(mode="after")
+    def _has_something_to_collect(self) -> Source:
+        if not (self.accounts or self.hashtags or self.query or self.files):
+            raise ValueError("a source needs accounts, hashtags, query or files")
+        return self
+
+    @property
+    def is_import(self) -> bool:
+        return bool(self.files) and not (self.accounts or self.hashtags or self.query)
+
+
+class StanceSettings(_Strict):
+    classifier: Literal["vader_rules"] = "vader_rules"
+    negative_threshold: float = -0.05
+    positive_threshold: float = 0.05
+    critical_cues: list[str] = [
+        "disagree",
+        "wrong about",
+        "mistake",
+        "failed",
+        "failure",
+        "resign",
+        "undemocratic",
+        "betrayed",
+        "betrayal",
+        "ashamed",
+        "shameful",
+        "incompetent",
+        "out of touch",
+        "step down",
+        "disappointed",
+        "hypocrisy",
+        "hypocritical",
+        "can't support",
+        "cannot support",
+        "no longer support",
+    ]
+
+
+class MembershipSettings(_Strict):
+    infer_from_bio: bool = True
+    infer_from_amplification: bool = True
+    amplification_min_reposts: Annotated[int, Field(ge=1)] = 3
+
+
+class Settings(_Strict):
+    period: Literal["month", "week", "day", "year"] = "month"
+    pseudonymise: bool = False
+    pseudonym_key_env: str = "DISSENTRY_PSEUDONYM_KEY"
+    stance: StanceSettings = StanceSettings()
+    membership: MembershipSettings = MembershipSettings()
+
+
+class Config(_Strict):
+    warehouse_dir: str = "data"
+    groups: list[Group] = []
+    sources: list[Source] = []
+    settings: Settings = Settings()
+    config_path: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Config:
+        for what, names in (("groups", [g.id for g in self.groups]), ("sources", [s.name for s in self.sources])):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"duplicate {what}: {', '.join(dupes)}")
+        return self
+
+    @property
+    def base_dir(self) -> Path:
+        return self.config_path.parent if self.config_path else Path.cwd()
+
+    def resolve(self, path: str) -> Path:
+        """A path from the config, relative to the config file's folder."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.resolve(self.warehouse_dir)
+
+    def source(self, name: str) -> Source:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        known = ", ".join(s.name for s in self.sources) or "none"
+        raise ConfigError(f"{self.config_path}: no source named {name!r} (configured: {known})")
+
+
+def _format_location(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
+    """`groups[0].accounts[1]` with the group's or source's id/name when there is one."""
+    parts: list[str] = []
+    node: Any = data
+    for item in loc:
+        if isinstance(item, int):
+            label = ""
+            if isinstance(node, list) and item < len(node) and isinstance(node[item], dict):
+                ident = node[item].get("id") or node[item].get("name")
+                label = f" ({ident})" if ident else ""
+            parts[-1:] = [f"{parts[-1] if parts else ''}[{item}]{label}"]
+            node = node[item] if isinstance(node, list) and item < len(node) else None
+        else:
+            # pydantic puts union branch names (e.g. 'str', 'Person') in the path: skip them
+            if isinstance(node, dict) and item in node:
+                parts.append(str(item))
+                node = node[item]
+            elif isinstance(node, dict) or node is None:
+                parts.append(str(item))
+                node = None
+    return ".".join(parts) or "(top level)"
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a configuration file; raise ConfigError with a readable message."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: configuration file not found")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text: {exc}") from None
+    try:
+        return Config.model_validate({**data, "config_path": path.resolve()})
+    except ValidationError as exc:
+        problems = []
+        seen: set[str] = set()
+        for err in exc.errors():
+            where = _format_location(tuple(err["loc"]), data)
+            msg = re.sub(r"^Value error, ", "", err["msg"])
+            line = f"{where}: {msg}"
+            if line not in seen:
+                seen.add(line)
+                problems.append(line)
+        raise ConfigError(f"{path}: invalid configuration: " + "; ".join(problems)) from None

@@ -1,0 +1,118 @@
+"""Arrow schemas of every table the lake stores. The one place a column is named and typed.
+
+Layers:
+- raw: what connectors yielded, untouched (the platform's JSON as text) plus provenance.
+- quarantine: input that could not be used, with the reason and where it came from.
+- collection_runs: one row per collection or import run (coverage as data).
+- normalised: the canonical schema (ARCHITECTURE.md) shared by every platform.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+TS = pa.timestamp("us", tz="UTC")
+
+RAW = pa.schema(
+    [
+        ("platform", pa.string()),
+        ("source", pa.string()),
+        ("record_type", pa.string()),  # e.g. status, account, feed_item, profile
+        ("record_id", pa.string()),  # the platform's id of the record, for dedup and erasure
+        ("origin", pa.string()),  # where ids are valid: instance URL, AppView URL, export file
+        ("payload", pa.string()),  # the platform's own JSON, byte for byte as parsed
+        ("locator", pa.string()),  # request URL (without secrets) or file:line
+        ("fetched_at", TS),
+        ("run_id", pa.string()),
+    ]
+)
+
+QUARANTINE = pa.schema(
+    [
+        ("platform", pa.string()),
+        ("source", pa.string()),
+        ("locator", pa.string()),  # file and line/index, or request URL
+        ("reason", pa.string()),
+        ("content", pa.string()),  # the offending input, truncated to QUARANTINE_CONTENT_LIMIT
+        ("quarantined_at", TS),
+        ("run_id", pa.string()),
+    ]
+)
+QUARANTINE_CONTENT_LIMIT = 10_000
+
+COLLECTION_RUNS = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("source", pa.string()),
+        ("platform", pa.string()),
+        ("mode", pa.string()),  # collect | import
+        ("started_at", TS),
+        ("finished_at", TS),
+        ("status", pa.string()),  # ok | partial | failed
+        ("pages", pa.int64()),
+        ("records_seen", pa.int64()),
+        ("records_new", pa.int64()),
+        ("records_quarantined", pa.int64()),
+        ("cursor_before", pa.string()),
+        ("cursor_after", pa.string()),
+        ("rate_limit_waits", pa.int64()),
+        ("rate_limit_wait_seconds", pa.float64()),
+        ("requests", pa.int64()),
+        ("errors", pa.string()),  # JSON list of error messages
+        ("cap_hit", pa.bool_()),  # stopped by max_pages or a platform limit, so coverage is partial
+    ]
+)
+
+# ---- canonical (normalised) layer ---------------------------------------------------------------
+
+POSTS = pa.schema(
+    [
+        ("post_id", pa.string()),
+        ("platform", pa.string()),
+        ("author_id", pa.string()),
+        ("created_at", TS),
+        ("text", pa.string()),
+        ("lang", pa.string()),
+        ("url", pa.string()),
+        ("kind", pa.string()),  # post | reply | repost | quote
+        ("reply_to_post_id", pa.string()),
+        ("reply_to_author_id", pa.string()),
+        ("repost_of_post_id", pa.string()),
+        ("repost_of_author_id", pa.string()),
+        ("quote_of_post_id", pa.string()),
+        ("quote_of_author_id", pa.string()),
+        ("link_title", pa.string()),  # title of the link card, to tell a bare share from commentary
+        ("like_count", pa.int64()),
+        ("repost_count", pa.int64()),
+        ("reply_count", pa.int64()),
+        ("source", pa.string()),
+        ("fetched_at", TS),
+        ("run_id", pa.string()),
+    ]
+)
+
+ACCOUNTS = pa.schema(
+    [
+        ("account_id", pa.string()),
+        ("platform", pa.string()),
+        ("handle", pa.string()),
+        ("display_name", pa.string()),
+        ("bio", pa.string()),
+        ("followers", pa.int64()),
+        ("following", pa.int64()),
+        ("created_at", TS),
+        ("fetched_at", TS),
+    ]
+)
+
+POST_LINKS = pa.schema([("post_id", pa.string()), ("url", pa.string()), ("domain", pa.string())])
+POST_MENTIONS = pa.schema([("post_id", pa.string()), ("account_id", pa.string()), ("handle", pa.string())])
+POST_HASHTAGS = pa.schema([("post_id", pa.string()), ("tag", pa.string())])
+
+NORMALISED: dict[str, pa.Schema] = {
+    "posts": POSTS,
+    "accounts": ACCOUNTS,
+    "post_links": POST_LINKS,
+    "post_mentions": POST_MENTIONS,
+    "post_hashtags": POST_HASHTAGS,
+}
