@@ -59,7 +59,7 @@ class Person(_Strict):
 
 
 class Group(_Strict):
-    id: Annotated[str, Field(pattern=_ID_PATTERN)]
+    id: str
     name: str
     aliases: list[str] = []
     leaders: list[str] = []
@@ -68,6 +68,15 @@ class Group(_Strict):
     bio_markers: list[str] = []
     members: list[str | Person] = []
     jargon: list[str] = []
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, group_id: str) -> str:
+        if not re.match(_ID_PATTERN, group_id):
+            raise ValueError(
+                f"group id {group_id!r} must be 1-64 lower-case letters, digits, '_', '.' or '-'"
+            )
+        return group_id
 
     @field_validator("accounts")
     @classmethod

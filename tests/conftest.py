@@ -14,9 +14,9 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
     def guarded(self: socket.socket, address: object) -> object:
         host = address[0] if isinstance(address, tuple) else address
-        if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1")):
-            if self.family in (socket.AF_INET, socket.AF_INET6):
-                raise OSError(f"tests may not reach the network: {address}")
+        remote = isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1"))
+        if remote and self.family in (socket.AF_INET, socket.AF_INET6):
+            raise OSError(f"tests may not reach the network: {address}")
         return real_connect(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded)

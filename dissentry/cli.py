@@ -1,0 +1,211 @@
+"""The `dissentry` command line. Every command is a thin wrapper over dissentry.pipeline."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from connectors.base import ImportFormatError
+from connectors.registry import UnknownPlatformError, platforms
+from dissentry import pipeline
+from dissentry.config import Config, ConfigError, load_config
+
+app = typer.Typer(
+    help="Collect public posts of political communities and measure dissent and echo chambers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+DEFAULT_CONFIG = "dissentry.toml"
+
+
+class _State:
+    config_path: Path = Path(DEFAULT_CONFIG)
+
+
+state = _State()
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _config() -> Config:
+    try:
+        return load_config(state.config_path)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+
+
+@app.callback()
+def main(
+    config: Annotated[
+        Path,
+        typer.Option("--config", "-c", help="Configuration file.", envvar="DISSENTRY_CONFIG", show_default=True),
+    ] = Path(DEFAULT_CONFIG),
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every request and retry.")] = False,
+) -> None:
+    state.config_path = config
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_path=False)],
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _print_runs(rows: list[dict[str, Any]]) -> None:
+    from dissentry.report import runs_table
+
+    out.print(runs_table(rows))
+    for row in rows:
+        for problem in json.loads(row["errors"] or "[]"):
+            err.print(f"[yellow]{row['source']}:[/yellow] {problem}", highlight=False, soft_wrap=True)
+
+
+def _exit_for(rows: list[dict[str, Any]]) -> None:
+    if any(r["status"] == "failed" for r in rows):
+        raise typer.Exit(1)
+
+
+@app.command()
+def run(progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True) -> None:
+    """Collect and import every source, normalise, transform, and print the headline tables."""
+    from dissentry.report import print_headlines
+
+    config = _config()
+    try:
+        result = pipeline.run(config, progress=progress and sys.stderr.isatty())
+    except (ImportFormatError, UnknownPlatformError) as exc:
+        raise fail(str(exc)) from None
+    _print_runs(result.runs)
+    print_headlines(config, out)
+    out.print(f"\nWarehouse: [bold]{result.warehouse}[/bold]")
+    out.print('Query it: dissentry sql "SELECT * FROM dissent_frequency"', highlight=False)
+    _exit_for(result.runs)
+
+
+@app.command()
+def collect(
+    source: Annotated[str | None, typer.Option("--source", "-s", help="Only this source.")] = None,
+) -> None:
+    """Fetch new posts from the platforms' APIs for every source (or one)."""
+    config = _config()
+    try:
+        rows = pipeline.collect(config, source, progress=sys.stderr.isatty())
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    _print_runs(rows)
+    _exit_for(rows)
+
+
+@app.command("import")
+def import_(
+    platform: Annotated[str, typer.Argument(help=f"One of: {', '.join(platforms())}.")],
+    files: Annotated[list[Path], typer.Argument(help="Export files or folders (JSON, JSONL, .gz).")],
+    source: Annotated[str | None, typer.Option("--source", "-s", help="Source name to file them under.")] = None,
+) -> None:
+    """Import saved API JSON / export files into the lake."""
+    config = _config()
+    try:
+        row = pipeline.import_export(config, platform, files, source, progress=sys.stderr.isatty())
+    except UnknownPlatformError as exc:
+        raise fail(str(exc)) from None
+    _print_runs([row])
+    if json.loads(row["errors"] or "[]") and row["records_seen"] == 0:
+        raise typer.Exit(1)
+    _exit_for([row])
+
+
+@app.command()
+def normalise() -> None:
+    """Rebuild the canonical tables (posts, accounts, links, mentions, hashtags) from raw."""
+    counts = pipeline.normalise(_config())
+    out.print(", ".join(f"{name}: {n:,}" for name, n in counts.items()))
+
+
+@app.command()
+def transform() -> None:
+    """Materialise the SQL models and marts into <warehouse_dir>/dissentry.duckdb."""
+    tables = pipeline.transform(_config(), progress=sys.stderr.isatty())
+    out.print(f"{len(tables)} tables built")
+
+
+@app.command()
+def report() -> None:
+    """Print the headline tables from the warehouse."""
+    from dissentry.report import print_headlines
+
+    print_headlines(_config(), out)
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="SQL to run against the warehouse (read-only).")],
+    format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json")] = "table",
+) -> None:
+    """Query the warehouse: every table and mart by name."""
+    import duckdb
+
+    from warehouse.catalog import connect
+
+    config = _config()
+    db = pipeline.lake_for(config).duckdb_path
+    if not db.exists():
+        raise fail(f"{db} does not exist yet: run `dissentry run` or `dissentry transform` first")
+    con = connect(db, read_only=True)
+    try:
+        cursor = con.execute(query)
+        columns = [d[0] for d in cursor.description or []]
+        rows = cursor.fetchall()
+    except duckdb.Error as exc:
+        raise fail(f"query failed: {exc}") from None
+    finally:
+        con.close()
+    if format == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    elif format == "json":
+        sys.stdout.write(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, indent=2) + "\n")
+    elif format == "table":
+        from dissentry.report import rows_table
+
+        out.print(rows_table(columns, rows))
+    else:
+        raise fail(f"unknown format {format!r}: use table, csv or json")
+
+
+@app.command()
+def sample(
+    out_dir: Annotated[Path, typer.Option("--out", help="Where to write the sample files.")] = Path("data/sample"),
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 7,
+    scale: Annotated[float, typer.Option(help="Multiply the number of posts.")] = 1.0,
+) -> None:
+    """Write the synthetic sample data (Mastodon and Bluesky API shapes) that `make run` imports."""
+    from dissentry.sample import generate_sample
+
+    generate_sample(out_dir, seed=seed, scale=scale)
+    out.print(f"sample written to {out_dir}")
+
+
+def entrypoint() -> None:  # pragma: no cover - console script wrapper
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

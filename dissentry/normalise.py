@@ -1,0 +1,271 @@
+"""Normalisation: raw records -> the canonical tables, set-wise in DuckDB.
+
+For each platform with raw data:
+1. `raw` view: one row per distinct version of a record (platform, record_type, record_id, origin,
+   payload); fetched_at/run_id/source are those of the version's *first* fetch, so importing the
+   same file twice changes nothing downstream.
+2. The connector's `mapping.sql` turns `raw` into wide post rows (with link, mention and hashtag
+   lists) and account rows.
+3. Dedup: one row per post_id (latest version wins) and per account_id (full profiles beat the
+   partial author views embedded in posts, then the latest wins). URLs are normalised (lower-case
+   host, no `www.`, no tracking parameters, no fragment) and reduced to their registered domain.
+4. Each table is written to `normalised/<table>/platform=P/data.parquet` atomically.
+
+The whole platform is rebuilt each time: simple and always consistent with raw. (Incremental
+normalisation over new raw partitions is the next step once lakes outgrow a laptop.)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from functools import cache
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from connectors.base import RawRecord
+from connectors.registry import get_connector, platforms
+from warehouse import schema
+from warehouse.catalog import connect
+from warehouse.lake import Lake, atomic_path
+
+TRACKING_PARAMS = re.compile(
+    r"^(utm_[a-z_]+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid|igsh|ref_src|ref_url|_hsenc|_hsmi|yclid|s_cid|"
+    r"wt\.mc_id|cmpid|si|spm)$",
+    re.IGNORECASE,
+)
+_BR = re.compile(r"(?i)<br\s*/?>")
+_PARAGRAPH = re.compile(r"(?i)</p>\s*<p[^>]*>")
+
+
+# ---- helpers registered as DuckDB functions -----------------------------------------------------
+def html_to_text_one(html: str | None) -> str | None:
+    """Mastodon HTML to plain text: entities decoded, <br> and paragraph breaks kept as newlines."""
+    if html is None:
+        return None
+    if "<" not in html and "&" not in html:
+        return html
+    from selectolax.lexbor import LexborHTMLParser
+
+    tree = LexborHTMLParser(_PARAGRAPH.sub("\n\n", _BR.sub("\n", html)))
+    tree.strip_tags(["script", "style"])
+    return (tree.text(separator="") or "").strip()
+
+
+def normalise_url_one(url: str | None) -> str | None:
+    """Canonical form of a link so the same article counts once, whatever the tracking tail."""
+    if not url:
+        return None
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname.lower().removeprefix("www.")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = host if port in (None, 80, 443) else f"{host}:{port}"
+    params = parse_qsl(parts.query, keep_blank_values=True)
+    query = urlencode([(k, v) for k, v in params if not TRACKING_PARAMS.match(k)])
+    path = parts.path if parts.path not in ("", "/") else ""
+    return urlunsplit(("https" if scheme == "https" else "http", netloc, path, query, ""))
+
+
+@cache
+def _domain_extractor() -> Callable[[str], object]:
+    import tldextract
+
+    # the public-suffix snapshot bundled in the wheel: no download at run time
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+def registered_domain_one(url: str | None) -> str | None:
+    """`news.bbc.co.uk` -> `bbc.co.uk`; reserved TLDs (.example, .test) keep their last two labels."""
+    if not url:
+        return None
+    host = (urlsplit(url).hostname or "").lower().removeprefix("www.")
+    if not host:
+        return None
+    result = _domain_extractor()(host)
+    domain = getattr(result, "top_domain_under_public_suffix", None) or getattr(result, "registered_domain", "")
+    if domain:
+        return domain
+    if re.fullmatch(r"[\d.]+|[0-9a-f:]+", host):
+        return host
+    return ".".join(host.split(".")[-2:])
+
+
+def _vectorised(fn: Callable[[str | None], str | None]) -> Callable[[pa.Array], pa.Array]:
+    def apply(values: pa.Array) -> pa.Array:
+        return pa.array([fn(v) for v in values.to_pylist()], type=pa.string())
+
+    return apply
+
+
+def register_functions(con: duckdb.DuckDBPyConnection) -> None:
+    for name, fn in (
+        ("html_to_text", html_to_text_one),
+        ("normalise_url", normalise_url_one),
+        ("registered_domain", registered_domain_one),
+    ):
+        con.create_function(name, _vectorised(fn), ["VARCHAR"], "VARCHAR", type="arrow", side_effects=False)
+
+
+# ---- mapping files -------------------------------------------------------------------------------
+def read_mapping(path: Path) -> dict[str, str]:
+    """Split a mapping file into its named queries (`-- name: posts`, `-- name: accounts`)."""
+    queries: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        match = re.match(r"^\s*--\s*name:\s*(\w+)\s*$", line)
+        if match:
+            current = queries.setdefault(match.group(1), [])
+        elif current is not None:
+            current.append(line)
+    sql = {name: "\n".join(lines).strip().rstrip(";") for name, lines in queries.items()}
+    missing = {"posts", "accounts"} - set(sql)
+    if missing:
+        raise ValueError(f"{path}: mapping lacks the named queries {sorted(missing)}")
+    return sql
+
+
+# ---- the set-wise steps --------------------------------------------------------------------------
+_RAW_VERSIONS = """
+CREATE OR REPLACE TEMP TABLE raw AS
+SELECT platform, source, record_type, record_id, origin, payload, locator, fetched_at, run_id
+FROM ({raw_sql})
+QUALIFY row_number() OVER (
+    PARTITION BY platform, record_type, record_id, origin, md5(payload)
+    ORDER BY fetched_at, run_id, locator
+) = 1
+"""
+
+_POST_COLUMNS = ", ".join(schema.POSTS.names)
+_ACCOUNT_COLUMNS = ", ".join(schema.ACCOUNTS.names)
+
+
+def _cast_select(table_schema: pa.Schema, relation: str) -> str:
+    con = duckdb.connect()
+    con.register("s", table_schema.empty_table())
+    types = dict((row[0], row[1]) for row in con.execute("DESCRIBE s").fetchall())
+    con.close()
+    cols = ", ".join(f'CAST("{n}" AS {types[n]}) AS "{n}"' for n in table_schema.names)
+    return f"SELECT {cols} FROM {relation}"
+
+
+def _build_platform_tables(con: duckdb.DuckDBPyConnection, platform: str, raw_sql: str) -> dict[str, str]:
+    """Create temp tables for one platform; return table name -> SELECT producing it."""
+    mapping = read_mapping(get_connector(platform).mapping_file)
+    con.execute(_RAW_VERSIONS.format(raw_sql=raw_sql))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE mapped_posts AS {mapping['posts']}")
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE posts_latest AS
+        SELECT * FROM mapped_posts
+        QUALIFY row_number() OVER (
+            PARTITION BY post_id ORDER BY fetched_at DESC, version_rank_key DESC, run_id DESC
+        ) = 1
+        """
+    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE mapped_accounts AS {mapping['accounts']}")
+    return {
+        "posts": _cast_select(schema.POSTS, "posts_latest") + " ORDER BY post_id",
+        "accounts": _cast_select(
+            schema.ACCOUNTS,
+            """(SELECT * FROM mapped_accounts QUALIFY row_number() OVER (
+                   PARTITION BY account_id ORDER BY detail DESC, fetched_at DESC, handle) = 1)""",
+        )
+        + " ORDER BY account_id",
+        "post_links": """
+            SELECT DISTINCT post_id, url, registered_domain(url) AS domain
+            FROM (SELECT post_id, normalise_url(unnest(links)) AS url FROM posts_latest)
+            WHERE url IS NOT NULL ORDER BY post_id, url""",
+        "post_mentions": """
+            SELECT DISTINCT post_id, m.account_id AS account_id, m.handle AS handle
+            FROM (SELECT post_id, unnest(mentions) AS m FROM posts_latest)
+            WHERE m.account_id IS NOT NULL ORDER BY post_id, account_id""",
+        "post_hashtags": """
+            SELECT DISTINCT post_id, lower(tag) AS tag
+            FROM (SELECT post_id, unnest(hashtags) AS tag FROM posts_latest)
+            WHERE tag IS NOT NULL AND tag <> '' ORDER BY post_id, tag""",
+    }
+
+
+def _new_connection(temp_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
+    con = connect()
+    if temp_dir is not None:
+        temp_dir.mkdir(parents=True, exist_ok=True)
+        con.execute(f"SET temp_directory = '{temp_dir.as_posix()}'")
+    con.execute("SET preserve_insertion_order = false")
+    register_functions(con)
+    return con
+
+
+def normalise_lake(lake: Lake, platform_names: Iterable[str] | None = None) -> dict[str, int]:
+    """Rebuild the normalised layer from raw; return rows per table (summed over platforms)."""
+    counts = {name: 0 for name in schema.NORMALISED}
+    con = _new_connection(lake.root / ".tmp")
+    try:
+        for platform in platform_names or platforms():
+            files = lake.raw_files(platform)
+            if not files:
+                for table in schema.NORMALISED:  # erased or never collected: no stale rows left
+                    lake.normalised_path(table, platform).unlink(missing_ok=True)
+                continue
+            raw_sql = (
+                "SELECT * FROM read_parquet("
+                + "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
+                + ", hive_partitioning = false, union_by_name = true)"
+            )
+            for table, select in _build_platform_tables(con, platform, raw_sql).items():
+                final = lake.normalised_path(table, platform)
+                with atomic_path(final) as tmp:
+                    con.execute(f"COPY ({select}) TO '{tmp.as_posix()}' (FORMAT parquet, COMPRESSION zstd)")
+                counts[table] += pq.ParquetFile(final).metadata.num_rows
+    finally:
+        con.close()
+    return counts
+
+
+def map_records(platform: str, records: Iterable[RawRecord], source: str = "test") -> dict[str, pa.Table]:
+    """Normalise raw records in memory (for connector tests and notebooks): table name -> Arrow table."""
+    from datetime import UTC, datetime
+
+    rows = [
+        {
+            "platform": platform,
+            "source": source,
+            "record_type": r.record_type,
+            "record_id": r.record_id,
+            "origin": r.origin,
+            "payload": r.payload,
+            "locator": r.locator,
+            "fetched_at": datetime(2026, 1, 1, tzinfo=UTC),
+            "run_id": "test-run",
+        }
+        for r in records
+    ]
+    con = _new_connection()
+    try:
+        con.register("raw_input", pa.Table.from_pylist(rows, schema=schema.RAW))
+        selects = _build_platform_tables(con, platform, "SELECT * FROM raw_input")
+        out: dict[str, pa.Table] = {}
+        for table, select in selects.items():
+            result = con.execute(select).to_arrow_table()
+            target = schema.NORMALISED[table]
+            out[table] = result.cast(target) if result.num_rows else target.empty_table()
+        return out
+    finally:
+        con.close()
+
+
+__all__ = ["html_to_text_one", "map_records", "normalise_lake", "normalise_url_one", "registered_domain_one"]

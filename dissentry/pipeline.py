@@ -1,0 +1,374 @@
+"""The pipeline steps as plain functions. The CLI and the Airflow DAGs both call these.
+
+collect(config, source)        API sources -> raw Parquet (+ cursor, + collection_runs row)
+import_export(config, ...)     export files -> raw Parquet (+ quarantine, + collection_runs row)
+normalise(config)              raw -> canonical tables
+transform(config)              canonical tables -> marts in dissentry.duckdb and marts/*.parquet
+run(config)                    all of the above for every configured source
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from connectors.base import ImportFormatError, Page
+from connectors.http import HttpClient, HttpError
+from connectors.registry import get_connector
+from dissentry.config import Config, Source
+from dissentry.normalise import normalise_lake
+from warehouse import schema
+from warehouse.catalog import connect, create_lake_views
+from warehouse.lake import (
+    Lake,
+    new_run_id,
+    quarantine_writer,
+    raw_writer,
+    write_collection_run,
+    write_parquet_atomic,
+)
+
+log = logging.getLogger(__name__)
+console = Console(stderr=True)
+
+
+@dataclass
+class RunResult:
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    normalised: dict[str, int] = field(default_factory=dict)
+    tables: dict[str, int] = field(default_factory=dict)
+    warehouse: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(r["status"] == "ok" for r in self.runs)
+
+
+def lake_for(config: Config) -> Lake:
+    return Lake(config.warehouse_path)
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Progress | None]:
+    if not enabled:
+        yield None
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        yield progress
+
+
+# ---- ingestion: the one loop that lands pages in the lake ----------------------------------------
+def _ingest(
+    lake: Lake,
+    *,
+    platform: str,
+    source_name: str,
+    mode: str,
+    pages: Iterable[Page],
+    cursor_before: dict[str, Any] | None,
+    max_pages: int | None = None,
+    http: HttpClient | None = None,
+    progress: Progress | None = None,
+    description: str = "",
+    extra_errors: list[str] | None = None,
+) -> dict[str, Any]:
+    """Write pages to raw/quarantine, commit cursors after the data is durable, record the run."""
+    started = datetime.now(UTC)
+    run_id = new_run_id(started)
+    day = started.strftime("%Y-%m-%d")
+    raw = raw_writer(lake, platform, source_name, day, run_id)
+    bad = quarantine_writer(lake, platform, source_name, day, run_id)
+    errors: list[str] = list(extra_errors or [])
+    pending_cursor: dict[str, Any] | None = None
+    committed_cursor = cursor_before
+    n_pages = 0
+    cap_hit = False
+    task = progress.add_task(description or f"{mode} {source_name}", total=None) if progress else None
+
+    def commit() -> None:
+        nonlocal committed_cursor
+        raw.flush()
+        bad.flush()
+        if pending_cursor is not None and pending_cursor != committed_cursor:
+            lake.save_cursor(platform, source_name, pending_cursor)
+            committed_cursor = pending_cursor
+
+    iterator = iter(pages)
+    try:
+        while True:
+            if max_pages is not None and n_pages >= max_pages:
+                cap_hit = True
+                errors.append(f"stopped at max_pages={max_pages}: older data was not collected")
+                break
+            try:
+                page = next(iterator)
+            except StopIteration:
+                break
+            n_pages += 1
+            cap_hit = cap_hit or page.cap_hit
+            now = datetime.now(UTC)
+            for record in page.records:
+                raw.append(
+                    {
+                        "platform": platform,
+                        "source": source_name,
+                        "record_type": record.record_type,
+                        "record_id": record.record_id,
+                        "origin": record.origin,
+                        "payload": record.payload,
+                        "locator": record.locator,
+                        "fetched_at": now,
+                        "run_id": run_id,
+                    }
+                )
+            for reject in page.rejects:
+                log.warning("quarantined %s: %s", reject.locator, reject.reason)
+                bad.append(
+                    {
+                        "platform": platform,
+                        "source": source_name,
+                        "locator": reject.locator,
+                        "reason": reject.reason,
+                        "content": (reject.content or "")[: schema.QUARANTINE_CONTENT_LIMIT],
+                        "quarantined_at": now,
+                        "run_id": run_id,
+                    }
+                )
+            if page.cursor is not None:
+                pending_cursor = page.cursor
+            if raw.full() or bad.full():
+                commit()
+            if progress is not None and task is not None:
+                progress.update(task, advance=len(page.records))
+        status = "partial" if (errors or cap_hit) else "ok"
+    except (HttpError, ImportFormatError, OSError, ValueError) as exc:
+        # what was fetched before the fault is kept, and so is the cursor that covers it
+        errors.append(str(exc))
+        status = "failed"
+        log.error("%s %s: %s", mode, source_name, exc)
+    finally:
+        close = getattr(iterator, "close", None)
+        if close:
+            close()
+    commit()
+    if bad.rows_written and status == "ok":
+        status = "partial"
+    finished = datetime.now(UTC)
+    row = {
+        "run_id": run_id,
+        "source": source_name,
+        "platform": platform,
+        "mode": mode,
+        "started_at": started,
+        "finished_at": finished,
+        "status": status,
+        "pages": n_pages,
+        "records_seen": raw.rows_written,
+        "records_new": _count_new_records(lake, platform, run_id, raw.files),
+        "records_quarantined": bad.rows_written,
+        "cursor_before": json.dumps(cursor_before, sort_keys=True) if cursor_before is not None else None,
+        "cursor_after": json.dumps(committed_cursor, sort_keys=True) if committed_cursor is not None else None,
+        "rate_limit_waits": http.rate_limit_waits if http else 0,
+        "rate_limit_wait_seconds": http.rate_limit_wait_seconds if http else 0.0,
+        "requests": http.requests if http else 0,
+        "errors": json.dumps(errors, ensure_ascii=False),
+        "cap_hit": cap_hit,
+    }
+    write_collection_run(lake, row)
+    if progress is not None and task is not None:
+        progress.update(task, total=raw.rows_written, completed=raw.rows_written)
+    return row
+
+
+def _count_new_records(lake: Lake, platform: str, run_id: str, files: list[Path]) -> int:
+    """Records of this run whose exact content the lake did not hold before."""
+    if not files:
+        return 0
+    earlier = [str(f) for f in lake.raw_files(platform) if f not in set(files)]
+    con = connect()
+    try:
+        mine = con.read_parquet([str(f) for f in files])
+        con.register("mine", mine)
+        if not earlier:
+            return con.execute("SELECT count(DISTINCT (record_type, record_id, md5(payload))) FROM mine").fetchone()[0]
+        con.register("earlier", con.read_parquet(earlier))
+        return con.execute(
+            """
+            SELECT count(*) FROM (SELECT DISTINCT record_type, record_id, md5(payload) AS h FROM mine) m
+            WHERE NOT EXISTS (
+                SELECT 1 FROM earlier e
+                WHERE e.record_type = m.record_type AND e.record_id = m.record_id AND md5(e.payload) = m.h)
+            """
+        ).fetchone()[0]
+    finally:
+        con.close()
+
+
+# ---- the steps -------------------------------------------------------------------------------------
+def http_client_for(source: Source, **overrides: Any) -> HttpClient:
+    options = {**get_connector(source.platform).http_client_options(source), **overrides}
+    return HttpClient(source.platform, **options)
+
+
+def collect(
+    config: Config,
+    source_name: str | None = None,
+    *,
+    progress: bool = False,
+    http_overrides: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Collect every API source (or one by name); import sources are imported from their files."""
+    sources = [config.source(source_name)] if source_name else list(config.sources)
+    lake = lake_for(config)
+    rows: list[dict[str, Any]] = []
+    with _progress(progress) as bar:
+        for source in sources:
+            if source.is_import:
+                rows.append(_import_source(config, source, lake, bar))
+                continue
+            connector = get_connector(source.platform)
+            cursor = lake.load_cursor(source.platform, source.name)
+            with http_client_for(source, **(http_overrides or {})) as http:
+                rows.append(
+                    _ingest(
+                        lake,
+                        platform=source.platform,
+                        source_name=source.name,
+                        mode="collect",
+                        pages=connector.collect(source, cursor, http),
+                        cursor_before=cursor,
+                        max_pages=source.max_pages,
+                        http=http,
+                        progress=bar,
+                        description=f"collect {source.name}",
+                    )
+                )
+    return rows
+
+
+def _expand_paths(config: Config | None, paths: Iterable[str | Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        path = config.resolve(str(p)) if config else Path(p)
+        if any(ch in str(p) for ch in "*?["):
+            out.extend(sorted(path.parent.glob(path.name)))
+        elif path.is_dir():
+            out.extend(sorted(f for f in path.rglob("*") if f.is_file() and not f.name.startswith(".")))
+        else:
+            out.append(path)
+    return out
+
+
+def _import_pages(connector: Any, files: list[Path], source: Source | None, errors: list[str]) -> Iterator[Page]:
+    """Pages of every file; a file that is not an export of this kind is reported and skipped."""
+    from connectors.base import Reject
+
+    for path in files:
+        try:
+            yield from connector.read_export(path, source)
+        except ImportFormatError as exc:
+            errors.append(str(exc))
+            console.print(f"[red]error:[/red] {exc}")
+            yield Page(rejects=[Reject(str(path), str(exc))])
+
+
+def _import_source(config: Config, source: Source, lake: Lake, bar: Progress | None) -> dict[str, Any]:
+    return import_export(config, source.platform, source.files, source.name, _lake=lake, _bar=bar)
+
+
+def import_export(
+    config: Config,
+    platform: str,
+    paths: Iterable[str | Path],
+    source_name: str | None = None,
+    *,
+    progress: bool = False,
+    _lake: Lake | None = None,
+    _bar: Progress | None = None,
+) -> dict[str, Any]:
+    """Import saved export files of one platform into the raw layer."""
+    connector = get_connector(platform)
+    source = config.source(source_name) if source_name and any(s.name == source_name for s in config.sources) else None
+    name = source_name or f"import-{platform}"
+    files = _expand_paths(config, paths)
+    errors: list[str] = []
+    missing = [f for f in files if not f.is_file()]
+    if missing:
+        errors.extend(f"{f}: no such file" for f in missing)
+        files = [f for f in files if f.is_file()]
+    lake = _lake or lake_for(config)
+    with _progress(progress and _bar is None) as own_bar:
+        return _ingest(
+            lake,
+            platform=platform,
+            source_name=name,
+            mode="import",
+            pages=_import_pages(connector, files, source, errors),
+            cursor_before=None,
+            progress=_bar or own_bar,
+            description=f"import {name}",
+            extra_errors=errors,
+        )
+
+
+def normalise(config: Config) -> dict[str, int]:
+    return normalise_lake(lake_for(config))
+
+
+def transform(config: Config, *, progress: bool = False) -> dict[str, int]:
+    """Build dissentry.duckdb: views over the lake, config tables, models, marts exported to Parquet."""
+    from transforms.config_tables import load_config_tables
+    from transforms.runner import MART_NAMES, run_models
+
+    lake = lake_for(config)
+    con = connect(lake.duckdb_path)
+    try:
+        create_lake_views(con, lake)
+        load_config_tables(con, config)
+        with _progress(progress) as bar:
+            task = bar.add_task("transform", total=None) if bar else None
+
+            def on_model(name: str, rows: int) -> None:
+                if bar is not None and task is not None:
+                    bar.update(task, advance=1, description=f"transform: {name} ({rows:,} rows)")
+
+            tables = run_models(con, config, on_model=on_model)
+        for mart in MART_NAMES:
+            arrow_table = con.execute(f'SELECT * FROM "{mart}"').to_arrow_table()
+            write_parquet_atomic(arrow_table, lake.mart_path(mart))
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    return tables
+
+
+def run(config: Config, *, progress: bool = False) -> RunResult:
+    """Collect/import every source, normalise, transform."""
+    result = RunResult(warehouse=lake_for(config).root)
+    result.runs = collect(config, progress=progress)
+    result.normalised = normalise(config)
+    result.tables = transform(config, progress=progress)
+    return result
+
+
+def token_from_env(variable: str | None) -> str | None:
+    """Secrets come from the environment (or an Airflow Connection), never from the config file."""
+    return os.environ.get(variable) if variable else None

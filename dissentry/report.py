@@ -1,0 +1,111 @@
+"""Rich tables for the terminal: the headline marts, collection runs, query results."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from dissentry.config import Config
+
+# (column, header) pairs; a proportion column `x` is shown with its Wilson bounds `x_lo`/`x_hi`
+DISSENT_COLUMNS = [
+    ("group_id", "group"),
+    ("members_active", "members active"),
+    ("posts", "posts"),
+    ("org_reference_posts", "own-org refs"),
+    ("critical_posts", "critical"),
+    ("dissent_rate", "dissent rate [95% CI]"),
+    ("dissenter_share", "dissenter share [95% CI]"),
+    ("rate_ratio_vs_others", "ratio vs others"),
+    ("rate_ratio_p_value", "p (Fisher)"),
+]
+ECHO_COLUMNS = [
+    ("group_id", "group"),
+    ("own_source_share", "own-source links [95% CI]"),
+    ("official_repost_share", "reposts of officials"),
+    ("uncritical_share_rate", "uncritical shares"),
+    ("in_group_share", "in-group ties"),
+    ("ei_index", "E-I index"),
+    ("identity_marker_share", "identity markers"),
+    ("jargon_per_1k_tokens", "jargon /1k tokens"),
+    ("domain_entropy_norm", "domain entropy (norm.)"),
+]
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "–"
+        if value != 0 and abs(value) < 0.001:
+            return f"{value:.1e}"
+        return f"{value:.3f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def rows_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> Table:
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(_fmt(v) for v in row))
+    return table
+
+
+def _headline_table(con: Any, mart: str, spec: list[tuple[str, str]], title: str) -> Table:
+    available = {r[0] for r in con.execute(f'DESCRIBE "{mart}"').fetchall()}
+    cursor = con.execute(f"SELECT * FROM \"{mart}\" WHERE period = 'all' ORDER BY group_id")
+    names = [d[0] for d in cursor.description]
+    table = Table(title=title, header_style="bold", title_justify="left")
+    shown = [(c, h) for c, h in spec if c in available]
+    for _, header in shown:
+        table.add_column(header, justify="left" if header == "group" else "right")
+    for values in cursor.fetchall():
+        row = dict(zip(names, values, strict=True))
+        cells = []
+        for column, _ in shown:
+            text = _fmt(row.get(column))
+            lo, hi = row.get(f"{column}_lo"), row.get(f"{column}_hi")
+            if lo is not None and hi is not None:
+                text += f" [{_fmt(lo)}, {_fmt(hi)}]"
+            cells.append(text)
+        table.add_row(*cells)
+    return table
+
+
+def print_headlines(config: Config, console: Console) -> None:
+    from dissentry.pipeline import lake_for
+    from warehouse.catalog import connect
+
+    db = lake_for(config).duckdb_path
+    if not db.exists():
+        console.print(f"[red]{db} does not exist yet: run `dissentry run` first[/red]")
+        return
+    con = connect(db, read_only=True)
+    try:
+        console.print(_headline_table(con, "dissent_frequency", DISSENT_COLUMNS,
+                                      "Dissent frequency (members' posts about their own organisation, all periods)"))
+        console.print(_headline_table(con, "echo_chamber", ECHO_COLUMNS, "Echo chamber (all periods)"))
+    finally:
+        con.close()
+
+
+def runs_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="Collection runs", header_style="bold", title_justify="left")
+    for header in ("source", "platform", "mode", "status", "pages", "records", "new", "quarantined", "waits"):
+        table.add_column(header, justify="left" if header in ("source", "platform", "mode", "status") else "right")
+    for r in rows:
+        colour = {"ok": "green", "partial": "yellow", "failed": "red"}.get(r["status"], "white")
+        table.add_row(
+            r["source"], r["platform"], r["mode"], f"[{colour}]{r['status']}[/{colour}]",
+            _fmt(r["pages"]), _fmt(r["records_seen"]), _fmt(r["records_new"]),
+            _fmt(r["records_quarantined"]), _fmt(r["rate_limit_waits"]),
+        )
+    return table
