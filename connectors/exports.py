@@ -46,16 +46,21 @@ def _first_significant_char(path: Path) -> str:
 
 
 def _looks_like_jsonl(path: Path) -> bool:
-    """Several values on the first lines, one per line, means JSON Lines."""
+    """A first line that is a whole JSON object, or a whole array with more lines after it."""
     with _open_text(path) as fh:
         first = fh.readline().strip()
-    if not first:
-        return False
-    try:
-        value, end = _decoder.raw_decode(first)
-    except json.JSONDecodeError:
-        return False
-    return end == len(first) and isinstance(value, dict)
+        if not first:
+            return False
+        try:
+            value, end = _decoder.raw_decode(first)
+        except json.JSONDecodeError:
+            return False
+        if end != len(first):
+            return False
+        if isinstance(value, dict):
+            return True
+        # one saved API page (an array) per line
+        return isinstance(value, list) and any(line.strip() for line in iter(fh.readline, ""))
 
 
 def iter_json_values(path: Path) -> Iterator[tuple[str, Any | Reject]]:
@@ -68,7 +73,7 @@ def iter_json_values(path: Path) -> Iterator[tuple[str, Any | Reject]]:
         raise ImportFormatError(f"{path}: the file is empty")
     if first not in "[{":
         raise ImportFormatError(f"{path}: not a JSON or JSON Lines file (starts with {first!r})")
-    if first == "{" and _looks_like_jsonl(path):
+    if _looks_like_jsonl(path):
         yield from _iter_jsonl(path)
     elif first == "{":
         yield from _iter_single_object(path)

@@ -260,7 +260,7 @@ def map_records(platform: str, records: Iterable[RawRecord], source: str = "test
         selects = _build_platform_tables(con, platform, "SELECT * FROM raw_input")
         out: dict[str, pa.Table] = {}
         for table, select in selects.items():
-            result = con.execute(select).to_arrow_table()
+            result = con.sql(select).to_arrow_table()
             target = schema.NORMALISED[table]
             out[table] = result.cast(target) if result.num_rows else target.empty_table()
         return out

@@ -96,7 +96,8 @@ def _ingest(
     day = started.strftime("%Y-%m-%d")
     raw = raw_writer(lake, platform, source_name, day, run_id)
     bad = quarantine_writer(lake, platform, source_name, day, run_id)
-    errors: list[str] = list(extra_errors or [])
+    # the same list the import pages append to while they are read
+    errors: list[str] = extra_errors if extra_errors is not None else []
     pending_cursor: dict[str, Any] | None = None
     committed_cursor = cursor_before
     n_pages = 0
@@ -352,7 +353,7 @@ def transform(config: Config, *, progress: bool = False) -> dict[str, int]:
 
             tables = run_models(con, config, on_model=on_model)
         for mart in MART_NAMES:
-            arrow_table = con.execute(f'SELECT * FROM "{mart}"').to_arrow_table()
+            arrow_table = con.sql(f'SELECT * FROM "{mart}"').to_arrow_table()
             write_parquet_atomic(arrow_table, lake.mart_path(mart))
         con.execute("CHECKPOINT")
     finally:

@@ -1,0 +1,278 @@
+-- Mastodon raw records -> the canonical posts and accounts (contract: docs/architecture.md).
+--
+-- Ids inside a Status (its own, in_reply_to_id, accounts', mentions') are local to the instance that
+-- served it, which the connector stores as raw.origin. So a post is 'mastodon:<origin host>:<id>',
+-- while accounts are global: 'mastodon:<user>@<host>' in lower case, where an `acct` without '@' is
+-- a local account of the origin instance.
+--
+-- One status record can carry several posts: a boost (`reblog` set) is a 'repost' post and the
+-- boosted status is a post of its own; a quote (Mastodon 4.4+ `quote.quoted_status`, or the plain
+-- Status some forks put in `quote`) also emits the quoted status. A ShallowQuote
+-- (`quote.quoted_status_id`) gives only the quoted post's id; its author is filled in when that
+-- status is in `raw` too.
+
+-- name: posts
+WITH
+records AS (
+    SELECT
+        r.record_type, r.source, r.fetched_at, r.run_id, r.payload,
+        r.payload::JSON AS j,
+        lower(regexp_extract(r.origin, '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/]*@)?([^/:?#]+)', 1)) AS host
+    FROM raw AS r
+    WHERE r.record_type IN ('status', 'account')
+),
+wrappers AS (   -- status records as fetched; is_boost when they boost another status
+    SELECT source, fetched_at, run_id, payload, host, j AS s, json_type(j -> 'reblog') = 'OBJECT' AS is_boost
+    FROM records
+    WHERE record_type = 'status'
+),
+shown AS (      -- statuses with content of their own: plain records and the statuses boosted
+    SELECT source, fetched_at, run_id, payload, host, s FROM wrappers WHERE NOT is_boost
+    UNION ALL
+    SELECT source, fetched_at, run_id, payload, host, s -> 'reblog' FROM wrappers WHERE is_boost
+),
+quoting AS (
+    SELECT
+        *,
+        CASE
+            WHEN json_type(s -> 'quote' -> 'quoted_status') = 'OBJECT' THEN s -> 'quote' -> 'quoted_status'
+            WHEN json_type(s -> 'quote') = 'OBJECT' AND json_type(s -> 'quote' -> 'account') = 'OBJECT'
+                THEN s -> 'quote'
+        END AS quoted
+    FROM shown
+),
+content AS (    -- ... plus the statuses they quote, one level deep as Mastodon embeds them
+    SELECT source, fetched_at, run_id, payload, host, s FROM quoting
+    UNION ALL
+    SELECT source, fetched_at, run_id, payload, host, quoted FROM quoting WHERE quoted IS NOT NULL
+),
+-- local account id -> acct, from every account object and mention on the same instance
+account_refs AS (
+    SELECT host, fetched_at, j ->> 'id' AS local_id, j ->> 'acct' AS acct FROM records WHERE record_type = 'account'
+    UNION ALL
+    SELECT host, fetched_at, s -> 'account' ->> 'id', s -> 'account' ->> 'acct' FROM wrappers
+    UNION ALL
+    SELECT host, fetched_at, s -> 'account' ->> 'id', s -> 'account' ->> 'acct' FROM content
+    UNION ALL
+    SELECT c.host, c.fetched_at, m.id, m.acct
+    FROM content AS c,
+        unnest(coalesce(from_json(c.s -> 'mentions', '[{"id":"VARCHAR","acct":"VARCHAR"}]'), [])) AS u(m)
+),
+account_map AS (
+    SELECT
+        host, local_id,
+        lower(arg_max(CASE WHEN contains(acct, '@') THEN acct ELSE acct || '@' || host END, fetched_at)) AS acct_full
+    FROM account_refs
+    WHERE local_id IS NOT NULL AND coalesce(acct, '') <> ''
+    GROUP BY host, local_id
+),
+status_authors AS (   -- for ShallowQuotes, which name only the quoted status's id
+    SELECT host, s ->> 'id' AS id, arg_max(s -> 'account' ->> 'acct', fetched_at) AS acct
+    FROM content
+    GROUP BY host, s ->> 'id'
+),
+fields AS (
+    SELECT
+        c.source, c.fetched_at, c.run_id, c.payload, c.host, c.s,
+        lower(CASE WHEN contains(c.s -> 'account' ->> 'acct', '@') THEN c.s -> 'account' ->> 'acct'
+                   ELSE (c.s -> 'account' ->> 'acct') || '@' || c.host END) AS author,
+        CASE
+            WHEN json_type(c.s -> 'quote' -> 'quoted_status') = 'OBJECT' THEN c.s -> 'quote' -> 'quoted_status'
+            WHEN json_type(c.s -> 'quote') = 'OBJECT' AND json_type(c.s -> 'quote' -> 'account') = 'OBJECT'
+                THEN c.s -> 'quote'
+        END AS q,
+        -- Mastodon prepends <p class="quote-inline">RE: <a>…</a></p> to quotes for old clients;
+        -- clients are told to hide it, and it is neither the author's words nor a shared link
+        regexp_replace(coalesce(c.s ->> 'content', ''), '(?s)<p[^>]*\bquote-inline\b[^>]*>.*?</p>', '', 'g') AS html,
+        coalesce(list_transform(from_json(c.s -> 'mentions', '[{"url":"VARCHAR"}]'), lambda m: m.url), [])
+            || coalesce(list_transform(from_json(c.s -> 'tags', '[{"url":"VARCHAR"}]'), lambda t: t.url), [])
+            AS tag_and_mention_urls
+    FROM content AS c
+),
+quotes AS (
+    SELECT
+        f.*,
+        coalesce(f.q ->> 'id', f.s -> 'quote' ->> 'quoted_status_id') AS quote_id,
+        CASE WHEN f.q IS NOT NULL THEN f.q -> 'account' ->> 'acct' END AS quote_acct,
+        [f.q ->> 'url', f.q ->> 'uri'] AS quote_urls
+    FROM fields AS f
+),
+anchors AS (
+    SELECT
+        *,
+        list_transform(
+            regexp_extract_all(html, '<a\s[^>]*>', 0),
+            lambda a: {
+                'href': replace(replace(replace(replace(replace(replace(
+                            regexp_extract(a, 'href\s*=\s*["'']([^"'']*)["'']', 1),
+                            '&lt;', '<'), '&gt;', '>'), '&quot;', '"'), '&#39;', ''''), '&#x27;', ''''), '&amp;', '&'),
+                'class': regexp_extract(a, 'class\s*=\s*["'']([^"'']*)["'']', 1),
+                'rel': regexp_extract(a, 'rel\s*=\s*["'']([^"'']*)["'']', 1)
+            }
+        ) AS links_in_html
+    FROM quotes
+),
+content_posts AS (
+    SELECT
+        'mastodon:' || a.host || ':' || (a.s ->> 'id') AS post_id,
+        'mastodon' AS platform,
+        'mastodon:' || a.author AS author_id,
+        TRY_CAST(a.s ->> 'created_at' AS TIMESTAMPTZ) AS created_at,
+        CASE
+            WHEN coalesce(a.s ->> 'spoiler_text', '') <> ''
+                THEN (a.s ->> 'spoiler_text') || chr(10) || chr(10) || html_to_text(a.html)
+            ELSE html_to_text(a.html)
+        END AS text,
+        a.s ->> 'language' AS lang,
+        coalesce(a.s ->> 'url', a.s ->> 'uri') AS url,
+        CASE
+            WHEN a.quote_id IS NOT NULL THEN 'quote'
+            WHEN a.s ->> 'in_reply_to_id' IS NOT NULL THEN 'reply'
+            ELSE 'post'
+        END AS kind,
+        CASE WHEN a.s ->> 'in_reply_to_id' IS NOT NULL
+            THEN 'mastodon:' || a.host || ':' || (a.s ->> 'in_reply_to_id') END AS reply_to_post_id,
+        CASE WHEN reply_author.acct_full IS NOT NULL
+            THEN 'mastodon:' || reply_author.acct_full END AS reply_to_author_id,
+        CAST(NULL AS VARCHAR) AS repost_of_post_id,
+        CAST(NULL AS VARCHAR) AS repost_of_author_id,
+        CASE WHEN a.quote_id IS NOT NULL THEN 'mastodon:' || a.host || ':' || a.quote_id END AS quote_of_post_id,
+        CASE
+            WHEN coalesce(a.quote_acct, quoted_author.acct) IS NULL THEN NULL
+            WHEN contains(coalesce(a.quote_acct, quoted_author.acct), '@')
+                THEN 'mastodon:' || lower(coalesce(a.quote_acct, quoted_author.acct))
+            ELSE 'mastodon:' || lower(coalesce(a.quote_acct, quoted_author.acct) || '@' || a.host)
+        END AS quote_of_author_id,
+        a.s -> 'card' ->> 'title' AS link_title,
+        TRY_CAST(a.s ->> 'favourites_count' AS BIGINT) AS like_count,
+        TRY_CAST(a.s ->> 'reblogs_count' AS BIGINT) AS repost_count,
+        TRY_CAST(a.s ->> 'replies_count' AS BIGINT) AS reply_count,
+        a.source, a.fetched_at, a.run_id,
+        md5(a.payload) AS version_rank_key,
+        list_distinct(list_filter(
+            list_transform(
+                list_filter(
+                    a.links_in_html,
+                    lambda l: regexp_matches(l.href, '^https?://')
+                        AND NOT regexp_matches(coalesce(l.class, ''), '(^|\s)(mention|hashtag)(\s|$)')
+                        AND NOT regexp_matches(coalesce(l.rel, ''), '(^|\s)tag(\s|$)')
+                        AND NOT list_contains(a.tag_and_mention_urls, l.href)
+                        AND NOT list_contains(a.quote_urls, l.href)
+                ),
+                lambda l: l.href
+            ) || [a.s -> 'card' ->> 'url'],
+            lambda u: regexp_matches(coalesce(u, ''), '^https?://')
+        )) AS links,
+        list_distinct(list_transform(
+            list_filter(
+                coalesce(from_json(a.s -> 'mentions', '[{"acct":"VARCHAR"}]'), []),
+                lambda m: coalesce(m.acct, '') <> ''
+            ),
+            lambda m: {
+                'account_id': 'mastodon:' || lower(CASE WHEN contains(m.acct, '@') THEN m.acct ELSE m.acct || '@' || a.host END),
+                'handle': lower(CASE WHEN contains(m.acct, '@') THEN m.acct ELSE m.acct || '@' || a.host END)
+            }
+        )) AS mentions,
+        list_distinct(list_transform(
+            list_filter(
+                coalesce(from_json(a.s -> 'tags', '[{"name":"VARCHAR"}]'), []),
+                lambda t: coalesce(ltrim(t.name, '#'), '') <> ''
+            ),
+            lambda t: lower(ltrim(t.name, '#'))
+        )) AS hashtags
+    FROM anchors AS a
+    LEFT JOIN account_map AS reply_author
+        ON reply_author.host = a.host AND reply_author.local_id = a.s ->> 'in_reply_to_account_id'
+    LEFT JOIN status_authors AS quoted_author
+        ON a.q IS NULL AND quoted_author.host = a.host AND quoted_author.id = a.quote_id
+),
+boost_posts AS (
+    SELECT
+        'mastodon:' || w.host || ':' || (w.s ->> 'id') AS post_id,
+        'mastodon' AS platform,
+        'mastodon:' || lower(CASE WHEN contains(w.s -> 'account' ->> 'acct', '@') THEN w.s -> 'account' ->> 'acct'
+                                  ELSE (w.s -> 'account' ->> 'acct') || '@' || w.host END) AS author_id,
+        TRY_CAST(w.s ->> 'created_at' AS TIMESTAMPTZ) AS created_at,
+        '' AS text,
+        CAST(NULL AS VARCHAR) AS lang,
+        coalesce(w.s ->> 'url', w.s ->> 'uri') AS url,
+        'repost' AS kind,
+        CAST(NULL AS VARCHAR) AS reply_to_post_id,
+        CAST(NULL AS VARCHAR) AS reply_to_author_id,
+        'mastodon:' || w.host || ':' || (w.s -> 'reblog' ->> 'id') AS repost_of_post_id,
+        'mastodon:' || lower(CASE WHEN contains(w.s -> 'reblog' -> 'account' ->> 'acct', '@')
+                                  THEN w.s -> 'reblog' -> 'account' ->> 'acct'
+                                  ELSE (w.s -> 'reblog' -> 'account' ->> 'acct') || '@' || w.host END)
+            AS repost_of_author_id,
+        CAST(NULL AS VARCHAR) AS quote_of_post_id,
+        CAST(NULL AS VARCHAR) AS quote_of_author_id,
+        CAST(NULL AS VARCHAR) AS link_title,
+        TRY_CAST(w.s ->> 'favourites_count' AS BIGINT) AS like_count,
+        TRY_CAST(w.s ->> 'reblogs_count' AS BIGINT) AS repost_count,
+        TRY_CAST(w.s ->> 'replies_count' AS BIGINT) AS reply_count,
+        w.source, w.fetched_at, w.run_id,
+        md5(w.payload) AS version_rank_key,
+        CAST([] AS VARCHAR[]) AS links,
+        CAST([] AS STRUCT(account_id VARCHAR, handle VARCHAR)[]) AS mentions,
+        CAST([] AS VARCHAR[]) AS hashtags
+    FROM wrappers AS w
+    WHERE w.is_boost
+)
+SELECT * FROM content_posts
+UNION ALL BY NAME
+SELECT * FROM boost_posts;
+
+-- name: accounts
+WITH
+records AS (
+    SELECT
+        r.record_type, r.fetched_at,
+        r.payload::JSON AS j,
+        lower(regexp_extract(r.origin, '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/]*@)?([^/:?#]+)', 1)) AS host
+    FROM raw AS r
+    WHERE r.record_type IN ('status', 'account')
+),
+statuses AS (   -- status records and the statuses they boost
+    SELECT host, fetched_at, j AS s FROM records WHERE record_type = 'status'
+    UNION ALL
+    SELECT host, fetched_at, j -> 'reblog' FROM records
+    WHERE record_type = 'status' AND json_type(j -> 'reblog') = 'OBJECT'
+),
+quoted AS (
+    SELECT
+        host, fetched_at,
+        CASE
+            WHEN json_type(s -> 'quote' -> 'quoted_status') = 'OBJECT' THEN s -> 'quote' -> 'quoted_status'
+            WHEN json_type(s -> 'quote') = 'OBJECT' AND json_type(s -> 'quote' -> 'account') = 'OBJECT'
+                THEN s -> 'quote'
+        END AS s
+    FROM statuses
+),
+-- a Status embeds its author's full Account, so every copy is a full profile (detail 1)
+account_objects AS (
+    SELECT host, fetched_at, j AS a FROM records WHERE record_type = 'account'
+    UNION ALL
+    SELECT host, fetched_at, s -> 'account' FROM statuses
+    UNION ALL
+    SELECT host, fetched_at, s -> 'account' FROM quoted WHERE s IS NOT NULL
+),
+accts AS (
+    SELECT
+        *,
+        lower(CASE WHEN contains(a ->> 'acct', '@') THEN a ->> 'acct' ELSE (a ->> 'acct') || '@' || host END)
+            AS acct_full
+    FROM account_objects
+    WHERE json_type(a) = 'OBJECT' AND coalesce(a ->> 'acct', '') <> ''
+)
+SELECT DISTINCT
+    'mastodon:' || acct_full AS account_id,
+    'mastodon' AS platform,
+    acct_full AS handle,
+    a ->> 'display_name' AS display_name,
+    html_to_text(coalesce(a ->> 'note', '')) AS bio,
+    TRY_CAST(a ->> 'followers_count' AS BIGINT) AS followers,
+    TRY_CAST(a ->> 'following_count' AS BIGINT) AS following,
+    TRY_CAST(a ->> 'created_at' AS TIMESTAMPTZ) AS created_at,
+    fetched_at,
+    1 AS detail
+FROM accts;
