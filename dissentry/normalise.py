@@ -96,7 +96,10 @@ def registered_domain_one(url: str | None) -> str | None:
     if not host:
         return None
     result = _domain_extractor()(host)
-    domain = getattr(result, "top_domain_under_public_suffix", None) or getattr(result, "registered_domain", "")
+    if hasattr(result, "top_domain_under_public_suffix"):
+        domain = result.top_domain_under_public_suffix
+    else:  # tldextract < 5.3
+        domain = result.registered_domain
     if domain:
         return domain
     if re.fullmatch(r"[\d.]+|[0-9a-f:]+", host):
