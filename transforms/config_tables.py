@@ -1,0 +1,130 @@
+"""The configuration as tables inside DuckDB, so SQL models can join on groups, terms and accounts.
+
+Values go in as Arrow tables, never spliced into SQL text: a group alias may contain any
+character. The models match terms with the `contains_term` macro (substring search, no regex to
+escape); `cfg_group_terms.pattern` holds the same rule as an RE2 pattern built in Python
+(`transforms.terms`), for ad-hoc queries such as `WHERE regexp_matches(text, pattern)`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from dissentry.config import Config, parse_account_ref
+from transforms.terms import clean_term, sql_pattern
+
+CFG_SCHEMAS: dict[str, pa.Schema] = {
+    "cfg_groups": pa.schema([("group_id", pa.string()), ("name", pa.string())]),
+    "cfg_group_terms": pa.schema(
+        [
+            ("group_id", pa.string()),
+            ("kind", pa.string()),
+            ("term", pa.string()),
+            ("pattern", pa.string()),
+        ]
+    ),
+    "cfg_group_domains": pa.schema([("group_id", pa.string()), ("domain", pa.string())]),
+    "cfg_group_accounts": pa.schema(
+        [("group_id", pa.string()), ("platform", pa.string()), ("handle", pa.string()), ("account_ref", pa.string())]
+    ),
+    "cfg_group_members": pa.schema(
+        [
+            ("group_id", pa.string()),
+            ("person_id", pa.string()),
+            ("platform", pa.string()),
+            ("handle", pa.string()),
+            ("account_ref", pa.string()),
+        ]
+    ),
+    "cfg_settings": pa.schema(
+        [
+            ("period_unit", pa.string()),
+            ("infer_from_bio", pa.bool_()),
+            ("infer_from_amplification", pa.bool_()),
+            ("amplification_min_reposts", pa.int64()),
+        ]
+    ),
+}
+
+
+def _group_terms(config: Config) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    seen: set[tuple[str, str, str]] = set()
+    for group in config.groups:
+        # The group's display name refers to the organisation as much as any alias does.
+        by_kind = {
+            "alias": [group.name, *group.aliases],
+            "leader": group.leaders,
+            "bio_marker": group.bio_markers,
+            "jargon": group.jargon,
+        }
+        for kind, terms in by_kind.items():
+            for raw in terms:
+                term = clean_term(raw)
+                key = (group.id, kind, term.casefold())
+                if not term or key in seen:
+                    continue
+                seen.add(key)
+                rows.append(
+                    {
+                        "group_id": group.id,
+                        "kind": kind,
+                        "term": term,
+                        "pattern": sql_pattern(term),
+                    }
+                )
+    return rows
+
+
+def _account_row(group_id: str, ref: str) -> dict[str, Any]:
+    platform, handle = parse_account_ref(ref)
+    return {"group_id": group_id, "platform": platform, "handle": handle, "account_ref": f"{platform}:{handle}"}
+
+
+def config_rows(config: Config) -> dict[str, list[dict[str, Any]]]:
+    """Rows of every cfg_ table, as plain dicts (the tables' contents before they reach DuckDB)."""
+    groups = [{"group_id": g.id, "name": g.name} for g in config.groups]
+    domains = sorted({(g.id, d) for g in config.groups for d in g.domains if d})
+    accounts: dict[tuple[str, str], dict[str, Any]] = {}
+    members: dict[tuple[str, str], dict[str, Any]] = {}
+    for group in config.groups:
+        for ref in group.accounts:
+            row = _account_row(group.id, ref)
+            accounts.setdefault((group.id, row["account_ref"]), row)
+        for person_id, refs in group.people():
+            for ref in refs:
+                row = {**_account_row(group.id, ref), "person_id": person_id}
+                # An account listed twice keeps its first person: one account, one person.
+                members.setdefault((group.id, row["account_ref"]), row)
+    membership = config.settings.membership
+    settings = [
+        {
+            "period_unit": config.settings.period,
+            "infer_from_bio": membership.infer_from_bio,
+            "infer_from_amplification": membership.infer_from_amplification,
+            "amplification_min_reposts": membership.amplification_min_reposts,
+        }
+    ]
+    return {
+        "cfg_groups": groups,
+        "cfg_group_terms": _group_terms(config),
+        "cfg_group_domains": [{"group_id": g, "domain": d} for g, d in domains],
+        "cfg_group_accounts": list(accounts.values()),
+        "cfg_group_members": list(members.values()),
+        "cfg_settings": settings,
+    }
+
+
+def load_config_tables(con: duckdb.DuckDBPyConnection, config: Config) -> None:
+    """(Re)create the cfg_ tables from `config`."""
+    for name, rows in config_rows(config).items():
+        table = pa.Table.from_pylist(rows, schema=CFG_SCHEMAS[name])
+        view = f"_cfg_arrow_{name}"
+        con.register(view, table)
+        try:
+            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {view}")
+        finally:
+            con.unregister(view)
