@@ -25,7 +25,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
+# a pipe or CI log is no reason to squeeze the tables into 80 columns
+out = Console() if sys.stdout.isatty() else Console(width=200)
 err = Console(stderr=True)
 
 DEFAULT_CONFIG = "dissentry.toml"

@@ -18,14 +18,14 @@ DISSENT_COLUMNS = [
     ("posts", "posts"),
     ("org_reference_posts", "own-org refs"),
     ("critical_posts", "critical"),
-    ("dissent_rate", "dissent rate [95% CI]"),
-    ("dissenter_share", "dissenter share [95% CI]"),
+    ("dissent_rate", "dissent rate"),
+    ("dissenter_share", "dissenter share"),
     ("rate_ratio_vs_others", "ratio vs others"),
     ("rate_ratio_p_value", "p (Fisher)"),
 ]
 ECHO_COLUMNS = [
     ("group_id", "group"),
-    ("own_source_share", "own-source links [95% CI]"),
+    ("own_source_share", "own-source links"),
     ("official_repost_share", "reposts of officials"),
     ("uncritical_share_rate", "uncritical shares"),
     ("in_group_share", "in-group ties"),
@@ -66,7 +66,10 @@ def _headline_table(con: Any, mart: str, spec: list[tuple[str, str]], title: str
     table = Table(title=title, header_style="bold", title_justify="left")
     shown = [(c, h) for c, h in spec if c in available]
     for _, header in shown:
-        table.add_column(header, justify="left" if header == "group" else "right")
+        if header == "group":
+            table.add_column(header, justify="left", no_wrap=True)
+        else:
+            table.add_column(header, justify="right")
     for values in cursor.fetchall():
         row = dict(zip(names, values, strict=True))
         cells = []
@@ -74,7 +77,7 @@ def _headline_table(con: Any, mart: str, spec: list[tuple[str, str]], title: str
             text = _fmt(row.get(column))
             lo, hi = row.get(f"{column}_lo"), row.get(f"{column}_hi")
             if lo is not None and hi is not None:
-                text += f" [{_fmt(lo)}, {_fmt(hi)}]"
+                text += f"\n[dim]{lo:.3f}–{hi:.3f}[/dim]"
             cells.append(text)
         table.add_row(*cells)
     return table
@@ -93,6 +96,8 @@ def print_headlines(config: Config, console: Console) -> None:
         console.print(_headline_table(con, "dissent_frequency", DISSENT_COLUMNS,
                                       "Dissent frequency (members' posts about their own organisation, all periods)"))
         console.print(_headline_table(con, "echo_chamber", ECHO_COLUMNS, "Echo chamber (all periods)"))
+        console.print("[dim]Second line of a cell: 95% Wilson interval. Per-month rows and every column: "
+                      "dissentry sql \"SELECT * FROM dissent_frequency\"[/dim]")
     finally:
         con.close()
 
