@@ -10,6 +10,13 @@ from connectors.base import Connector
 CONNECTORS: dict[str, str] = {
     "mastodon": "connectors.mastodon.connector:MastodonConnector",
     "bluesky": "connectors.bluesky.connector:BlueskyConnector",
+    "reddit": "connectors.reddit.connector:RedditConnector",
+    "rss": "connectors.rss.connector:RssConnector",
+    "telegram": "connectors.telegram.connector:TelegramConnector",
+    "twitter": "connectors.twitter.connector:TwitterConnector",
+    "facebook": "connectors.facebook.connector:FacebookConnector",
+    "csv": "connectors.tabular.connector:CsvConnector",
+    "jsonl": "connectors.tabular.connector:JsonlConnector",
 }
 
 

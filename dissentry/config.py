@@ -14,8 +14,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-KNOWN_PLATFORMS = ("mastodon", "bluesky")
-"""Platforms a config may name; kept in step with `connectors.registry` by a test."""
+from connectors.registry import platforms
+
+KNOWN_PLATFORMS: tuple[str, ...] = tuple(platforms())
+"""Platforms a config may name: whatever `connectors.registry` lists."""
 
 _ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 
@@ -120,6 +122,7 @@ class Source(_Strict):
     hashtags: list[str] = []
     query: str | None = None
     files: list[str] = []
+    options: dict[str, Any] = {}  # connector-specific settings (subreddits, feed URLs, column mapping, ...)
     schedule: str = "@daily"
     token_env: str | None = None
     conn_id: str | None = None
@@ -134,8 +137,8 @@ class Source(_Strict):
 
     @model_validator(mode="after")
     def _has_something_to_collect(self) -> Source:
-        if not (self.accounts or self.hashtags or self.query or self.files):
-            raise ValueError("a source needs accounts, hashtags, query or files")
+        if not (self.accounts or self.hashtags or self.query or self.files or self.options):
+            raise ValueError("a source needs accounts, hashtags, query, files or options")
         return self
 
     @property

@@ -123,6 +123,10 @@ def register_functions(con: duckdb.DuckDBPyConnection) -> None:
         con.create_function(name, _vectorised(fn), ["VARCHAR"], "VARCHAR", type="arrow", side_effects=False)
 
 
+MAPPED_TABLES = ("posts", "accounts", "org_articles")
+"""What a mapping.sql may define (`-- name: <table>`); each is optional."""
+
+
 # ---- mapping files -------------------------------------------------------------------------------
 def read_mapping(path: Path) -> dict[str, str]:
     """Split a mapping file into its named queries (`-- name: posts`, `-- name: accounts`)."""
@@ -135,9 +139,11 @@ def read_mapping(path: Path) -> dict[str, str]:
         elif current is not None:
             current.append(line)
     sql = {name: "\n".join(lines).strip().rstrip(";") for name, lines in queries.items()}
-    missing = {"posts", "accounts"} - set(sql)
-    if missing:
-        raise ValueError(f"{path}: mapping lacks the named queries {sorted(missing)}")
+    unknown = set(sql) - set(MAPPED_TABLES)
+    if unknown or not sql:
+        raise ValueError(
+            f"{path}: a mapping holds named queries for {', '.join(MAPPED_TABLES)}; found {sorted(sql) or 'none'}"
+        )
     return sql
 
 
@@ -169,6 +175,24 @@ def _build_platform_tables(con: duckdb.DuckDBPyConnection, platform: str, raw_sq
     """Create temp tables for one platform; return table name -> SELECT producing it."""
     mapping = read_mapping(get_connector(platform).mapping_file)
     con.execute(_RAW_VERSIONS.format(raw_sql=raw_sql))
+    tables: dict[str, str] = {}
+    if "accounts" in mapping:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE mapped_accounts AS {mapping['accounts']}")
+        tables["accounts"] = _cast_select(
+            schema.ACCOUNTS,
+            """(SELECT * FROM mapped_accounts QUALIFY row_number() OVER (
+                   PARTITION BY account_id ORDER BY detail DESC, fetched_at DESC, handle) = 1)""",
+        ) + " ORDER BY account_id"
+    if "org_articles" in mapping:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE mapped_articles AS {mapping['org_articles']}")
+        tables["org_articles"] = _cast_select(
+            schema.ORG_ARTICLES,
+            """(SELECT * FROM (SELECT * REPLACE (normalise_url(url) AS url) FROM mapped_articles)
+                WHERE url IS NOT NULL
+                QUALIFY row_number() OVER (PARTITION BY group_id, url ORDER BY fetched_at DESC, title) = 1)""",
+        ) + " ORDER BY group_id, url"
+    if "posts" not in mapping:
+        return tables
     con.execute(f"CREATE OR REPLACE TEMP TABLE mapped_posts AS {mapping['posts']}")
     con.execute(
         """
@@ -179,15 +203,8 @@ def _build_platform_tables(con: duckdb.DuckDBPyConnection, platform: str, raw_sq
         ) = 1
         """
     )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE mapped_accounts AS {mapping['accounts']}")
-    return {
+    return tables | {
         "posts": _cast_select(schema.POSTS, "posts_latest") + " ORDER BY post_id",
-        "accounts": _cast_select(
-            schema.ACCOUNTS,
-            """(SELECT * FROM mapped_accounts QUALIFY row_number() OVER (
-                   PARTITION BY account_id ORDER BY detail DESC, fetched_at DESC, handle) = 1)""",
-        )
-        + " ORDER BY account_id",
         "post_links": """
             SELECT DISTINCT post_id, url, registered_domain(url) AS domain
             FROM (SELECT post_id, normalise_url(unnest(links)) AS url FROM posts_latest)
@@ -229,10 +246,14 @@ def normalise_lake(lake: Lake, platform_names: Iterable[str] | None = None) -> d
                 + "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
                 + ", hive_partitioning = false, union_by_name = true)"
             )
-            for table, select in _build_platform_tables(con, platform, raw_sql).items():
+            selects = _build_platform_tables(con, platform, raw_sql)
+            for table in schema.NORMALISED:
                 final = lake.normalised_path(table, platform)
+                if table not in selects:
+                    final.unlink(missing_ok=True)
+                    continue
                 with atomic_path(final) as tmp:
-                    con.execute(f"COPY ({select}) TO '{tmp.as_posix()}' (FORMAT parquet, COMPRESSION zstd)")
+                    con.execute(f"COPY ({selects[table]}) TO '{tmp.as_posix()}' (FORMAT parquet, COMPRESSION zstd)")
                 counts[table] += pq.ParquetFile(final).metadata.num_rows
     finally:
         con.close()
@@ -261,7 +282,7 @@ def map_records(platform: str, records: Iterable[RawRecord], source: str = "test
     try:
         con.register("raw_input", pa.Table.from_pylist(rows, schema=schema.RAW))
         selects = _build_platform_tables(con, platform, "SELECT * FROM raw_input")
-        out: dict[str, pa.Table] = {}
+        out: dict[str, pa.Table] = {t: s.empty_table() for t, s in schema.NORMALISED.items()}
         for table, select in selects.items():
             result = con.sql(select).to_arrow_table()
             target = schema.NORMALISED[table]

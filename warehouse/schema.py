@@ -109,10 +109,23 @@ POST_LINKS = pa.schema([("post_id", pa.string()), ("url", pa.string()), ("domain
 POST_MENTIONS = pa.schema([("post_id", pa.string()), ("account_id", pa.string()), ("handle", pa.string())])
 POST_HASHTAGS = pa.schema([("post_id", pa.string()), ("tag", pa.string())])
 
+ORG_ARTICLES = pa.schema(
+    [
+        ("group_id", pa.string()),  # the group whose own publication this is
+        ("url", pa.string()),  # normalised like post_links.url, so the two join
+        ("title", pa.string()),
+        ("published_at", TS),
+        ("feed_url", pa.string()),
+        ("source", pa.string()),
+        ("fetched_at", TS),
+    ]
+)
+
 NORMALISED: dict[str, pa.Schema] = {
     "posts": POSTS,
     "accounts": ACCOUNTS,
     "post_links": POST_LINKS,
     "post_mentions": POST_MENTIONS,
     "post_hashtags": POST_HASHTAGS,
+    "org_articles": ORG_ARTICLES,
 }

@@ -56,7 +56,7 @@ def test_account_refs_are_normalised() -> None:
         (GOOD.replace('"mastodon:@orga@social.example"', '"orga"'), "groups[0] (org_a).accounts"),
         (GOOD.replace('id = "org_a"', 'id = "Org A!"'), "groups[0] (Org A!).id: group id 'Org A!' must be"),
         (GOOD + '\n[[sources]]\nname = "members"\nplatform = "bluesky"\naccounts = ["x"]\n', "duplicate sources: members"),
-        (GOOD.replace('accounts = ["@alice"]', ""), "a source needs accounts, hashtags, query or files"),
+        (GOOD.replace('accounts = ["@alice"]', ""), "a source needs accounts, hashtags, query, files or options"),
         (GOOD + "\nsurprise = 1\n", "surprise: Extra inputs are not permitted"),
         (GOOD.replace("[[groups]]", "[[groups]"), "not valid TOML"),
     ],
