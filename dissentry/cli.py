@@ -203,6 +203,25 @@ def sample(
     out.print(f"sample written to {out_dir}")
 
 
+@app.command("new-connector")
+def new_connector(
+    name: Annotated[str, typer.Argument(help="Platform name, e.g. 'mybb' (lower case).")],
+    root: Annotated[Path, typer.Option(help="The repository to add it to.")] = Path("."),
+) -> None:
+    """Scaffold connectors/NAME/ (code, mapping, contract fixtures, test) and register it."""
+    from dissentry.scaffold import ScaffoldError
+    from dissentry.scaffold import new_connector as scaffold
+
+    try:
+        written = scaffold(name, root)
+    except ScaffoldError as exc:
+        raise fail(str(exc)) from None
+    for path in written:
+        out.print(f"  wrote {path}")
+    out.print(f"Now run: .venv/bin/pytest tests/contract -k {name}   (it fails until the connector is filled in)")
+    out.print("Guide: docs/adding-a-connector.md")
+
+
 def entrypoint() -> None:  # pragma: no cover - console script wrapper
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     app()
