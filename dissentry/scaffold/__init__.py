@@ -46,13 +46,14 @@ def new_connector(name: str, root: Path) -> list[Path]:
     contract = folder / "fixtures" / "contract"
     contract.mkdir(parents=True)
     sample = [{"id": str(n), "text": f"example post {n}"} for n in range(1, 4)]
+    cut_off = '{"id": "2", "text": "cu'
     files = {
         folder / "__init__.py": "",
         folder / "connector.py": _render("connector.py.tmpl", name),
         folder / "mapping.sql": _render("mapping.sql.tmpl", name),
         contract / "contract.toml": _render("contract.toml.tmpl", name),
         contract / "sample.jsonl": "".join(json.dumps(r) + "\n" for r in sample),
-        contract / "bad.jsonl": "\n".join([json.dumps(sample[0]), '{"id": "2", "text": "cut', json.dumps(sample[2])]) + "\n",
+        contract / "bad.jsonl": "\n".join([json.dumps(sample[0]), cut_off, json.dumps(sample[2]), ""]),
         contract / "other.json": json.dumps([{"post": {"uri": "at://did:plc:x/app.bsky.feed.post/1"}}]),
         root / "tests" / "connectors" / f"test_{name}.py": _render("test_connector.py.tmpl", name),
     }
