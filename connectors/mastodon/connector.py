@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 PAGE_LIMIT = 40  # the documented maximum for status timelines
 IMPORT_PAGE_SIZE = 1000
-_MASTODON_KEYS = frozenset({"id", "account", "content", "acct", "username", "created_at", "uri", "reblog"})
+_STATUS_OR_ACCOUNT_KEYS = frozenset({"id", "account", "content", "acct", "username", "created_at", "uri", "reblog"})
 
 
 # ---- rate limits ------------------------------------------------------------------------------------
@@ -225,7 +225,7 @@ def foreign_format(value: Any) -> str | None:
         )
     if "tweet" in value or ("id_str" in value and "full_text" in value):
         return "looks like an X/Twitter archive, not Mastodon"
-    if not (_MASTODON_KEYS & value.keys()):
+    if not (_STATUS_OR_ACCOUNT_KEYS & value.keys()):
         keys = ", ".join(sorted(value)[:8]) or "none"
         return f"does not look like a Mastodon status or account (its keys: {keys})"
     return None
