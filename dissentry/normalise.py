@@ -17,6 +17,7 @@ normalisation over new raw partitions is the next step once lakes outgrow a lapt
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable
 from functools import cache
@@ -220,11 +221,16 @@ def _build_platform_tables(con: duckdb.DuckDBPyConnection, platform: str, raw_sq
     }
 
 
+MEMORY_LIMIT = os.environ.get("DISSENTRY_DUCKDB_MEMORY_LIMIT", "2GB")
+"""DuckDB spills to disk past this, so normalising a lake larger than memory still works."""
+
+
 def _new_connection(temp_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
     con = connect()
     if temp_dir is not None:
         temp_dir.mkdir(parents=True, exist_ok=True)
         con.execute(f"SET temp_directory = '{temp_dir.as_posix()}'")
+        con.execute("SET memory_limit = ?", [MEMORY_LIMIT])
     con.execute("SET preserve_insertion_order = false")
     register_functions(con)
     return con
