@@ -124,7 +124,7 @@ class VaderRulesClassifier:
     """VADER compound score plus critical cues with negation, on the sentences naming the target."""
 
     name = "vader_rules"
-    _rules_version = "1.0"
+    _rules_version = "1.1"  # 1.1: the target's own name is masked before scoring
 
     def __init__(self, settings: StanceSettings | None = None) -> None:
         self.settings = settings or StanceSettings()
@@ -162,7 +162,11 @@ class VaderRulesClassifier:
 
     def judge_one(self, text: str, targets: Sequence[str]) -> Judgement:
         read = self.target_text(text, targets)
-        compound = float(self._analyzer.polarity_scores(read)["compound"]) if read else 0.0
+        # an organisation's name carries valence of its own in VADER's lexicon ("Centre *Party*",
+        # "Green *Alliance*"): score what is said about it, not the name
+        pattern = self._target_pattern(targets)
+        scored = pattern.sub("org", read) if pattern is not None else read
+        compound = float(self._analyzer.polarity_scores(scored)["compound"]) if scored else 0.0
         cue = self._first_cue(read)
         if cue is not None or compound <= self.settings.negative_threshold:
             label = "critical"

@@ -132,3 +132,14 @@ def test_a_pluggable_classifier_is_recorded_on_every_row(hand_con: duckdb.DuckDB
     assert set(data["compound"]) == {None}  # no explanation from this classifier
     labels = dict(zip(data["post_id"], data["stance"], strict=True))
     assert labels["p02"] == "critical" and labels["p01"] == "neutral"  # only p02 has a '!'
+
+
+def test_the_targets_own_name_carries_no_valence(vader: VaderRulesClassifier) -> None:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    text = "Centre Party announced its conference dates."
+    # unmasked, VADER reads "Party" as positive: a factual sentence would count as support
+    assert SentimentIntensityAnalyzer().polarity_scores(text)["compound"] > 0.05
+    judgement = vader.judge_one(text, ["Centre Party"])
+    assert judgement.label == "neutral" and judgement.compound == 0.0
+    assert vader.judge_one("Centre Party is doing great work, proud of them!", ["Centre Party"]).label == "supportive"
