@@ -184,7 +184,13 @@ class HttpClient:
         return self.request_json("GET", url, params=params)
 
     def request_json(
-        self, method: str, url: str, *, params: Mapping[str, Any] | None = None, json_body: Any = None
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        form: Mapping[str, str] | None = None,
     ) -> tuple[Any, httpx.Response]:
         """One logical request with retries. Returns (parsed JSON, the final response)."""
         retrying = Retrying(
@@ -196,19 +202,19 @@ class HttpClient:
             reraise=True,
         )
         try:
-            return retrying(self._attempt, method, url, params, json_body)
+            return retrying(self._attempt, method, url, params, json_body, form)
         except _Retryable as exc:
             raise HttpError(f"{method} {redact_url(url)} failed after {self._max_attempts} attempts: {exc}") from None
 
     def _attempt(
-        self, method: str, url: str, params: Mapping[str, Any] | None, json_body: Any
+        self, method: str, url: str, params: Mapping[str, Any] | None, json_body: Any, form: Mapping[str, str] | None
     ) -> tuple[Any, httpx.Response]:
         if self._max_requests is not None and self.requests >= self._max_requests:
             raise BudgetExhausted(f"{self.platform}: request budget of {self._max_requests} spent")
         self._wait_if_budget_low()
         self.requests += 1
         try:
-            response = self._client.request(method, url, params=params, json=json_body)
+            response = self._client.request(method, url, params=params, json=json_body, data=form)
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
             raise _Retryable(f"{type(exc).__name__}: {exc}") from None
         now = self._clock()

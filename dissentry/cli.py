@@ -7,6 +7,8 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +20,8 @@ from connectors.base import ImportFormatError
 from connectors.registry import UnknownPlatformError, platforms
 from dissentry import pipeline
 from dissentry.config import Config, ConfigError, load_config
+from dissentry.scaffold import ScaffoldError
+from warehouse.lock import WarehouseBusy
 
 app = typer.Typer(
     help="Collect public posts of political communities and measure dissent and echo chambers.",
@@ -42,6 +46,17 @@ state = _State()
 def fail(message: str, code: int = 2) -> typer.Exit:
     err.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Errors a user can act on become one clear line and exit code 2 (3: busy), not a traceback."""
+    try:
+        yield
+    except WarehouseBusy as exc:
+        raise fail(str(exc), code=3) from None
+    except (ConfigError, UnknownPlatformError, ImportFormatError, ScaffoldError) as exc:
+        raise fail(str(exc)) from None
 
 
 def _config() -> Config:
@@ -88,10 +103,8 @@ def run(progress: Annotated[bool, typer.Option(help="Show progress bars.")] = Tr
     from dissentry.report import print_headlines
 
     config = _config()
-    try:
+    with user_errors():
         result = pipeline.run(config, progress=progress and sys.stderr.isatty())
-    except (ImportFormatError, UnknownPlatformError) as exc:
-        raise fail(str(exc)) from None
     _print_runs(result.runs)
     print_headlines(config, out)
     out.print(f"\nWarehouse: [bold]{result.warehouse}[/bold]")
@@ -105,10 +118,8 @@ def collect(
 ) -> None:
     """Fetch new posts from the platforms' APIs for every source (or one)."""
     config = _config()
-    try:
+    with user_errors():
         rows = pipeline.collect(config, source, progress=sys.stderr.isatty())
-    except ConfigError as exc:
-        raise fail(str(exc)) from None
     _print_runs(rows)
     _exit_for(rows)
 
@@ -121,10 +132,8 @@ def import_(
 ) -> None:
     """Import saved API JSON / export files into the lake."""
     config = _config()
-    try:
+    with user_errors():
         row = pipeline.import_export(config, platform, files, source, progress=sys.stderr.isatty())
-    except UnknownPlatformError as exc:
-        raise fail(str(exc)) from None
     _print_runs([row])
     if json.loads(row["errors"] or "[]") and row["records_seen"] == 0:
         raise typer.Exit(1)
@@ -134,14 +143,18 @@ def import_(
 @app.command()
 def normalise() -> None:
     """Rebuild the canonical tables (posts, accounts, links, mentions, hashtags) from raw."""
-    counts = pipeline.normalise(_config())
+    config = _config()
+    with user_errors():
+        counts = pipeline.normalise(config)
     out.print(", ".join(f"{name}: {n:,}" for name, n in counts.items()))
 
 
 @app.command()
 def transform() -> None:
     """Materialise the SQL models and marts into <warehouse_dir>/dissentry.duckdb."""
-    tables = pipeline.transform(_config(), progress=sys.stderr.isatty())
+    config = _config()
+    with user_errors():
+        tables = pipeline.transform(config, progress=sys.stderr.isatty())
     out.print(f"{len(tables)} tables built")
 
 
@@ -209,13 +222,10 @@ def new_connector(
     root: Annotated[Path, typer.Option(help="The repository to add it to.")] = Path("."),
 ) -> None:
     """Scaffold connectors/NAME/ (code, mapping, contract fixtures, test) and register it."""
-    from dissentry.scaffold import ScaffoldError
     from dissentry.scaffold import new_connector as scaffold
 
-    try:
+    with user_errors():
         written = scaffold(name, root)
-    except ScaffoldError as exc:
-        raise fail(str(exc)) from None
     for path in written:
         out.print(f"  wrote {path}")
     out.print(f"Now run: .venv/bin/pytest tests/contract -k {name}   (it fails until the connector is filled in)")

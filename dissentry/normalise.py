@@ -239,7 +239,7 @@ def _new_connection(temp_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
 def normalise_lake(lake: Lake, platform_names: Iterable[str] | None = None) -> dict[str, int]:
     """Rebuild the normalised layer from raw; return rows per table (summed over platforms)."""
     counts = {name: 0 for name in schema.NORMALISED}
-    con = _new_connection(lake.root / ".tmp")
+    con = _new_connection(lake.root / ".spill")
     try:
         for platform in platform_names or platforms():
             files = lake.raw_files(platform)

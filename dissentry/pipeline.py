@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +36,7 @@ from warehouse.lake import (
     write_collection_run,
     write_parquet_atomic,
 )
+from warehouse.lock import exclusive
 
 log = logging.getLogger(__name__)
 console = Console(stderr=True)
@@ -246,8 +246,9 @@ def collect(
                 rows.append(_import_source(config, source, lake, bar))
                 continue
             connector = get_connector(source.platform)
-            cursor = lake.load_cursor(source.platform, source.name)
-            with http_client_for(source, **(http_overrides or {})) as http:
+            with _source_lock(lake, source.platform, source.name, "collect"), \
+                    http_client_for(source, **(http_overrides or {})) as http:
+                cursor = lake.load_cursor(source.platform, source.name)
                 rows.append(
                     _ingest(
                         lake,
@@ -316,7 +317,7 @@ def import_export(
         errors.extend(f"{f}: no such file" for f in missing)
         files = [f for f in files if f.is_file()]
     lake = _lake or lake_for(config)
-    with _progress(progress and _bar is None) as own_bar:
+    with _source_lock(lake, platform, name, "import"), _progress(progress and _bar is None) as own_bar:
         return _ingest(
             lake,
             platform=platform,
@@ -330,16 +331,28 @@ def import_export(
         )
 
 
+def _source_lock(lake: Lake, platform: str, source_name: str, mode: str) -> AbstractContextManager[None]:
+    """One collection or import per source at a time: its cursor and run row are its own."""
+    return exclusive(lake, f"source-{platform}-{source_name}", what=f"{mode} {source_name}")
+
+
 def normalise(config: Config) -> dict[str, int]:
-    return normalise_lake(lake_for(config))
+    lake = lake_for(config)
+    with exclusive(lake, "build", what="normalise"):
+        return normalise_lake(lake)
 
 
 def transform(config: Config, *, progress: bool = False) -> dict[str, int]:
     """Build dissentry.duckdb: views over the lake, config tables, models, marts exported to Parquet."""
+    lake = lake_for(config)
+    with exclusive(lake, "build", what="transform"):
+        return _transform(config, lake, progress)
+
+
+def _transform(config: Config, lake: Lake, progress: bool) -> dict[str, int]:
     from transforms.config_tables import load_config_tables
     from transforms.runner import MART_NAMES, run_models
 
-    lake = lake_for(config)
     con = connect(lake.duckdb_path)
     try:
         create_lake_views(con, lake)
@@ -369,7 +382,3 @@ def run(config: Config, *, progress: bool = False) -> RunResult:
     result.tables = transform(config, progress=progress)
     return result
 
-
-def token_from_env(variable: str | None) -> str | None:
-    """Secrets come from the environment (or an Airflow Connection), never from the config file."""
-    return os.environ.get(variable) if variable else None

@@ -144,10 +144,14 @@ def _load_fake_api(path: Path) -> Any:
     return module
 
 
-def test_api_collection_pages_waits_for_rate_limit_and_resumes(platform: str, tmp_path: Path) -> None:
+def test_api_collection_pages_waits_for_rate_limit_and_resumes(
+    platform: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _connector, folder, contract = load_contract(platform)
     if contract.get("kind") != "api":
         pytest.skip(f"{platform} is import-only")
+    for name, value in contract.get("env", {}).items():  # credentials: environment only, like production
+        monkeypatch.setenv(name, value)
     fake = _load_fake_api(folder / contract["fake_api"])
     time = FakeTime()
     with serve(fake.make_handler()) as server:
