@@ -9,6 +9,7 @@ The pipeline (dissentry.pipeline) writes pages to the lake and commits cursors; 
 
 from __future__ import annotations
 
+import copy
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -50,6 +51,25 @@ class Page:
     rejects: list[Reject] = field(default_factory=list)
     cursor: dict[str, Any] | None = None  # resume point once this page (and all before it) is durable
     cap_hit: bool = False  # the platform stopped us short (a paging limit): coverage is partial
+
+
+class TargetCursor:
+    """A collection cursor of several targets (accounts, feeds, searches), each resumable on its own:
+    `{"targets": {key: {"newest": <committed mark>, "pending": {...} | None}}}`. JSON-serialisable."""
+
+    def __init__(self, cursor: dict[str, Any] | None) -> None:
+        targets = (cursor or {}).get("targets")
+        self.targets: dict[str, dict[str, Any]] = copy.deepcopy(targets) if isinstance(targets, dict) else {}
+
+    def get(self, key: str) -> dict[str, Any]:
+        state = self.targets.get(key)
+        return state if isinstance(state, dict) else {"newest": None}
+
+    def set(self, key: str, state: dict[str, Any]) -> None:
+        self.targets[key] = state
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"targets": copy.deepcopy(self.targets)}
 
 
 class ImportFormatError(ValueError):

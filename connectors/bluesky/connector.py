@@ -27,7 +27,6 @@ the token never enter a record, a locator, a log line or an exception message.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -38,7 +37,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
-from connectors.base import Connector, ImportFormatError, Page, RawRecord, Reject
+from connectors.base import Connector, ImportFormatError, Page, RawRecord, Reject, TargetCursor
 from connectors.exports import iter_json_values
 from connectors.http import BudgetExhausted, HttpClient, HttpError, RateLimit, redact_url
 
@@ -289,24 +288,6 @@ class _Session:
             raise
 
 
-class _Cursor:
-    """The collection cursor: {"targets": {target key: {"newest": ..., "pending": {...}}}}."""
-
-    def __init__(self, cursor: dict[str, Any] | None) -> None:
-        targets = (cursor or {}).get("targets")
-        self.targets: dict[str, dict[str, Any]] = copy.deepcopy(targets) if isinstance(targets, dict) else {}
-
-    def get(self, key: str) -> dict[str, Any]:
-        state = self.targets.get(key)
-        return state if isinstance(state, dict) else {"newest": None}
-
-    def set(self, key: str, state: dict[str, Any]) -> None:
-        self.targets[key] = state
-
-    def snapshot(self) -> dict[str, Any]:
-        return {"targets": copy.deepcopy(self.targets)}
-
-
 def _search_queries(source: Source) -> list[str]:
     queries = [source.query] if source.query else []
     queries += [f"#{tag.strip().lstrip('#')}" for tag in source.hashtags if tag.strip().lstrip("#")]
@@ -324,7 +305,7 @@ class BlueskyConnector(Connector):
         base = (source.instance or PUBLIC_APPVIEW).rstrip("/")
         queries = _search_queries(source)
         credentials = _credentials(source) if queries else None  # fail before any request
-        state = _Cursor(cursor)
+        state = TargetCursor(cursor)
         # account feeds first: they need no auth, and once the session header is set every later
         # request carries it
         for account in source.accounts:
@@ -346,7 +327,7 @@ class BlueskyConnector(Connector):
                 )
                 yield from self._collect_target(target, state, session.get)
 
-    def _collect_account(self, base: str, actor: str, state: _Cursor, http: HttpClient) -> Iterator[Page]:
+    def _collect_account(self, base: str, actor: str, state: TargetCursor, http: HttpClient) -> Iterator[Page]:
         url = f"{base}/xrpc/app.bsky.actor.getProfile"
         try:
             data, response = http.get_json(url, {"actor": actor})
@@ -371,13 +352,13 @@ class BlueskyConnector(Connector):
         )
         yield from self._collect_target(target, state, http.get_json)
 
-    def _collect_target(self, target: _Target, state: _Cursor, fetch: Fetch) -> Iterator[Page]:
+    def _collect_target(self, target: _Target, state: TargetCursor, fetch: Fetch) -> Iterator[Page]:
         resumed = "pending" in state.get(target.key)
         yield from self._one_pass(target, state, fetch)
         if resumed:  # the pending pass covered the past; now what arrived while it waited
             yield from self._one_pass(target, state, fetch)
 
-    def _one_pass(self, target: _Target, state: _Cursor, fetch: Fetch) -> Iterator[Page]:
+    def _one_pass(self, target: _Target, state: TargetCursor, fetch: Fetch) -> Iterator[Page]:
         current = state.get(target.key)
         newest: str | None = current.get("newest")
         pending = current.get("pending") if isinstance(current.get("pending"), dict) else {}

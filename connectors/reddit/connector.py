@@ -33,7 +33,6 @@ last page `cap_hit` (older items exist that reddit will not list).
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import os
 import re
@@ -46,7 +45,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from connectors.base import Connector, ImportFormatError, Page, RawRecord, Reject
+from connectors.base import Connector, ImportFormatError, Page, RawRecord, Reject, TargetCursor
 from connectors.exports import iter_json_values
 from connectors.http import BudgetExhausted, HttpClient, HttpError, RateLimit, redact_url
 
@@ -313,24 +312,6 @@ def targets_for(source: Source, options: RedditOptions) -> list[_Target]:
     return out
 
 
-class _Cursor:
-    """The collection cursor: {"targets": {target key: {"newest": mark|None, "pending": {...}}}}."""
-
-    def __init__(self, cursor: dict[str, Any] | None) -> None:
-        targets = (cursor or {}).get("targets")
-        self.targets: dict[str, dict[str, Any]] = copy.deepcopy(targets) if isinstance(targets, dict) else {}
-
-    def get(self, key: str) -> dict[str, Any]:
-        state = self.targets.get(key)
-        return state if isinstance(state, dict) else {"newest": None}
-
-    def set(self, key: str, state: dict[str, Any]) -> None:
-        self.targets[key] = state
-
-    def snapshot(self) -> dict[str, Any]:
-        return {"targets": copy.deepcopy(self.targets)}
-
-
 Fetch = Callable[[str, dict[str, str]], tuple[Any, httpx.Response]]
 
 
@@ -359,18 +340,18 @@ class RedditConnector(Connector):
         base = (source.instance or API_BASE).rstrip("/")
         session = _Session(http, credentials, _token_host(source, options))
         session.login()
-        state = _Cursor(cursor)
+        state = TargetCursor(cursor)
         for target in targets:
             yield from self._collect_target(base, target, state, session.get)
 
-    def _collect_target(self, base: str, target: _Target, state: _Cursor, fetch: Fetch) -> Iterator[Page]:
+    def _collect_target(self, base: str, target: _Target, state: TargetCursor, fetch: Fetch) -> Iterator[Page]:
         resumed = "pending" in state.get(target.key)
         listed = yield from self._one_pass(base, target, state, fetch)
         if listed and resumed:  # the pending pass covered the past; now what arrived while it waited
             yield from self._one_pass(base, target, state, fetch)
 
     def _one_pass(
-        self, base: str, target: _Target, state: _Cursor, fetch: Fetch
+        self, base: str, target: _Target, state: TargetCursor, fetch: Fetch
     ) -> Generator[Page, None, bool]:
         """Page one listing down to the committed newest item; False when the target is not there."""
         current = state.get(target.key)

@@ -1,0 +1,153 @@
+-- Facebook export posts -> the canonical posts and accounts (contract: docs/architecture.md).
+--
+-- A raw record is `{"owner": {"name", "slug"}, "post": <one post of the export>}` (see connector.py).
+-- post_id 'facebook:' || record_id (= owner slug ':' timestamp [':' n]); author 'facebook:' || owner slug.
+-- text: the post's own words, the `data[].post` strings; links: `attachments[].data[].external_context.url`
+-- plus URLs typed in the text; link_title: the first external_context `name`.
+--
+-- Kind. The export says what a post is only in its English `title`:
+-- * "<owner> shared <Name>'s post." (or video, photo, reel, link, ...) shares another person's post:
+--   with no words of the owner's own it is a 'repost', with words a 'quote'; the other person is
+--   'facebook:' || slug(Name) (the same slug the connector gives owners). The export names no id for
+--   the shared post, so repost_of_post_id / quote_of_post_id stay NULL. Like a Mastodon boost, a pure
+--   repost carries no links of its own (the attachment is the shared post's); a quote keeps only
+--   URLs typed in its own text.
+-- * everything else is a 'post': "shared a link." (the link is the owner's own share), "shared a
+--   post." (no one else named), "shared a memory.", "wrote on <Name>'s timeline.", and any title
+--   in another language, since the export's titles follow the account's language.
+-- People tagged (`tags[].name`) are the post's mentions, with the same slug handles.
+-- Exports hold no post URLs, languages or counts: those columns are NULL.
+
+-- name: posts
+WITH
+records AS (
+    SELECT
+        r.record_id, r.source, r.fetched_at, r.run_id, r.payload,
+        r.payload::JSON -> 'post' AS p,
+        r.payload::JSON -> 'owner' ->> 'slug' AS owner_slug,
+        r.payload::JSON -> 'owner' ->> 'name' AS owner_name
+    FROM raw AS r
+    WHERE r.record_type = 'post'
+),
+parts AS (
+    SELECT
+        *,
+        coalesce(array_to_string(list_filter(
+            list_transform(from_json(p -> 'data', '[{"post": "VARCHAR"}]'), lambda d: d.post),
+            lambda t: t IS NOT NULL AND t <> ''
+        ), chr(10) || chr(10)), '') AS own_text,
+        flatten(coalesce(list_transform(
+            from_json(p -> 'attachments', '[{"data": [{"external_context": {"url": "VARCHAR", "name": "VARCHAR"}}]}]'),
+            lambda a: list_filter(
+                list_transform(coalesce(a.data, []), lambda d: d.external_context),
+                lambda e: e IS NOT NULL AND regexp_matches(coalesce(e.url, ''), '^https?://')
+            )
+        ), [])) AS contexts,
+        nullif(trim(regexp_extract(
+            coalesce(p ->> 'title', ''),
+            ' shared (.+)[''’]s? (?:post|video|photo|photos|reel|live video|link|album|note|event|story|status)\.?$', 1
+        )), '') AS shared_name
+    FROM records
+),
+shaped AS (
+    SELECT
+        *,
+        CASE WHEN shared_name IS NOT NULL AND shared_name <> owner_name
+            THEN trim(regexp_replace(lower(nfc_normalize(shared_name)), '[^\pL\pN]+', '-', 'g'), '-') END
+            AS shared_slug,
+        list_transform(
+            regexp_extract_all(own_text, 'https?://[^\s<>"]+'),
+            lambda u: rtrim(u, '.,;:!?)]}''')
+        ) AS text_links
+    FROM parts
+)
+SELECT
+    'facebook:' || record_id AS post_id,
+    'facebook' AS platform,
+    'facebook:' || owner_slug AS author_id,
+    to_timestamp(CAST(p ->> 'timestamp' AS BIGINT)) AS created_at,
+    own_text AS text,
+    CAST(NULL AS VARCHAR) AS lang,
+    CAST(NULL AS VARCHAR) AS url,
+    CASE
+        WHEN nullif(shared_slug, '') IS NULL THEN 'post'
+        WHEN own_text = '' THEN 'repost'
+        ELSE 'quote'
+    END AS kind,
+    CAST(NULL AS VARCHAR) AS reply_to_post_id,
+    CAST(NULL AS VARCHAR) AS reply_to_author_id,
+    CAST(NULL AS VARCHAR) AS repost_of_post_id,
+    CASE WHEN nullif(shared_slug, '') IS NOT NULL AND own_text = '' THEN 'facebook:' || shared_slug END
+        AS repost_of_author_id,
+    CAST(NULL AS VARCHAR) AS quote_of_post_id,
+    CASE WHEN nullif(shared_slug, '') IS NOT NULL AND own_text <> '' THEN 'facebook:' || shared_slug END
+        AS quote_of_author_id,
+    CASE WHEN nullif(shared_slug, '') IS NULL THEN contexts[1].name END AS link_title,
+    CAST(NULL AS BIGINT) AS like_count,
+    CAST(NULL AS BIGINT) AS repost_count,
+    CAST(NULL AS BIGINT) AS reply_count,
+    source, fetched_at, run_id,
+    md5(payload) AS version_rank_key,
+    list_distinct(
+        CASE WHEN nullif(shared_slug, '') IS NULL THEN list_transform(contexts, lambda e: e.url) ELSE [] END
+        || text_links
+    ) AS links,
+    list_distinct(list_transform(
+        list_filter(
+            coalesce(from_json(p -> 'tags', '[{"name": "VARCHAR"}]'), []),
+            lambda t: trim(regexp_replace(lower(nfc_normalize(coalesce(t.name, ''))), '[^\pL\pN]+', '-', 'g'), '-') <> ''
+        ),
+        lambda t: {
+            'account_id': 'facebook:' || trim(regexp_replace(lower(nfc_normalize(t.name)), '[^\pL\pN]+', '-', 'g'), '-'),
+            'handle': trim(regexp_replace(lower(nfc_normalize(t.name)), '[^\pL\pN]+', '-', 'g'), '-')
+        }
+    )) AS mentions,
+    list_distinct(list_transform(
+        regexp_extract_all(regexp_replace(own_text, 'https?://[^\s<>"]+', ' ', 'g'), '(?:^|[^\pL\pN_&])#([\pL\pN_]+)', 1),
+        lambda t: lower(t)
+    )) AS hashtags
+FROM shaped;
+
+-- name: accounts
+-- The owner (detail 1: the export is theirs) and, as partial views (detail 0), the people whose
+-- posts they shared, known only by name.
+WITH
+records AS (
+    SELECT r.fetched_at, r.payload::JSON AS j FROM raw AS r WHERE r.record_type = 'post'
+),
+owners AS (
+    SELECT j -> 'owner' ->> 'slug' AS handle, j -> 'owner' ->> 'name' AS display_name, fetched_at, 1 AS detail
+    FROM records
+),
+shared AS (
+    SELECT
+        nullif(trim(regexp_extract(
+            coalesce(j -> 'post' ->> 'title', ''),
+            ' shared (.+)[''’]s? (?:post|video|photo|photos|reel|live video|link|album|note|event|story|status)\.?$', 1
+        )), '') AS display_name,
+        j -> 'owner' ->> 'name' AS owner_name,
+        fetched_at
+    FROM records
+),
+people AS (
+    SELECT handle, display_name, fetched_at, detail FROM owners
+    UNION ALL
+    SELECT
+        trim(regexp_replace(lower(nfc_normalize(display_name)), '[^\pL\pN]+', '-', 'g'), '-'),
+        display_name, fetched_at, 0
+    FROM shared
+    WHERE display_name IS NOT NULL AND display_name <> owner_name
+)
+SELECT DISTINCT
+    'facebook:' || handle AS account_id,
+    'facebook' AS platform,
+    handle,
+    display_name,
+    CAST(NULL AS VARCHAR) AS bio,
+    CAST(NULL AS BIGINT) AS followers,
+    CAST(NULL AS BIGINT) AS following,
+    CAST(NULL AS TIMESTAMPTZ) AS created_at,
+    fetched_at,
+    detail
+FROM people
+WHERE coalesce(handle, '') <> '';

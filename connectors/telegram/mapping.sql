@@ -1,0 +1,207 @@
+-- Telegram raw records -> canonical posts and accounts (contract: docs/architecture.md,
+-- "Normalisation contract"). Reads only the view `raw`.
+--
+-- record_type 'message': {"chat": {"id", "name", "type"}, "message": <one entry of a Telegram
+--   Desktop export's "messages" array, type "message">}; record_id '<chat id>:<message id>'.
+--
+-- Decisions:
+-- * post_id 'telegram:<chat id>:<message id>'. Channel and supergroup message ids are the channel's
+--   own, so two people's exports of one channel dedup; basic groups and one-to-one chats number
+--   messages per user account, so their posts dedup only within one person's exports.
+-- * author_id 'telegram:' || from_id ('user123', 'channel456': a channel posts as itself). Old
+--   exports wrote from_id as a bare user number ('user' is prefixed) and gave channel posts no
+--   from_id at all: those are the channel's ('channel' || chat id).
+-- * created_at: date_unixtime (UTC epoch seconds). `date` is the exporting computer's local time
+--   without an offset; it is used only by exports older than date_unixtime, read as UTC (the
+--   offset is unknown: such dates may be off by the exporter's UTC offset).
+-- * text entities: text_entities when present, else the `text` list of old exports (plain strings
+--   and entity objects), else the `text` string. text is the entities' texts joined; a `link` entity
+--   written without a scheme ('orga.example/x') gets 'https://' in the text and in links, so URL
+--   stripping downstream removes it like any other URL.
+-- * links: `link` entities (the text is the URL) and `text_link` entities (href); http(s) only.
+-- * mentions: `mention` entities ('@name'): exports never carry senders' usernames, so a username
+--   cannot be tied to a from_id; account_id 'telegram:@name' (the '@' keeps it apart from 'userN'
+--   ids), handle 'name'. `mention_name` entities (users without a username) carry the user id:
+--   account_id 'telegram:user<id>', handle the mentioned name in lower case, as authors' handles.
+-- * hashtags: `hashtag` entities, lower case, no '#'.
+-- * kind: 'reply' when reply_to_message_id (the parent is in the same chat unless reply_to_peer_id
+--   names another); reply_to_author_id only when the parent is in raw. 'repost' when the message
+--   has `forwarded_from` (its text is kept: a forward may carry a caption's worth of text, and it is
+--   what the chat saw). repost_of_post_id stays NULL (exports do not keep the original's id);
+--   repost_of_author_id is the account whose name equals forwarded_from, when exactly one author
+--   or channel chat in raw has that name.
+-- * url: 'https://t.me/c/<chat id>/<message id>' for channels and supergroups (opens for members;
+--   public usernames are not in the export), NULL otherwise.
+-- * like_count: the sum of `reactions` counts (newer exports); NULL when absent.
+-- * accounts: one per author (detail 0: the export has only a name), the name of their latest
+--   message as display_name, handle lower(name) (from_id when the name is null: deleted accounts).
+
+-- name: posts
+WITH records AS (
+    SELECT source, fetched_at, run_id, md5(payload) AS version_rank_key, CAST(payload AS JSON) AS j
+    FROM raw
+    WHERE record_type = 'message'
+),
+fields AS (
+    SELECT
+        j -> 'chat' ->> 'id' AS chat_id,
+        j -> 'chat' ->> 'name' AS chat_name,
+        j -> 'chat' ->> 'type' AS chat_type,
+        j -> 'message' AS m,
+        j -> 'message' ->> 'id' AS msg_id,
+        CASE
+            WHEN json_type(j -> 'message' -> 'from_id') IN ('BIGINT', 'UBIGINT')
+                THEN 'user' || (j -> 'message' ->> 'from_id')
+            WHEN coalesce(j -> 'message' ->> 'from_id', '') <> '' THEN j -> 'message' ->> 'from_id'
+            WHEN j -> 'chat' ->> 'type' IN ('public_channel', 'private_channel')
+                THEN 'channel' || (j -> 'chat' ->> 'id')
+        END AS from_key,
+        CASE
+            WHEN json_type(j -> 'message' -> 'from_id') IS NULL
+                AND j -> 'chat' ->> 'type' IN ('public_channel', 'private_channel')
+                THEN coalesce(j -> 'message' ->> 'from', j -> 'chat' ->> 'name')
+            ELSE j -> 'message' ->> 'from'
+        END AS from_name,
+        coalesce(
+            to_timestamp(TRY_CAST(j -> 'message' ->> 'date_unixtime' AS BIGINT)),
+            timezone('UTC', TRY_CAST(j -> 'message' ->> 'date' AS TIMESTAMP))
+        ) AS created_at,
+        CASE
+            WHEN json_type(j -> 'message' -> 'text_entities') = 'ARRAY' THEN
+                [{'type': e ->> 'type', 'text': coalesce(e ->> 'text', ''), 'href': e ->> 'href',
+                  'user_id': e ->> 'user_id'}
+                 FOR e IN json_extract(j, '$.message.text_entities[*]')]
+            WHEN json_type(j -> 'message' -> 'text') = 'ARRAY' THEN
+                [CASE WHEN json_type(e) = 'VARCHAR'
+                    THEN {'type': 'plain', 'text': json_extract_string(e, '$'), 'href': CAST(NULL AS VARCHAR),
+                          'user_id': CAST(NULL AS VARCHAR)}
+                    ELSE {'type': e ->> 'type', 'text': coalesce(e ->> 'text', ''), 'href': e ->> 'href',
+                          'user_id': e ->> 'user_id'}
+                 END
+                 FOR e IN json_extract(j, '$.message.text[*]')]
+            ELSE [{'type': 'plain', 'text': coalesce(j -> 'message' ->> 'text', ''), 'href': CAST(NULL AS VARCHAR),
+                   'user_id': CAST(NULL AS VARCHAR)}]
+        END AS raw_entities,
+        source, fetched_at, run_id, version_rank_key
+    FROM records
+),
+entities AS (
+    SELECT
+        * EXCLUDE (raw_entities),
+        [struct_insert(e, url := CASE
+                  WHEN e.type = 'text_link' THEN e.href
+                  WHEN e.type = 'link' AND NOT regexp_matches(e.text, '^[A-Za-z][A-Za-z0-9+.-]*://')
+                      THEN 'https://' || e.text
+                  WHEN e.type = 'link' THEN e.text
+              END)
+         FOR e IN raw_entities] AS ents
+    FROM fields
+),
+authors AS (    -- who wrote each message in raw, for reply_to_author_id
+    SELECT chat_id, msg_id, arg_max(from_key, fetched_at) AS from_key
+    FROM fields
+    WHERE from_key IS NOT NULL
+    GROUP BY chat_id, msg_id
+),
+names AS (      -- a display name that belongs to exactly one account, for forwarded_from
+    SELECT name, min(from_key) AS from_key
+    FROM (
+        SELECT from_name AS name, from_key FROM fields WHERE from_key IS NOT NULL
+        UNION ALL
+        SELECT chat_name, 'channel' || chat_id FROM fields WHERE chat_type IN ('public_channel', 'private_channel')
+    )
+    WHERE coalesce(name, '') <> ''
+    GROUP BY name
+    HAVING count(DISTINCT from_key) = 1
+),
+replies AS (
+    SELECT
+        *,
+        m ->> 'reply_to_message_id' AS parent_msg_id,
+        coalesce(nullif(regexp_extract(m ->> 'reply_to_peer_id', '(\d+)$', 1), ''), chat_id) AS parent_chat_id,
+        json_type(m -> 'forwarded_from') IS NOT NULL AS forwarded
+    FROM entities
+)
+SELECT
+    'telegram:' || r.chat_id || ':' || r.msg_id AS post_id,
+    'telegram' AS platform,
+    'telegram:' || r.from_key AS author_id,
+    r.created_at,
+    array_to_string([CASE WHEN e.type = 'link' THEN e.url ELSE e.text END FOR e IN r.ents], '') AS text,
+    CAST(NULL AS VARCHAR) AS lang,
+    CASE WHEN r.chat_type IN ('public_channel', 'private_channel', 'public_supergroup', 'private_supergroup')
+        THEN 'https://t.me/c/' || r.chat_id || '/' || r.msg_id END AS url,
+    CASE WHEN r.parent_msg_id IS NOT NULL THEN 'reply' WHEN r.forwarded THEN 'repost' ELSE 'post' END AS kind,
+    CASE WHEN r.parent_msg_id IS NOT NULL
+        THEN 'telegram:' || r.parent_chat_id || ':' || r.parent_msg_id END AS reply_to_post_id,
+    'telegram:' || parent.from_key AS reply_to_author_id,
+    CAST(NULL AS VARCHAR) AS repost_of_post_id,
+    'telegram:' || forwarded_author.from_key AS repost_of_author_id,
+    CAST(NULL AS VARCHAR) AS quote_of_post_id,
+    CAST(NULL AS VARCHAR) AS quote_of_author_id,
+    CAST(NULL AS VARCHAR) AS link_title,
+    CASE WHEN json_type(r.m -> 'reactions') = 'ARRAY'
+        THEN coalesce(list_sum([TRY_CAST(x ->> 'count' AS BIGINT) FOR x IN json_extract(r.m, '$.reactions[*]')]), 0)
+    END AS like_count,
+    CAST(NULL AS BIGINT) AS repost_count,
+    CAST(NULL AS BIGINT) AS reply_count,
+    r.source, r.fetched_at, r.run_id, r.version_rank_key,
+    list_distinct([e.url FOR e IN r.ents IF e.type IN ('link', 'text_link')
+                   AND regexp_matches(coalesce(e.url, ''), '^https?://')]) AS links,
+    list_distinct(
+        [{'account_id': 'telegram:@' || lower(ltrim(e.text, '@')), 'handle': lower(ltrim(e.text, '@'))}
+         FOR e IN r.ents IF e.type = 'mention' AND ltrim(e.text, '@') <> '']
+        || [{'account_id': 'telegram:user' || e.user_id, 'handle': lower(e.text)}
+            FOR e IN r.ents IF e.type = 'mention_name' AND coalesce(e.user_id, '') <> '']
+    ) AS mentions,
+    list_distinct([lower(ltrim(e.text, '#')) FOR e IN r.ents
+                   IF e.type = 'hashtag' AND ltrim(e.text, '#') <> '']) AS hashtags
+FROM replies AS r
+LEFT JOIN authors AS parent ON parent.chat_id = r.parent_chat_id AND parent.msg_id = r.parent_msg_id
+LEFT JOIN names AS forwarded_author ON r.forwarded AND forwarded_author.name = r.m ->> 'forwarded_from'
+WHERE r.from_key IS NOT NULL AND r.created_at IS NOT NULL;
+
+-- name: accounts
+WITH fields AS (
+    SELECT
+        fetched_at,
+        CAST(payload AS JSON) AS j
+    FROM raw
+    WHERE record_type = 'message'
+),
+authors AS (
+    SELECT
+        CASE
+            WHEN json_type(j -> 'message' -> 'from_id') IN ('BIGINT', 'UBIGINT')
+                THEN 'user' || (j -> 'message' ->> 'from_id')
+            WHEN coalesce(j -> 'message' ->> 'from_id', '') <> '' THEN j -> 'message' ->> 'from_id'
+            WHEN j -> 'chat' ->> 'type' IN ('public_channel', 'private_channel')
+                THEN 'channel' || (j -> 'chat' ->> 'id')
+        END AS from_key,
+        CASE
+            WHEN json_type(j -> 'message' -> 'from_id') IS NULL
+                AND j -> 'chat' ->> 'type' IN ('public_channel', 'private_channel')
+                THEN coalesce(j -> 'message' ->> 'from', j -> 'chat' ->> 'name')
+            ELSE j -> 'message' ->> 'from'
+        END AS from_name,
+        coalesce(
+            TRY_CAST(j -> 'message' ->> 'date_unixtime' AS BIGINT),
+            epoch(timezone('UTC', TRY_CAST(j -> 'message' ->> 'date' AS TIMESTAMP)))
+        ) AS sent_at,
+        fetched_at
+    FROM fields
+)
+SELECT
+    'telegram:' || from_key AS account_id,
+    'telegram' AS platform,
+    lower(coalesce(nullif(arg_max(from_name, coalesce(sent_at, 0)), ''), from_key)) AS handle,
+    arg_max(from_name, coalesce(sent_at, 0)) AS display_name,
+    CAST(NULL AS VARCHAR) AS bio,
+    CAST(NULL AS BIGINT) AS followers,
+    CAST(NULL AS BIGINT) AS following,
+    CAST(NULL AS TIMESTAMPTZ) AS created_at,
+    max(fetched_at) AS fetched_at,
+    0 AS detail
+FROM authors
+WHERE from_key IS NOT NULL
+GROUP BY from_key;
