@@ -183,6 +183,20 @@ class HttpClient:
     def get_json(self, url: str, params: Mapping[str, Any] | None = None) -> tuple[Any, httpx.Response]:
         return self.request_json("GET", url, params=params)
 
+    def get_response(
+        self, url: str, params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None
+    ) -> httpx.Response:
+        """A GET whose body is not JSON (feeds, pages), with the same retries, waits and budget.
+
+        Any status below 400 is returned as is (a 304 Not Modified included); the body is read whole.
+        """
+        retrying = self._retrying()
+        try:
+            _, response = retrying(self._attempt, "GET", url, params, None, None, headers, False)
+        except _Retryable as exc:
+            raise HttpError(f"GET {redact_url(url)} failed after {self._max_attempts} attempts: {exc}") from None
+        return response
+
     def request_json(
         self,
         method: str,
@@ -193,7 +207,14 @@ class HttpClient:
         form: Mapping[str, str] | None = None,
     ) -> tuple[Any, httpx.Response]:
         """One logical request with retries. Returns (parsed JSON, the final response)."""
-        retrying = Retrying(
+        retrying = self._retrying()
+        try:
+            return retrying(self._attempt, method, url, params, json_body, form, None, True)
+        except _Retryable as exc:
+            raise HttpError(f"{method} {redact_url(url)} failed after {self._max_attempts} attempts: {exc}") from None
+
+    def _retrying(self) -> Retrying:
+        return Retrying(
             stop=stop_after_attempt(self._max_attempts),
             wait=self._backoff,
             retry=retry_if_exception_type(_Retryable),
@@ -201,20 +222,25 @@ class HttpClient:
             before_sleep=self._before_sleep,
             reraise=True,
         )
-        try:
-            return retrying(self._attempt, method, url, params, json_body, form)
-        except _Retryable as exc:
-            raise HttpError(f"{method} {redact_url(url)} failed after {self._max_attempts} attempts: {exc}") from None
 
     def _attempt(
-        self, method: str, url: str, params: Mapping[str, Any] | None, json_body: Any, form: Mapping[str, str] | None
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        json_body: Any,
+        form: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        parse_json: bool,
     ) -> tuple[Any, httpx.Response]:
         if self._max_requests is not None and self.requests >= self._max_requests:
             raise BudgetExhausted(f"{self.platform}: request budget of {self._max_requests} spent")
         self._wait_if_budget_low()
         self.requests += 1
         try:
-            response = self._client.request(method, url, params=params, json=json_body, data=form)
+            response = self._client.request(method, url, params=params, json=json_body, data=form, headers=headers)
+            if not parse_json:
+                response.read()
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
             raise _Retryable(f"{type(exc).__name__}: {exc}") from None
         now = self._clock()
@@ -233,6 +259,8 @@ class HttpClient:
             raise HttpError(
                 f"{method} {where} answered {response.status_code}: {response.text[:200]}", response.status_code
             )
+        if not parse_json:
+            return None, response
         try:
             return response.json(), response
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:

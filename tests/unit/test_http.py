@@ -139,3 +139,17 @@ def test_retry_after_forms_and_redaction() -> None:
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1445412470) == 10
     assert parse_retry_after("soon", 0) is None
     assert redact_url("https://x.example/a?access_token=abc&q=1") == "https://x.example/a?access_token=%2A%2A%2A&q=1"
+
+
+def test_get_response_returns_non_json_bodies_and_304_with_retries() -> None:
+    t = FakeTime()
+    feed = b"<?xml version='1.0'?><rss version='2.0'><channel><title>x</title></channel></rss>"
+    replies = [Reply(503), Reply(200, feed, headers={"Content-Type": "application/rss+xml", "ETag": '"v1"'}),
+               Reply(304, b"")]
+    with serve(scripted(replies)) as server, HttpClient("test", sleep=t.sleep, clock=t.clock) as http:
+        first = http.get_response(server.url + "/feed.xml")
+        second = http.get_response(server.url + "/feed.xml", headers={"If-None-Match": '"v1"'})
+    assert first.status_code == 200 and first.content == feed and first.headers["ETag"] == '"v1"'
+    assert second.status_code == 304
+    assert server.requests[-1].headers["If-None-Match"] == '"v1"'
+    assert http.requests == 3 and len(t.sleeps) == 1
