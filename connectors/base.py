@@ -81,6 +81,7 @@ class Connector(ABC):
 
     platform: ClassVar[str]
     mapping_file: ClassVar[Path]  # SQL mapping raw records -> canonical posts and accounts
+    reads_folders: ClassVar[bool] = False  # True: an export folder is handed over whole, not file by file
 
     @abstractmethod
     def collect(self, source: Source, cursor: dict[str, Any] | None, http: HttpClient) -> Iterator[Page]:

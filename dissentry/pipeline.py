@@ -255,7 +255,7 @@ def collect(
                         platform=source.platform,
                         source_name=source.name,
                         mode="collect",
-                        pages=connector.collect(source, cursor, http),
+                        pages=_pages_of(connector.collect, source, cursor, http),
                         cursor_before=cursor,
                         max_pages=source.max_pages,
                         http=http,
@@ -266,13 +266,20 @@ def collect(
     return rows
 
 
-def _expand_paths(config: Config | None, paths: Iterable[str | Path]) -> list[Path]:
+def _pages_of(collect: Any, *args: Any) -> Iterator[Page]:
+    """Call the connector inside the iteration, so an error it raises up front (no credentials,
+    an import-only platform) is recorded in the run like any other, not thrown past it."""
+    yield from collect(*args)
+
+
+def _expand_paths(config: Config | None, paths: Iterable[str | Path], *, keep_folders: bool = False) -> list[Path]:
+    """Files (and, for connectors that read whole export folders, folders) named by the user."""
     out: list[Path] = []
     for p in paths:
         path = config.resolve(str(p)) if config else Path(p)
         if any(ch in str(p) for ch in "*?["):
             out.extend(sorted(path.parent.glob(path.name)))
-        elif path.is_dir():
+        elif path.is_dir() and not keep_folders:
             out.extend(sorted(f for f in path.rglob("*") if f.is_file() and not f.name.startswith(".")))
         else:
             out.append(path)
@@ -310,12 +317,12 @@ def import_export(
     connector = get_connector(platform)
     source = config.source(source_name) if source_name and any(s.name == source_name for s in config.sources) else None
     name = source_name or f"import-{platform}"
-    files = _expand_paths(config, paths)
+    files = _expand_paths(config, paths, keep_folders=connector.reads_folders)
     errors: list[str] = []
-    missing = [f for f in files if not f.is_file()]
+    missing = [f for f in files if not f.exists()]
     if missing:
-        errors.extend(f"{f}: no such file" for f in missing)
-        files = [f for f in files if f.is_file()]
+        errors.extend(f"{f}: no such file or folder" for f in missing)
+        files = [f for f in files if f.exists()]
     lake = _lake or lake_for(config)
     with _source_lock(lake, platform, name, "import"), _progress(progress and _bar is None) as own_bar:
         return _ingest(

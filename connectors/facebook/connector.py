@@ -418,23 +418,14 @@ def _read_folder(root: Path, options: FacebookOptions) -> Iterator[Page]:
     yield from reader.finish()
 
 
-def _read_file(path: Path, options: FacebookOptions) -> Iterator[Page]:
-    root = export_root(path)
-    if root is not None and not POSTS_FILE.search(path.as_posix()):
-        # one file of an unzipped export handed over alone (the pipeline expands folders into
-        # files): only the posts files hold posts, the rest of the export is not ours to read
-        log.debug("%s: part of a Facebook export, not a posts file: skipped", path)
-        return
+def _read_file(path: Path, options: FacebookOptions, root: Path | None) -> Iterator[Page]:
     found = None
     if root is not None:
         found = next((n for f in PROFILE_FILES if (root / f).is_file() and (n := _read_profile_file(root / f))), None)
     owner = _owner(options, found, path, "no profile_information.json beside this file")
     reader = _Reader(owner)
-    try:
-        with path.open(encoding="utf-8", newline="") as fh:
-            yield from reader.add_file(fh, str(path))
-    except UnicodeDecodeError as exc:
-        raise ImportFormatError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    with path.open(encoding="utf-8", newline="") as fh:
+        yield from reader.add_file(fh, str(path))
     yield from reader.finish()
 
 
@@ -473,13 +464,18 @@ class FacebookConnector(Connector):
             return
         if not path.is_file():
             raise ImportFormatError(f"{path}: no such file or folder")
-        if path.stat().st_size == 0:
-            raise ImportFormatError(f"{path}: the file is empty")
         if zipfile.is_zipfile(path):
             yield from _read_zip(path, options)
             return
+        root = export_root(path)
+        if root is not None and not POSTS_FILE.search(path.as_posix()):
+            # one file of an unzipped export handed over alone (the pipeline expands folders into
+            # files): only the posts files hold posts, the rest of the export is not ours to read
+            log.debug("%s: part of a Facebook export, not a posts file: skipped", path)
+            return
+        if path.stat().st_size == 0:
+            raise ImportFormatError(f"{path}: the file is empty")
         if path.suffix.lower() == ".zip":
             raise ImportFormatError(f"{path}: not a readable zip file")
-        if export_root(path) is None or POSTS_FILE.search(path.as_posix()):
-            _first_element_check(path)
-        yield from _read_file(path, options)
+        _first_element_check(path)
+        yield from _read_file(path, options, root)

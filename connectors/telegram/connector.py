@@ -24,6 +24,10 @@ Options (`[[sources]] options`): `chats` (names or ids to import; default all) a
 `include_private_chats` (one-to-one, bot and Saved Messages chats; default: imported from a
 single-chat export, which the user chose, skipped in a whole-account export, where they come along
 incidentally and are not public communication).
+
+Accounts: exports carry display names and from_ids (`user123`, `channel456`), never usernames, so
+an account is best named in the config by its from_id (`telegram:channel456`), which is its
+account id. `@name` mentions become `telegram:@name` with handle `name` (see mapping.sql).
 """
 
 from __future__ import annotations
@@ -314,7 +318,7 @@ def _text_problem(message: dict[str, Any]) -> str | None:
     return None
 
 
-def message_problem(message: Any, chat: _Chat) -> str | None:
+def message_problem(message: dict[str, Any], chat: _Chat) -> str | None:
     """Why a `type: message` entry cannot be used, or None."""
     if not _is_int(message.get("id")):
         return "id is missing or not a number"
@@ -375,8 +379,9 @@ class _Walk:
         return private_ok or chat.type not in PRIVATE_CHAT_TYPES
 
 
-def _walk_chat(reader: _Reader, walk: _Walk, chat: _Chat, keys: Iterator[str] | None = None) -> Iterator[
-        RawRecord | Reject]:
+def _walk_chat(
+    reader: _Reader, walk: _Walk, chat: _Chat, keys: Iterator[str] | None = None
+) -> Iterator[RawRecord | Reject]:
     """The members of one chat object (`keys` when the caller already started reading it)."""
     for key in keys if keys is not None else reader.members():
         if key == "messages":
@@ -392,7 +397,10 @@ def _walk_chat(reader: _Reader, walk: _Walk, chat: _Chat, keys: Iterator[str] | 
             else:
                 yield from _walk_messages(reader, walk, chat)
         elif key in ("id", "name", "type"):
-            value = reader.value()
+            try:
+                value = reader.value()
+            except ValueError:  # damaged: the chat's messages are then rejected for want of an id
+                value = None
             setattr(chat, key, value if isinstance(value, int | str) and not isinstance(value, bool) else None)
         else:
             reader.skip()
@@ -535,6 +543,7 @@ def _inside_an_export(path: Path) -> bool:
 class TelegramConnector(Connector):
     platform: ClassVar[str] = "telegram"
     mapping_file: ClassVar[Path] = Path(__file__).with_name("mapping.sql")
+    reads_folders: ClassVar[bool] = True
 
     def collect(self, source: Source, cursor: dict[str, Any] | None, http: HttpClient) -> Iterator[Page]:
         raise ImportFormatError(

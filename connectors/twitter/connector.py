@@ -392,6 +392,7 @@ def _safe_member(name: str) -> bool:
 class TwitterConnector(Connector):
     platform: ClassVar[str] = "twitter"
     mapping_file: ClassVar[Path] = Path(__file__).with_name("mapping.sql")
+    reads_folders: ClassVar[bool] = True
 
     def collect(self, source: Source, cursor: dict[str, Any] | None, http: HttpClient) -> Iterator[Page]:
         raise ValueError(

@@ -51,7 +51,9 @@ def load_contract(platform: str) -> tuple[Connector, Path, dict[str, Any]]:
     folder = contract_dir(connector)
     path = folder / "contract.toml"
     assert path.is_file(), f"{platform}: add {path} (docs/adding-a-connector.md) to run the contract suite"
-    return connector, folder, tomllib.loads(path.read_text(encoding="utf-8"))
+    contract = tomllib.loads(path.read_text(encoding="utf-8"))
+    # one folder may serve several platforms (csv and jsonl): a table named after the platform overrides
+    return connector, folder, {**contract, **contract.get(platform, {})}
 
 
 def make_config(tmp_path: Path, platform: str, **source: Any) -> Config:
@@ -88,7 +90,7 @@ def test_sample_export_round_trip_is_idempotent(platform: str, tmp_path: Path) -
     _connector, folder, contract = load_contract(platform)
     if "sample" not in contract:
         pytest.skip(f"{platform} has no import path")  # API-only connectors
-    config = make_config(tmp_path, platform)
+    config = make_config(tmp_path, platform, **contract.get("import_source", {}))
     first = import_source(config, platform, [folder / contract["sample"]])
     assert first["status"] == "ok", first["errors"]
     pipeline.normalise(config)
@@ -99,6 +101,8 @@ def test_sample_export_round_trip_is_idempotent(platform: str, tmp_path: Path) -
         assert post["post_id"].startswith(f"{platform}:")
         assert post["kind"] in {"post", "reply", "repost", "quote"}
         assert post["created_at"] is not None
+    if "sample_org_articles" in contract:
+        assert len(normalised_rows(config, "org_articles")) == contract["sample_org_articles"]
     before = {t: normalised_rows(config, t) for t in schema.NORMALISED}
 
     second = import_source(config, platform, [folder / contract["sample"]])
@@ -111,7 +115,7 @@ def test_bad_record_is_quarantined_and_good_ones_land(platform: str, tmp_path: P
     _connector, folder, contract = load_contract(platform)
     if "bad" not in contract:
         pytest.skip(f"{platform} has no import path")
-    config = make_config(tmp_path, platform)
+    config = make_config(tmp_path, platform, **contract.get("import_source", {}))
     bad_file = folder / contract["bad"]
     row = import_source(config, platform, [bad_file])
     assert row["records_quarantined"] == 1
@@ -120,6 +124,8 @@ def test_bad_record_is_quarantined_and_good_ones_land(platform: str, tmp_path: P
     assert len(quarantined) == 1 and bad_file.name in quarantined[0]["locator"] and quarantined[0]["reason"]
     pipeline.normalise(config)
     assert len(normalised_rows(config, "posts")) == contract["bad_good_posts"]
+    if "bad_good_org_articles" in contract:
+        assert len(normalised_rows(config, "org_articles")) == contract["bad_good_org_articles"]
 
 
 def test_other_platforms_and_empty_files_are_refused_by_name(platform: str, tmp_path: Path) -> None:
@@ -166,6 +172,8 @@ def test_api_collection_pages_waits_for_rate_limit_and_resumes(
         assert cursor is not None and json.loads(json.dumps(cursor)) == cursor
         pipeline.normalise(config)
         assert len(normalised_rows(config, "posts")) == contract["api_posts"]
+        if "api_org_articles" in contract:
+            assert len(normalised_rows(config, "org_articles")) == contract["api_org_articles"]
 
         (second,) = pipeline.collect(config, http_overrides=overrides)
         assert second["status"] == "ok", second["errors"]

@@ -2,10 +2,14 @@
 -- Every proportion has its numerator, denominator and Wilson 95% bounds (_lo, _hi); a ratio with
 -- a zero denominator is NULL. Decisions where METRICS.md leaves room:
 -- * links: rows of post_links in member posts; a pure repost carries no links of its own.
---   own_links: links whose registered domain or host is a configured domain (or a subdomain).
--- * own_shares: member posts that repost an official account or link to an own domain;
+--   own_links: links whose registered domain or host is a configured domain (or a subdomain), or
+--   that are one of the group's own articles (org_articles, from the group's RSS/Atom feeds) even
+--   when the article's domain is not a configured one.
+-- * own_shares: member posts that repost an official account or link to an own source (as above);
 --   uncritical_shares: those adding no commentary: a pure repost, or text with URLs removed that
---   is empty or equals the link card title (case-insensitive, whitespace folded).
+--   is empty or equals the link card title, or equals the title of one of the group's own articles
+--   the post links to (both comparisons case-insensitive, whitespace folded). The article rule
+--   matters where a platform gives no link card (a copied headline is not commentary).
 -- * domain_entropy_norm = H / log2(domains), NULL with fewer than two domains (evenness of one
 --   category is undefined); domain_hhi is 1 then.
 -- * ties: a post counts once per (post, target account) whatever the kinds joining them (a reply
@@ -88,7 +92,11 @@ post_flags AS (
         mp.kind = 'repost' AND o.account_id IS NOT NULL AS reposts_official,
         EXISTS (SELECT 1 FROM int_own_links AS ol WHERE ol.post_id = mp.post_id AND ol.group_id = mp.group_id)
             AS has_own_link,
-        mp.kind = 'repost' OR mp.is_bare_share AS no_commentary
+        mp.kind = 'repost' OR mp.is_bare_share OR EXISTS (
+            SELECT 1 FROM int_own_links AS oa
+            WHERE oa.post_id = mp.post_id AND oa.group_id = mp.group_id AND oa.is_article
+              AND oa.article_title_key = lower(mp.text_no_urls)
+        ) AS no_commentary
     FROM int_member_posts AS mp
     LEFT JOIN int_official_accounts AS o ON o.group_id = mp.group_id AND o.account_id = mp.repost_of_author_id
 ),
