@@ -452,6 +452,7 @@ def _refuse_collection(platform: str, what: str) -> Iterator[Page]:
 class FacebookConnector(Connector):
     platform: ClassVar[str] = PLATFORM
     mapping_file: ClassVar[Path] = Path(__file__).with_name("mapping.sql")
+    reads_folders: ClassVar[bool] = True
 
     def collect(self, source: Source, cursor: dict[str, Any] | None, http: HttpClient) -> Iterator[Page]:
         return _refuse_collection(self.platform, "Meta offers no API for this; download your information as JSON")
