@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from connectors.base import RawRecord
 from connectors.registry import get_connector, platforms
+from dissentry.privacy import Pseudonymiser
 from warehouse import schema
 from warehouse.catalog import connect
 from warehouse.lake import Lake, atomic_path
@@ -115,13 +116,20 @@ def _vectorised(fn: Callable[[str | None], str | None]) -> Callable[[pa.Array], 
     return apply
 
 
+def _register(con: duckdb.DuckDBPyConnection, name: str, fn: Callable[[str | None], str | None]) -> None:
+    # "special": the function sees NULLs and may return NULL (a link that is no http URL, say)
+    con.create_function(
+        name, _vectorised(fn), ["VARCHAR"], "VARCHAR", type="arrow", null_handling="special", side_effects=False
+    )
+
+
 def register_functions(con: duckdb.DuckDBPyConnection) -> None:
     for name, fn in (
         ("html_to_text", html_to_text_one),
         ("normalise_url", normalise_url_one),
         ("registered_domain", registered_domain_one),
     ):
-        con.create_function(name, _vectorised(fn), ["VARCHAR"], "VARCHAR", type="arrow", side_effects=False)
+        _register(con, name, fn)
 
 
 MAPPED_TABLES = ("posts", "accounts", "org_articles")
@@ -159,8 +167,30 @@ QUALIFY row_number() OVER (
 ) = 1
 """
 
-_POST_COLUMNS = ", ".join(schema.POSTS.names)
-_ACCOUNT_COLUMNS = ", ".join(schema.ACCOUNTS.names)
+# what pseudonymisation rewrites (dissentry/privacy.py): ids keep joining, names and URLs go
+_PSEUDONYMISED: dict[str, dict[str, str]] = {
+    "posts": {
+        **{c: f"pseudonym_id({c})" for c in (
+            "post_id", "author_id", "reply_to_post_id", "reply_to_author_id", "repost_of_post_id",
+            "repost_of_author_id", "quote_of_post_id", "quote_of_author_id")},
+        "url": "NULL",
+        "text": "pseudonym_text(text)",
+    },
+    "accounts": {"account_id": "pseudonym_id(account_id)", "handle": "pseudonym_handle(handle)",
+                 "display_name": "pseudonym_markers(display_name)", "bio": "pseudonym_markers(bio)"},
+    "post_links": {"post_id": "pseudonym_id(post_id)"},
+    "post_hashtags": {"post_id": "pseudonym_id(post_id)"},
+    "post_mentions": {"post_id": "pseudonym_id(post_id)", "account_id": "pseudonym_id(account_id)",
+                      "handle": "pseudonym_handle(handle)"},
+}
+
+
+def _pseudonymised_select(table: str, select: str) -> str:
+    rewrites = _PSEUDONYMISED.get(table)
+    if not rewrites:
+        return select
+    cols = ", ".join(f'{rewrites[n]} AS "{n}"' if n in rewrites else f'"{n}"' for n in schema.NORMALISED[table].names)
+    return f"SELECT {cols} FROM ({select})"
 
 
 def _cast_select(table_schema: pa.Schema, relation: str) -> str:
@@ -225,7 +255,9 @@ MEMORY_LIMIT = os.environ.get("DISSENTRY_DUCKDB_MEMORY_LIMIT", "2GB")
 """DuckDB spills to disk past this, so normalising a lake larger than memory still works."""
 
 
-def _new_connection(temp_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
+def _new_connection(
+    temp_dir: Path | None = None, pseudonymiser: Pseudonymiser | None = None
+) -> duckdb.DuckDBPyConnection:
     con = connect()
     if temp_dir is not None:
         temp_dir.mkdir(parents=True, exist_ok=True)
@@ -233,13 +265,23 @@ def _new_connection(temp_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
         con.execute("SET memory_limit = ?", [MEMORY_LIMIT])
     con.execute("SET preserve_insertion_order = false")
     register_functions(con)
+    if pseudonymiser is not None:
+        for name, fn in (
+            ("pseudonym_id", pseudonymiser.account_id),
+            ("pseudonym_handle", pseudonymiser.handle),
+            ("pseudonym_text", pseudonymiser.text),
+            ("pseudonym_markers", pseudonymiser.markers_only),
+        ):
+            _register(con, name, fn)
     return con
 
 
-def normalise_lake(lake: Lake, platform_names: Iterable[str] | None = None) -> dict[str, int]:
+def normalise_lake(
+    lake: Lake, platform_names: Iterable[str] | None = None, *, pseudonymiser: Pseudonymiser | None = None
+) -> dict[str, int]:
     """Rebuild the normalised layer from raw; return rows per table (summed over platforms)."""
     counts = {name: 0 for name in schema.NORMALISED}
-    con = _new_connection(lake.root / ".spill")
+    con = _new_connection(lake.root / ".spill", pseudonymiser)
     try:
         for platform in platform_names or platforms():
             files = lake.raw_files(platform)
@@ -253,6 +295,8 @@ def normalise_lake(lake: Lake, platform_names: Iterable[str] | None = None) -> d
                 + ", hive_partitioning = false, union_by_name = true)"
             )
             selects = _build_platform_tables(con, platform, raw_sql)
+            if pseudonymiser is not None:
+                selects = {t: _pseudonymised_select(t, s) for t, s in selects.items()}
             for table in schema.NORMALISED:
                 final = lake.normalised_path(table, platform)
                 if table not in selects:

@@ -26,6 +26,7 @@ from connectors.http import HttpClient, HttpError
 from connectors.registry import get_connector
 from dissentry.config import Config, Source
 from dissentry.normalise import normalise_lake
+from dissentry.privacy import pseudonymiser_for
 from warehouse import schema
 from warehouse.catalog import connect, create_lake_views
 from warehouse.lake import (
@@ -345,8 +346,9 @@ def _source_lock(lake: Lake, platform: str, source_name: str, mode: str) -> Abst
 
 def normalise(config: Config) -> dict[str, int]:
     lake = lake_for(config)
+    pseudonymiser = pseudonymiser_for(config)  # checked before anything is rewritten
     with exclusive(lake, "build", what="normalise"):
-        return normalise_lake(lake)
+        return normalise_lake(lake, pseudonymiser=pseudonymiser)
 
 
 def transform(config: Config, *, progress: bool = False) -> dict[str, int]:

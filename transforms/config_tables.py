@@ -14,6 +14,7 @@ import duckdb
 import pyarrow as pa
 
 from dissentry.config import Config, parse_account_ref
+from dissentry.privacy import Pseudonymiser, pseudonymiser_for
 from transforms.terms import clean_term, sql_pattern
 
 CFG_SCHEMAS: dict[str, pa.Schema] = {
@@ -79,24 +80,28 @@ def _group_terms(config: Config) -> list[dict[str, Any]]:
     return rows
 
 
-def _account_row(group_id: str, ref: str) -> dict[str, Any]:
+def _account_row(group_id: str, ref: str, pseudonymiser: Pseudonymiser | None = None) -> dict[str, Any]:
     platform, handle = parse_account_ref(ref)
+    if pseudonymiser is not None:  # the normalised layer holds pseudonyms: match them
+        handle = pseudonymiser.handle(handle) or handle
     return {"group_id": group_id, "platform": platform, "handle": handle, "account_ref": f"{platform}:{handle}"}
 
 
 def config_rows(config: Config) -> dict[str, list[dict[str, Any]]]:
     """Rows of every cfg_ table, as plain dicts (the tables' contents before they reach DuckDB)."""
+    pseudonymiser = pseudonymiser_for(config)
     groups = [{"group_id": g.id, "name": g.name} for g in config.groups]
     domains = sorted({(g.id, d) for g in config.groups for d in g.domains if d})
     accounts: dict[tuple[str, str], dict[str, Any]] = {}
     members: dict[tuple[str, str], dict[str, Any]] = {}
     for group in config.groups:
         for ref in group.accounts:
-            row = _account_row(group.id, ref)
+            row = _account_row(group.id, ref, pseudonymiser)
             accounts.setdefault((group.id, row["account_ref"]), row)
-        for person_id, refs in group.people():
+        for listed_person, refs in group.people():
+            person_id = pseudonymiser.account_id(listed_person) if pseudonymiser is not None else listed_person
             for ref in refs:
-                row = {**_account_row(group.id, ref), "person_id": person_id}
+                row = {**_account_row(group.id, ref, pseudonymiser), "person_id": person_id}
                 # An account listed twice keeps its first person: one account, one person.
                 members.setdefault((group.id, row["account_ref"]), row)
     membership = config.settings.membership

@@ -1,0 +1,264 @@
+"""What the Airflow DAGs (dags/) need from dissentry, without importing Airflow.
+
+The DAG files only wire these helpers into tasks, so everything here can be tested without a
+scheduler, and parsing a DAG file stays cheap: this module imports neither DuckDB nor pyarrow
+(`dissentry.pipeline` is imported inside the task callables, on the worker).
+
+    python -m dissentry.orchestration pools [CONFIG]    # prints the `airflow pools set` commands
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from dissentry.config import Config, Source, load_config
+
+CONFIG_VARIABLE = "dissentry_config"
+"""Airflow Variable naming the configuration file."""
+CONFIG_ENV = "DISSENTRY_CONFIG"
+"""Environment variable naming the configuration file (used when the Variable is unset)."""
+
+DUCKDB_POOL = "dissentry_duckdb"
+"""One slot: only one task at a time opens dissentry.duckdb read-write."""
+DEFAULT_PLATFORM_SLOTS = 4
+"""Concurrent collection tasks per platform unless the operator sets the pool otherwise."""
+
+MARTS_ASSET_URI = "dissentry://warehouse/marts"
+
+# presets Airflow accepts, as cron, so every schedule gets the same timetable
+_PRESETS: dict[str, str] = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+}
+# a cron field character -> a dag_id-safe token, distinct for each so two crons never share an id
+_CRON_TOKENS: dict[str, str] = {"*": "x", "/": "every", "-": "to", ",": "and", "?": "q", "#": "nth"}
+
+
+class CollectionFailed(RuntimeError):
+    """A collection run that ended `failed`; raising it lets Airflow retry the task.
+
+    What was fetched before the fault is already in the lake with the cursor covering it, so the
+    retry resumes where the failed attempt stopped.
+    """
+
+
+# ---- configuration discovery -------------------------------------------------------------------
+def config_path(variable: str | None, environ: Mapping[str, str], dags_folder: Path) -> Path:
+    """The Airflow Variable if set, else $DISSENTRY_CONFIG, else dissentry.toml beside dags/."""
+    for candidate in (variable, environ.get(CONFIG_ENV)):
+        if candidate and candidate.strip():
+            return Path(candidate.strip()).expanduser().resolve()
+    return (dags_folder.parent / "dissentry.toml").resolve()
+
+
+# ---- schedules ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Schedule:
+    expression: str  # as written in the config
+    cron: str
+    interval: timedelta
+
+    @property
+    def dag_id(self) -> str:
+        return f"dissentry_collect_{schedule_slug(self.expression)}"
+
+
+def schedule_slug(expression: str) -> str:
+    """`@daily` -> `daily`; `*/15 * * * *` -> `cron_xevery15_x_x_x_x`."""
+    expression = expression.strip()
+    if expression in _PRESETS:
+        return expression[1:]
+    fields = []
+    for field in expression.split():
+        fields.append("".join(_CRON_TOKENS.get(ch, ch) if not ch.isalnum() else ch.lower() for ch in field))
+    return "cron_" + "_".join(fields)
+
+
+def cron_period(cron: str, samples: int = 64) -> timedelta:
+    """The longest gap between consecutive fire times of a cron expression.
+
+    A run's data interval is [fire time - period, fire time). For an irregular cron ("weekdays at
+    9") the longest gap makes consecutive intervals overlap instead of leaving holes; overlap costs
+    nothing because collection is cursor-based and normalisation drops repeated records.
+    """
+    from croniter import croniter  # installed with apache-airflow; only needed when building DAGs
+
+    if not croniter.is_valid(cron):
+        raise ValueError(f"not a cron expression: {cron!r}")
+    it = croniter(cron, datetime(2025, 1, 1))
+    times = [it.get_next(datetime) for _ in range(samples + 1)]
+    return max(b - a for a, b in itertools.pairwise(times))
+
+
+def parse_schedule(expression: str) -> Schedule:
+    expression = expression.strip()
+    cron = _PRESETS.get(expression, expression)
+    if cron.startswith("@"):
+        raise ValueError(f"schedule {expression!r}: use one of {', '.join(_PRESETS)} or a cron expression")
+    return Schedule(expression, cron, cron_period(cron))
+
+
+def collection_plan(config: Config) -> dict[str, dict[str, list[str]]]:
+    """{schedule expression: {platform: [source names]}}, in config order."""
+    plan: dict[str, dict[str, list[str]]] = {}
+    for source in config.sources:
+        plan.setdefault(source.schedule.strip(), {}).setdefault(source.platform, []).append(source.name)
+    return plan
+
+
+def execution_timeout(schedule: Schedule) -> timedelta:
+    """A run may take at most its own period (within 10 minutes and 6 hours)."""
+    return min(max(schedule.interval, timedelta(minutes=10)), timedelta(hours=6))
+
+
+# ---- pools and assets --------------------------------------------------------------------------
+def pool_name(platform: str) -> str:
+    return f"dissentry_{platform}"
+
+
+def pools(config: Config, slots: int = DEFAULT_PLATFORM_SLOTS) -> dict[str, int]:
+    """Every pool the DAGs of this config use, with a default size."""
+    wanted = {pool_name(p): slots for p in sorted({s.platform for s in config.sources})}
+    return {**wanted, DUCKDB_POOL: 1}
+
+
+def raw_asset_uri(platform: str) -> str:
+    return f"dissentry://raw/{platform}"
+
+
+def platforms_of(config: Config) -> list[str]:
+    return sorted({s.platform for s in config.sources})
+
+
+# ---- secrets -----------------------------------------------------------------------------------
+PasswordLookup = Callable[[str], str | None]
+
+
+@contextmanager
+def secret_env(source: Source, password_for: PasswordLookup | None) -> Iterator[None]:
+    """Put the password of the source's Airflow Connection in its `token_env` for one call.
+
+    The previous value (usually none) is restored afterwards, so the secret lives in the
+    environment only while the connector runs; it never enters a return value, XCom or log line.
+    A source without `conn_id` reads `token_env` from the environment, as on the command line.
+    """
+    if not source.conn_id or password_for is None:
+        yield
+        return
+    if not source.token_env:
+        raise ValueError(f"source {source.name!r} names conn_id {source.conn_id!r} but no token_env to put it in")
+    password = password_for(source.conn_id)
+    if not password:
+        raise ValueError(f"source {source.name!r}: Airflow connection {source.conn_id!r} has no password")
+    variable = source.token_env
+    previous = os.environ.get(variable)
+    os.environ[variable] = password
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(variable, None)
+        else:
+            os.environ[variable] = previous
+
+
+# ---- task callables: each returns a small dict, never data ----------------------------------------
+_SUMMARY_KEYS = (
+    "run_id",
+    "source",
+    "platform",
+    "mode",
+    "status",
+    "pages",
+    "records_seen",
+    "records_new",
+    "records_quarantined",
+    "requests",
+    "rate_limit_waits",
+    "rate_limit_wait_seconds",
+    "cap_hit",
+)
+
+
+def summarise(row: Mapping[str, Any], interval: tuple[datetime | None, datetime | None]) -> dict[str, Any]:
+    """The collection_runs row cut to what belongs in XCom and an asset event: counts, no payloads."""
+    import json
+
+    summary = {key: row[key] for key in _SUMMARY_KEYS if key in row}
+    summary["errors"] = len(json.loads(row.get("errors") or "[]"))
+    summary["data_interval_start"] = interval[0].isoformat() if interval[0] else None
+    summary["data_interval_end"] = interval[1].isoformat() if interval[1] else None
+    return summary
+
+
+def collect_source(
+    config_file: str | Path,
+    source_name: str,
+    *,
+    interval: tuple[datetime | None, datetime | None] = (None, None),
+    password_for: PasswordLookup | None = None,
+    http_overrides: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Collect (or import) one source; raise CollectionFailed when the run failed so it is retried.
+
+    The interval is recorded, not used to filter: collectors resume from their cursor, so a
+    re-run of an interval fetches what is new since the last run and rewrites nothing.
+    """
+    from dissentry import pipeline
+
+    config = load_config(config_file)
+    source = config.source(source_name)
+    with secret_env(source, password_for):
+        (row,) = pipeline.collect(config, source_name, http_overrides=http_overrides)
+    summary = summarise(row, interval)
+    if row["status"] == "failed":
+        import json
+
+        errors = "; ".join(json.loads(row["errors"] or "[]"))[:500]
+        raise CollectionFailed(f"{source_name}: collection failed (run {row['run_id']}): {errors}")
+    return summary
+
+
+def normalise_all(config_file: str | Path) -> dict[str, Any]:
+    from dissentry import pipeline
+
+    return {"rows": pipeline.normalise(load_config(config_file))}
+
+
+def transform_all(config_file: str | Path) -> dict[str, Any]:
+    from dissentry import pipeline
+
+    config = load_config(config_file)
+    return {"tables": pipeline.transform(config), "warehouse": str(config.warehouse_path)}
+
+
+# ---- command line ------------------------------------------------------------------------------
+def pool_commands(config: Config) -> list[str]:
+    return [f"airflow pools set {name} {slots} 'dissentry'" for name, slots in pools(config).items()]
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] != "pools":
+        print(__doc__.strip().splitlines()[-1].strip(), file=sys.stderr)
+        return 2
+    path = argv[1] if len(argv) > 1 else config_path(None, os.environ, Path.cwd() / "dags")
+    for line in pool_commands(load_config(path)):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
