@@ -86,7 +86,7 @@ def test_an_import_in_another_process_while_transform_reads_leaves_consistent_ta
     try:
         tables = pipeline.transform(config)  # reads normalised files while raw files are being written
     finally:
-        out, err = importer.communicate(timeout=120)
+        _, err = importer.communicate(timeout=120)
     assert importer.returncode == 0, err
     assert tables["dissent_frequency"] > 0
     # no temporary or partial file is visible to readers
