@@ -8,6 +8,11 @@ whole file at once:
 Files ending in `.gz` are decompressed on the fly. A value that cannot be decoded becomes a
 `Reject` naming the file and line (JSONL) or element index (array); decoding then goes on with the
 next line, or stops at a truncated array's tail, so good records before the fault still land.
+
+Hostile input is a Reject too, never an exception or unbounded memory: a line or element that is
+not UTF-8 (only it is rejected), one nested deeper than Python's recursion limit, and one over
+16 MiB (skipped a chunk at a time, never buffered whole). `zip_member_problem` is the shared check
+readers of zips run before inflating a member (zip bombs).
 """
 
 from __future__ import annotations
@@ -15,20 +20,47 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from connectors.base import ImportFormatError, Reject
 
 _CHUNK = 1 << 20
-_MAX_VALUE_BYTES = 64 << 20  # one record larger than this is quarantined, not buffered forever
+_MAX_VALUE_BYTES = 16 << 20  # one record larger than this is quarantined, never buffered whole
 _decoder = json.JSONDecoder()
+# bytes that are not UTF-8 survive decoding as lone surrogates, so one bad record can be rejected
+# and the records around it still read
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+_TOO_DEEP = "nested too deeply to decode (more levels of arrays/objects than Python's recursion limit)"
+
+MAX_ZIP_MEMBER_BYTES = 1 << 30
+"""A zip member inflating to more than this is not read (what a zip bomb would fill memory or disk with)."""
+MAX_ZIP_RATIO = 100
+"""JSON text deflates 5-20x; a member inflating over this many times its compressed size is a bomb."""
+_RATIO_FLOOR = 16 << 20  # small members may compress as well as they like
+
+
+def zip_member_problem(info: zipfile.ZipInfo) -> str | None:
+    """Why a zip member must not be inflated (zip bomb), or None. `zipfile` never inflates more than
+    the size the member declares, so checking the declared size bounds what reading it can cost."""
+    size = info.file_size
+    if size > MAX_ZIP_MEMBER_BYTES:
+        return f"inflates to {size:,} bytes, over the {MAX_ZIP_MEMBER_BYTES:,}-byte limit for one zip member: not read"
+    if size > _RATIO_FLOOR and size > MAX_ZIP_RATIO * max(info.compress_size, 1):
+        return (f"inflates {size // max(info.compress_size, 1):,} times its compressed size "
+                f"({info.compress_size:,} -> {size:,} bytes), which looks like a zip bomb: not read")
+    return None
+
+
+def _open_binary(path: Path) -> BinaryIO:
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 
 def _open_text(path: Path) -> io.TextIOBase:
-    raw = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")  # noqa: SIM115
-    return io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline="")
+    return io.TextIOWrapper(_open_binary(path), encoding="utf-8", errors="surrogateescape", newline="")
 
 
 def _first_significant_char(path: Path) -> str:
@@ -37,30 +69,62 @@ def _first_significant_char(path: Path) -> str:
             while chunk := fh.read(4096):
                 stripped = chunk.lstrip("\ufeff \t\r\n")
                 if stripped:
+                    if _UNDECODABLE.match(stripped):
+                        raise ImportFormatError(f"{path}: not UTF-8 text (it starts with a byte UTF-8 cannot hold)")
                     return stripped[0]
-    except UnicodeDecodeError as exc:
-        raise ImportFormatError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise ImportFormatError(f"{path}: cannot read: {exc}") from None
     return ""
 
 
+def _read_line(fh: BinaryIO) -> tuple[bytes, int]:
+    """The next line, or its first bytes and its full length when it is over the record limit."""
+    line = fh.readline(_MAX_VALUE_BYTES + 1)
+    if len(line) <= _MAX_VALUE_BYTES or line.endswith(b"\n"):
+        return line, len(line)
+    size = len(line)
+    head = line[:2000]
+    del line
+    while rest := fh.readline(_CHUNK):  # skip the rest of the line a chunk at a time
+        size += len(rest)
+        if rest.endswith(b"\n"):
+            break
+    return head, size
+
+
 def _looks_like_jsonl(path: Path) -> bool:
     """A first line that is a whole JSON object, or a whole array with more lines after it."""
-    with _open_text(path) as fh:
-        first = fh.readline().strip()
-        if not first:
+    with _open_binary(path) as fh:
+        first, size = _read_line(fh)
+        if size > _MAX_VALUE_BYTES:  # an over-long first line: read line by line, so it alone is rejected
+            return first.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
+        text = first.decode("utf-8", errors="surrogateescape").strip().lstrip("\ufeff")
+        if not text:
             return False
         try:
-            value, end = _decoder.raw_decode(first)
+            value, end = _decoder.raw_decode(text)
         except json.JSONDecodeError:
             return False
-        if end != len(first):
+        except RecursionError:
+            # too deep to decode: JSON Lines if more lines follow (the line reader rejects this one
+            # alone), else one value the array or object reader rejects
+            return _more_lines(fh)
+        if end != len(text):
             return False
         if isinstance(value, dict):
             return True
         # one saved API page (an array) per line
-        return isinstance(value, list) and any(line.strip() for line in iter(fh.readline, ""))
+        return isinstance(value, list) and _more_lines(fh)
+
+
+def _more_lines(fh: BinaryIO) -> bool:
+    """Whether a non-blank line follows (read a bounded line at a time)."""
+    while True:
+        line, size = _read_line(fh)
+        if not line:
+            return False
+        if size > _MAX_VALUE_BYTES or line.strip():
+            return True
 
 
 def iter_json_values(path: Path) -> Iterator[tuple[str, Any | Reject]]:
@@ -73,7 +137,11 @@ def iter_json_values(path: Path) -> Iterator[tuple[str, Any | Reject]]:
         raise ImportFormatError(f"{path}: the file is empty")
     if first not in "[{":
         raise ImportFormatError(f"{path}: not a JSON or JSON Lines file (starts with {first!r})")
-    if _looks_like_jsonl(path):
+    try:
+        jsonl = _looks_like_jsonl(path)
+    except (OSError, EOFError) as exc:
+        raise ImportFormatError(f"{path}: cannot read: {exc}") from None
+    if jsonl:
         yield from _iter_jsonl(path)
     elif first == "{":
         yield from _iter_single_object(path)
@@ -81,43 +149,73 @@ def iter_json_values(path: Path) -> Iterator[tuple[str, Any | Reject]]:
         yield from _iter_array(path)
 
 
+def _shown(raw: bytes) -> str:
+    return raw[:2000].decode("utf-8", errors="backslashreplace")
+
+
+def _decode_line(raw: bytes, line_no: int, locator: str) -> Any | Reject:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Reject(locator, f"line {line_no} is not UTF-8 text ({exc.reason} at byte {exc.start} of the line)",
+                      _shown(raw))
+    text = text.strip().lstrip("\ufeff")
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        return Reject(locator, f"invalid JSON on line {line_no}: {exc.msg} at column {exc.colno}", text[:2000])
+    except RecursionError:
+        return Reject(locator, f"line {line_no} is {_TOO_DEEP}", text[:2000])
+
+
 def _iter_jsonl(path: Path) -> Iterator[tuple[str, Any | Reject]]:
-    with _open_text(path) as fh:
+    with _open_binary(path) as fh:
         line_no = 0
         while True:
             try:
-                line = fh.readline()
-            except UnicodeDecodeError as exc:
-                yield f"{path}:{line_no + 1}", Reject(f"{path}:{line_no + 1}", f"not UTF-8 text: {exc.reason}")
-                return
+                raw, size = _read_line(fh)
             except (EOFError, OSError) as exc:  # a gzip stream cut short
                 yield f"{path}:{line_no + 1}", Reject(f"{path}:{line_no + 1}", f"file is truncated: {exc}")
                 return
-            if not line:
+            if not raw:
                 return
             line_no += 1
-            text = line.strip()
-            if not text:
-                continue
             locator = f"{path}:{line_no}"
-            try:
-                yield locator, json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield locator, Reject(locator, f"invalid JSON on line {line_no}: {exc.msg} at column {exc.colno}",
-                                      text)
+            if size > _MAX_VALUE_BYTES:
+                yield locator, Reject(locator, f"line {line_no} is {size:,} bytes, over the {_MAX_VALUE_BYTES:,}-byte "
+                                               "limit for one record: not read", _shown(raw))
+                continue
+            value = _decode_line(raw, line_no, locator)
+            if value is not None:
+                yield locator, value
 
 
 def _iter_single_object(path: Path) -> Iterator[tuple[str, Any | Reject]]:
     locator = f"{path}:1"
     try:
-        with _open_text(path) as fh:
-            text = fh.read()
-        yield locator, json.loads(text)
+        with _open_binary(path) as fh:
+            raw = fh.read(_MAX_VALUE_BYTES + 1)
+    except (EOFError, OSError) as exc:
+        yield locator, Reject(locator, f"cannot read: {exc}")
+        return
+    if len(raw) > _MAX_VALUE_BYTES:
+        yield locator, Reject(locator, f"one JSON object of over {_MAX_VALUE_BYTES:,} bytes, the limit for one "
+                                       "record: not read", _shown(raw))
+        return
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        yield locator, Reject(locator, f"not UTF-8 text ({exc.reason} at byte {exc.start})", _shown(raw))
+        return
+    try:
+        yield locator, json.loads(text.lstrip("\ufeff"))
     except json.JSONDecodeError as exc:
         yield locator, Reject(locator, f"invalid or truncated JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
                               text[:2000])
-    except (UnicodeDecodeError, EOFError, OSError) as exc:
-        yield locator, Reject(locator, f"cannot read: {exc}")
+    except RecursionError:
+        yield locator, Reject(locator, f"the JSON object is {_TOO_DEEP}", text[:2000])
 
 
 def _iter_array(path: Path) -> Iterator[tuple[str, Any | Reject]]:
@@ -163,21 +261,32 @@ def _iter_array(path: Path) -> Iterator[tuple[str, Any | Reject]]:
                     return
                 if buf[pos] == "]":
                     return
+                locator = f"{path}[{index}]"
                 while True:
                     try:
                         value, end = _decoder.raw_decode(buf, pos)
                         break
+                    except RecursionError:
+                        # where the element ends is unknown, so nothing after it can be read
+                        yield locator, Reject(locator, f"element {index} is {_TOO_DEEP}; the rest of the "
+                                                       "array was not read", buf[pos : pos + 2000])
+                        return
                     except json.JSONDecodeError as exc:
-                        if len(buf) - pos > _MAX_VALUE_BYTES or not fill():
-                            locator = f"{path}[{index}]"
-                            reason = (
-                                f"file is truncated inside element {index}"
-                                if eof
-                                else f"invalid JSON in element {index}: {exc.msg}"
-                            )
-                            yield locator, Reject(locator, reason, buf[pos : pos + 2000])
-                            return
-                yield f"{path}[{index}]", value
+                        if len(buf) - pos > _MAX_VALUE_BYTES:
+                            reason = (f"element {index} is over the {_MAX_VALUE_BYTES:,}-byte limit for one "
+                                      "record; the rest of the array was not read")
+                        elif not fill():
+                            reason = f"file is truncated inside element {index} ({exc.msg})"
+                        else:
+                            continue
+                        yield locator, Reject(locator, reason, buf[pos : pos + 2000])
+                        return
+                if _UNDECODABLE.search(buf, pos, end):
+                    yield locator, Reject(locator, f"element {index} is not UTF-8 text",
+                                          buf[pos : min(end, pos + 2000)].encode("utf-8", "surrogateescape")
+                                          .decode("utf-8", "backslashreplace"))
+                else:
+                    yield locator, value
                 index += 1
                 pos = end
         except UnicodeDecodeError as exc:

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
+from rich.markup import escape
 
 from connectors.base import ImportFormatError
 from connectors.registry import UnknownPlatformError, platforms
@@ -44,7 +44,7 @@ state = _State()
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -75,11 +75,8 @@ def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every request and retry.")] = False,
 ) -> None:
     state.config_path = config
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(message)s",
-        handlers=[RichHandler(console=err, show_path=False)],
-    )
+    # one plain line per message: a quarantined record's file:line and reason stay greppable
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
@@ -89,7 +86,7 @@ def _print_runs(rows: list[dict[str, Any]]) -> None:
     out.print(runs_table(rows))
     for row in rows:
         for problem in json.loads(row["errors"] or "[]"):
-            err.print(f"[yellow]{row['source']}:[/yellow] {problem}", highlight=False, soft_wrap=True)
+            err.print(f"[yellow]{escape(row['source'])}:[/yellow] {escape(problem)}", highlight=False, soft_wrap=True)
 
 
 def _exit_for(rows: list[dict[str, Any]]) -> None:

@@ -124,6 +124,13 @@ def _register(con: duckdb.DuckDBPyConnection, name: str, fn: Callable[[str | Non
 
 
 def register_functions(con: duckdb.DuckDBPyConnection) -> None:
+    """The helpers a mapping.sql may call: html_to_text, normalise_url, registered_domain, safe_timestamp."""
+    # a timestamp Python and Arrow can hold (years 1-9999), else NULL: never a BC date from '0000-...'
+    con.execute(
+        "CREATE OR REPLACE MACRO safe_timestamp(v) AS "
+        "CASE WHEN TRY_CAST(v AS TIMESTAMPTZ) >= TIMESTAMPTZ '0001-01-01 00:00:00+00' "
+        "AND TRY_CAST(v AS TIMESTAMPTZ) < TIMESTAMPTZ '9999-12-31 00:00:00+00' THEN TRY_CAST(v AS TIMESTAMPTZ) END"
+    )
     for name, fn in (
         ("html_to_text", html_to_text_one),
         ("normalise_url", normalise_url_one),

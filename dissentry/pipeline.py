@@ -14,11 +14,12 @@ import logging
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from connectors.base import ImportFormatError, Page
@@ -102,6 +103,7 @@ def _ingest(
     pending_cursor: dict[str, Any] | None = None
     committed_cursor = cursor_before
     n_pages = 0
+    seq = 0
     cap_hit = False
     task = progress.add_task(description or f"{mode} {source_name}", total=None) if progress else None
 
@@ -128,6 +130,9 @@ def _ingest(
             cap_hit = cap_hit or page.cap_hit
             now = datetime.now(UTC)
             for record in page.records:
+                # a microsecond apart, in input order: of two versions of one record in one run,
+                # the later one is the newer, as "latest fetch wins" expects
+                seq += 1
                 raw.append(
                     {
                         "platform": platform,
@@ -137,7 +142,7 @@ def _ingest(
                         "origin": record.origin,
                         "payload": record.payload,
                         "locator": record.locator,
-                        "fetched_at": now,
+                        "fetched_at": now + timedelta(microseconds=seq),
                         "run_id": run_id,
                     }
                 )
@@ -296,8 +301,14 @@ def _import_pages(connector: Any, files: list[Path], source: Source | None, erro
             yield from connector.read_export(path, source)
         except ImportFormatError as exc:
             errors.append(str(exc))
-            console.print(f"[red]error:[/red] {exc}")
+            console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
             yield Page(rejects=[Reject(str(path), str(exc))])
+        except Exception as exc:  # a reader's bug on one strange file must not stop the other files
+            message = f"{path}: could not be read: {type(exc).__name__}: {exc}"
+            log.exception("import of %s failed", path)
+            errors.append(message)
+            console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+            yield Page(rejects=[Reject(str(path), message)])
 
 
 def _import_source(config: Config, source: Source, lake: Lake, bar: Progress | None) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from dissentry.config import Config
 
@@ -55,7 +56,8 @@ def rows_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*(_fmt(v) for v in row))
+        # data is never markup: '[bold]' in a post prints as written
+        table.add_row(*(Text(_fmt(v)) for v in row))
     return table
 
 
@@ -109,7 +111,7 @@ def runs_table(rows: list[dict[str, Any]]) -> Table:
     for r in rows:
         colour = {"ok": "green", "partial": "yellow", "failed": "red"}.get(r["status"], "white")
         table.add_row(
-            r["source"], r["platform"], r["mode"], f"[{colour}]{r['status']}[/{colour}]",
+            Text(r["source"]), Text(r["platform"]), Text(r["mode"]), Text(r["status"], style=colour),
             _fmt(r["pages"]), _fmt(r["records_seen"]), _fmt(r["records_new"]),
             _fmt(r["records_quarantined"]), _fmt(r["rate_limit_waits"]),
         )

@@ -391,8 +391,12 @@ class BlueskyConnector(Connector):
                 if key is not None and (run_newest is None or key > run_newest):
                     run_newest = key
             next_cursor = data.get("cursor")
-            done = reached_known or not items or not isinstance(next_cursor, str) or not next_cursor \
-                or next_cursor == api_cursor
+            if not reached_known and items and api_cursor and next_cursor == api_cursor:
+                # the previous page served again: ending the pass here would lose everything older
+                # and move `newest` past it, so fail the run; the pending cursor resumes at this page
+                raise HttpError(f"{locator}: the server answered with a page it served before (its cursor did "
+                                f"not move on); the next run resumes here")
+            done = reached_known or not items or not isinstance(next_cursor, str) or not next_cursor
             if done:
                 state.set(target.key, {"newest": run_newest})
             else:

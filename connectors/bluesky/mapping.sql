@@ -44,8 +44,8 @@ fields AS (
         p ->> '$.author.did' AS did,
         p ->> '$.record.text' AS text,
         p ->> '$.record.langs[0]' AS lang,
-        least(TRY_CAST(p ->> '$.record.createdAt' AS TIMESTAMPTZ),
-              TRY_CAST(p ->> '$.indexedAt' AS TIMESTAMPTZ)) AS created_at,
+        least(safe_timestamp(p ->> '$.record.createdAt'),
+              safe_timestamp(p ->> '$.indexedAt')) AS created_at,
         p ->> '$.record.reply.parent.uri' AS parent_uri,
         coalesce(
             CASE p ->> '$.record.embed."$type"'
@@ -140,7 +140,7 @@ reposts AS (
         'bluesky:' || record_id AS post_id,
         'bluesky' AS platform,
         'bluesky:' || (j ->> '$.reason.by.did') AS author_id,
-        TRY_CAST(j ->> '$.reason.indexedAt' AS TIMESTAMPTZ) AS created_at,
+        safe_timestamp(j ->> '$.reason.indexedAt') AS created_at,
         '' AS text,
         CAST(NULL AS VARCHAR) AS lang,
         CAST(NULL AS VARCHAR) AS url,  -- a repost has no page of its own on bsky.app
@@ -184,7 +184,7 @@ profiles AS (
         j ->> '$.description' AS bio,
         TRY_CAST(j ->> '$.followersCount' AS BIGINT) AS followers,
         TRY_CAST(j ->> '$.followsCount' AS BIGINT) AS following,
-        TRY_CAST(j ->> '$.createdAt' AS TIMESTAMPTZ) AS created_at,
+        safe_timestamp(j ->> '$.createdAt') AS created_at,
         fetched_at,
         1 AS detail
     FROM records
@@ -221,7 +221,7 @@ SELECT
     CAST(NULL AS VARCHAR) AS bio,
     CAST(NULL AS BIGINT) AS followers,
     CAST(NULL AS BIGINT) AS following,
-    TRY_CAST(a ->> '$.createdAt' AS TIMESTAMPTZ) AS created_at,
+    safe_timestamp(a ->> '$.createdAt') AS created_at,
     fetched_at,
     0 AS detail
 FROM embedded

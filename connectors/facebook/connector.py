@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from connectors.base import Connector, ImportFormatError, Page, RawRecord, Reject
+from connectors.exports import zip_member_problem
 
 if TYPE_CHECKING:
     from connectors.http import HttpClient
@@ -384,6 +385,10 @@ def _read_zip(path: Path, options: FacebookOptions) -> Iterator[Page]:
         for member in PROFILE_FILES:
             for name in names:
                 if name == member or name.endswith("/" + member):
+                    problem = zip_member_problem(archive.getinfo(name))
+                    if problem:  # the owner's name is optional: say why and go on without it
+                        log.warning("%s!%s: %s", path, name, problem)
+                        break
                     try:
                         found = profile_name(json.loads(archive.read(name).decode("utf-8")))
                     except (ValueError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
@@ -397,6 +402,10 @@ def _read_zip(path: Path, options: FacebookOptions) -> Iterator[Page]:
         for name in unsafe:
             reader.page.rejects.append(Reject(f"{path}!{name}", "zip member with an absolute or '..' path: skipped"))
         for name in posts:
+            problem = zip_member_problem(archive.getinfo(name))
+            if problem:
+                reader.page.rejects.append(Reject(f"{path}!{name}", problem))
+                continue
             try:
                 with archive.open(name) as raw:
                     yield from reader.add_file(io.TextIOWrapper(raw, encoding="utf-8"), f"{path}!{name}")

@@ -363,7 +363,12 @@ class MastodonConnector(Connector):
             next_max = _next_max_id(got.response)
             if next_max is None and "link" not in got.response.headers and got.size >= PAGE_LIMIT:
                 next_max = _oldest(got.ids)  # a server without Link headers: continue below this page
-            if got.size == 0 or next_max is None or next_max == pending["max_id"]:
+            if got.size and next_max is not None and next_max == pending["max_id"]:
+                # the page that ends at max_id served again (a stale cache, a confused proxy): ending
+                # the walk here would lose everything older, so fail the run and resume from this page
+                raise HttpError(f"{redact_url(got.response.request.url)}: the server answered with a page it "
+                                f"served before (its next link repeats max_id={next_max}); the next run resumes here")
+            if got.size == 0 or next_max is None:
                 state["newest_id"] = pending["run_newest"] or state.get("newest_id")
                 state["pending"] = None
                 yield Page(records=got.records, rejects=got.rejects, cursor=snapshot())

@@ -408,10 +408,14 @@ class RedditConnector(Connector):
                 run_key = _mark_key(run_newest)
                 if run_key is None or key > run_key:
                     run_newest = _mark(data)
-            walked += len(children)
             next_after = body["data"].get("after")
-            done = reached_known or not children or not isinstance(next_after, str) or not next_after \
-                or next_after == after
+            if not reached_known and children and after and next_after == after:
+                # the previous page served again: ending the pass here would lose everything older
+                # and move `newest` past it, so fail the run; the pending `after` resumes at this page
+                raise HttpError(f"{locator}: reddit answered with a page it served before (its `after` did not "
+                                f"move on); the next run resumes here")
+            walked += len(children)
+            done = reached_known or not children or not isinstance(next_after, str) or not next_after
             if done:
                 state.set(target.key, {"newest": run_newest})
                 page.cap_hit = not reached_known and walked >= LISTING_CAP

@@ -347,6 +347,9 @@ def _to_record(mapper: Mapper, row: dict[str, Any], columns: dict[str, str], loc
 
 
 # ---- CSV -----------------------------------------------------------------------------------------
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+
+
 def _delimiter(header_line: str, configured: str | None) -> str:
     if configured:
         return configured
@@ -360,7 +363,8 @@ def read_csv(path: Path, options: TabularOptions, label: str) -> Iterator[Page]:
         raise ImportFormatError(f"{path}: no such file")
     mapper = Mapper(options, label)
     try:
-        fh = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 - closed in finally across yields
+        # bytes that are not UTF-8 become lone surrogates, so only the rows holding them are rejected
+        fh = open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")  # noqa: SIM115 - closed in finally
     except OSError as exc:
         raise ImportFormatError(f"{path}: cannot read: {exc}") from None
     try:
@@ -370,6 +374,8 @@ def read_csv(path: Path, options: TabularOptions, label: str) -> Iterator[Page]:
             raise ImportFormatError(f"{path}: not UTF-8 text ({exc.reason})") from None
         if not header_line.strip():
             raise ImportFormatError(f"{path}: the file is empty (a CSV file needs a header line)")
+        if _UNDECODABLE.search(header_line):
+            raise ImportFormatError(f"{path}: not UTF-8 text (the header line holds bytes UTF-8 cannot)")
         delimiter = _delimiter(header_line, options.delimiter)
         header = [h.strip() for h in next(csv.reader(io.StringIO(header_line), delimiter=delimiter), [])]
         try:
@@ -402,6 +408,12 @@ def _csv_rows(path: Path, fh: io.TextIOBase, header: list[str], columns: dict[st
             pages.add(Reject(f"{path}:{start}", f"not UTF-8 text from here on: {exc.reason}"))
             break
         if not any(c.strip() for c in cells):
+            continue
+        if any(_UNDECODABLE.search(c) for c in cells):
+            shown = delimiter.join(cells)[:2000].encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            full = pages.add(Reject(f"{path}:{start}", f"the row on line {start} is not UTF-8 text", shown))
+            if full:
+                yield full
             continue
         row = dict(zip(header, cells, strict=False))
         content = delimiter.join(cells)[:2000]

@@ -48,6 +48,7 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from connectors.base import Connector, ImportFormatError, Page, RawRecord, Reject
+from connectors.exports import zip_member_problem
 
 if TYPE_CHECKING:
     from connectors.http import HttpClient
@@ -498,7 +499,8 @@ def _export_parts(path: Path) -> list[tuple[str, Callable[[], AbstractContextMan
 def _zip_parts(path: Path) -> list[tuple[str, Callable[[], AbstractContextManager[IO[bytes]]]]]:
     try:
         with zipfile.ZipFile(path) as zf:
-            names = [info.filename for info in zf.infolist() if not info.is_dir()]
+            infos = {info.filename: info for info in zf.infolist() if not info.is_dir()}
+            names = list(infos)
     except zipfile.BadZipFile as exc:
         raise ImportFormatError(f"{path}: not a readable zip file: {exc}") from None
     unsafe = [n for n in names if n.startswith(("/", "\\")) or ".." in PurePosixPath(n.replace("\\", "/")).parts
@@ -506,6 +508,10 @@ def _zip_parts(path: Path) -> list[tuple[str, Callable[[], AbstractContextManage
     if unsafe:
         raise ImportFormatError(f"{path}: the zip holds a member with an unsafe path ({unsafe[0]!r}); not imported")
     results = sorted(n for n in names if PurePosixPath(n).name == RESULT_NAME)
+    for member in results:
+        problem = zip_member_problem(infos[member])
+        if problem:
+            raise ImportFormatError(f"{path}!{member}: {problem}")
     if not results:
         raise ImportFormatError(
             f"{path}: no {RESULT_NAME} in this zip; dissentry reads Telegram Desktop's 'Machine-readable JSON' export"

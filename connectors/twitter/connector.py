@@ -48,7 +48,7 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from connectors.base import Connector, ImportFormatError, Page, RawRecord, Reject
-from connectors.exports import iter_json_values
+from connectors.exports import iter_json_values, zip_member_problem
 
 if TYPE_CHECKING:
     from connectors.http import HttpClient
@@ -462,6 +462,11 @@ class TwitterConnector(Connector):
             folder = PurePosixPath(tweet_names[0]).parent
             tweet_names = sorted((n for n in tweet_names if PurePosixPath(n).parent == folder),
                                  key=lambda n: _tweets_part(PurePosixPath(n).name))
+            bombs = {n: problem for n in names if (problem := zip_member_problem(archive.getinfo(n)))}
+            unsafe += [Reject(f"{path}!{n}", problem) for n, problem in bombs.items()
+                       if n in tweet_names or n == str(folder / "account.js")]
+            tweet_names = [n for n in tweet_names if n not in bombs]
+            names = [n for n in names if n not in bombs]
 
             def member(name: str) -> _Member:
                 return _Member(f"{path}!{name}", PurePosixPath(name).name, lambda: archive.open(name))
