@@ -4,14 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench clean airflow airflow-smoke
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,airflow]"
 	@touch $(STAMP)
 
 run: setup
@@ -29,3 +29,21 @@ bench: setup
 
 clean:
 	rm -rf data/ .pytest_cache .ruff_cache
+
+# ---- Airflow (the `airflow` extra; guide: docs/airflow.md) ---------------------------------------
+# Local only: the API server listens on 127.0.0.1; Airflow's state lives in data/airflow.
+AIRFLOW_ENV := AIRFLOW_HOME=$(CURDIR)/data/airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
+	AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=8080 \
+	AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://127.0.0.1:8080/execution/ PATH="$(CURDIR)/$(BIN):$$PATH"
+
+airflow: setup
+	@mkdir -p data/airflow
+	@$(AIRFLOW_ENV) $(BIN)/airflow db migrate >/dev/null
+	@$(BIN)/python -m dissentry.orchestration pools dissentry.toml | $(AIRFLOW_ENV) sh >/dev/null
+	@echo "Airflow UI: http://127.0.0.1:8080   login: admin   password: printed below by the simple auth manager,"
+	@echo "kept in data/airflow/simple_auth_manager_passwords.json.generated. DAGs: dags/ (from dissentry.toml);"
+	@echo "pools created. Ctrl-C stops every component. Guide: docs/airflow.md"
+	$(AIRFLOW_ENV) $(BIN)/airflow standalone
+
+airflow-smoke: setup
+	$(BIN)/python scripts/airflow_smoke.py

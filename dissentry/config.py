@@ -141,6 +141,12 @@ class Source(_Strict):
             raise ValueError("a source needs accounts, hashtags, query, files or options")
         return self
 
+    @model_validator(mode="after")
+    def _conn_id_needs_token_env(self) -> Source:
+        if self.conn_id and not self.token_env:
+            raise ValueError("conn_id needs token_env: the environment variable the connection's secret is put in")
+        return self
+
     @property
     def is_import(self) -> bool:
         return bool(self.files) and not (self.accounts or self.hashtags or self.query)

@@ -10,6 +10,7 @@ scheduler, and parsing a DAG file stays cheap: this module imports neither DuckD
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -158,8 +159,7 @@ def secret_env(source: Source, password_for: PasswordLookup | None) -> Iterator[
     if not source.conn_id or password_for is None:
         yield
         return
-    if not source.token_env:
-        raise ValueError(f"source {source.name!r} names conn_id {source.conn_id!r} but no token_env to put it in")
+    assert source.token_env, "the config refuses conn_id without token_env"
     password = password_for(source.conn_id)
     if not password:
         raise ValueError(f"source {source.name!r}: Airflow connection {source.conn_id!r} has no password")
@@ -195,8 +195,6 @@ _SUMMARY_KEYS = (
 
 def summarise(row: Mapping[str, Any], interval: tuple[datetime | None, datetime | None]) -> dict[str, Any]:
     """The collection_runs row cut to what belongs in XCom and an asset event: counts, no payloads."""
-    import json
-
     summary = {key: row[key] for key in _SUMMARY_KEYS if key in row}
     summary["errors"] = len(json.loads(row.get("errors") or "[]"))
     summary["data_interval_start"] = interval[0].isoformat() if interval[0] else None
@@ -225,8 +223,6 @@ def collect_source(
         (row,) = pipeline.collect(config, source_name, http_overrides=http_overrides)
     summary = summarise(row, interval)
     if row["status"] == "failed":
-        import json
-
         errors = "; ".join(json.loads(row["errors"] or "[]"))[:500]
         raise CollectionFailed(f"{source_name}: collection failed (run {row['run_id']}): {errors}")
     return summary

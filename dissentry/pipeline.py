@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from warehouse.lake import (
 from warehouse.lock import exclusive
 
 log = logging.getLogger(__name__)
+COMMIT_EVERY_SECONDS = 30.0
 console = Console(stderr=True)
 
 
@@ -104,11 +106,14 @@ def _ingest(
     committed_cursor = cursor_before
     n_pages = 0
     seq = 0
+    last_commit = time.monotonic()
+    lake.sweep_stale_temp_files()
     cap_hit = False
     task = progress.add_task(description or f"{mode} {source_name}", total=None) if progress else None
 
     def commit() -> None:
-        nonlocal committed_cursor
+        nonlocal committed_cursor, last_commit
+        last_commit = time.monotonic()
         raw.flush()
         bad.flush()
         if pending_cursor is not None and pending_cursor != committed_cursor:
@@ -161,7 +166,8 @@ def _ingest(
                 )
             if page.cursor is not None:
                 pending_cursor = page.cursor
-            if raw.full() or bad.full():
+            # land what we have every half minute too: a killed run then refetches little
+            if raw.full() or bad.full() or time.monotonic() - last_commit > COMMIT_EVERY_SECONDS:
                 commit()
             if progress is not None and task is not None:
                 progress.update(task, advance=len(page.records))

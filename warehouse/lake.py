@@ -157,6 +157,23 @@ class Lake:
             base = base / f"platform={sanitise_partition_value(platform)}"
         return sorted(base.rglob("*.parquet")) if base.is_dir() else []
 
+    def sweep_stale_temp_files(self, older_than_seconds: float = 3600.0) -> int:
+        """Remove temporary files a killed writer left behind (readers never saw them)."""
+        import time
+
+        cutoff = time.time() - older_than_seconds
+        removed = 0
+        for layer in ("raw", "quarantine", "collection_runs", "normalised", "marts", "state"):
+            base = self.root / layer
+            if not base.is_dir():
+                continue
+            for path in base.rglob(".*.tmp"):
+                with contextlib.suppress(FileNotFoundError):
+                    if path.is_file() and path.stat().st_mtime < cutoff:
+                        path.unlink()
+                        removed += 1
+        return removed
+
     # ---- cursor state ---------------------------------------------------------------------------
     def load_cursor(self, platform: str, source: str) -> dict[str, Any] | None:
         path = self.cursor_path(platform, source)

@@ -59,3 +59,18 @@ def test_cursor_round_trip_and_temp_files_are_hidden(tmp_path: Path) -> None:
     leftovers = [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
     assert leftovers == []
     assert os.listdir(lake.cursor_path("bluesky", "s").parent) == ["source=s.json"]
+
+
+def test_stale_temp_files_of_killed_writers_are_swept(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    folder = lake.raw_batch_path("mastodon", "s", "2026-01-01", "r", 0).parent
+    folder.mkdir(parents=True)
+    stale = folder / ".r-00000.parquet.abc.tmp"
+    fresh = folder / ".r-00001.parquet.def.tmp"
+    kept = folder / "r-00002.parquet"
+    for f in (stale, fresh, kept):
+        f.write_bytes(b"x")
+    old = 1_000_000_000
+    os.utime(stale, (old, old))
+    assert lake.sweep_stale_temp_files(older_than_seconds=3600) == 1
+    assert not stale.exists() and fresh.exists() and kept.exists()  # a write in progress is left alone

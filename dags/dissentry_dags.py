@@ -1,0 +1,105 @@
+"""dissentry's Airflow DAGs, generated from dissentry.toml. Wiring only.
+
+- dissentry_collect_<schedule>: one DAG per distinct source schedule; per platform one task mapped
+  over that platform's sources, in the pool dissentry_<platform>, emitting the raw Asset.
+- dissentry_transform: runs when any raw Asset is updated; normalise, then transform (one slot
+  pool dissentry_duckdb), emitting the marts Asset.
+
+The work is in dissentry.orchestration and dissentry.pipeline; the pipeline is imported inside the
+tasks, so parsing this file imports neither DuckDB nor pyarrow and makes no network call.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import UTC, datetime, timedelta
+from functools import reduce
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import DAG, Asset, Connection, CronTriggerTimetable, Variable, get_current_context, task
+
+from dissentry import orchestration as orch
+
+log = logging.getLogger(__name__)
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _config_variable() -> str | None:
+    try:
+        return Variable.get(orch.CONFIG_VARIABLE, default=None)
+    except Exception:  # no metadata DB while parsing (e.g. a bare DagBag): the environment decides
+        log.warning("could not read Airflow Variable %s; using $%s", orch.CONFIG_VARIABLE, orch.CONFIG_ENV)
+        return None
+
+
+def _connection_password(conn_id: str) -> str | None:
+    return Connection.get(conn_id).password
+
+
+CONFIG_FILE = str(orch.config_path(_config_variable(), os.environ, Path(__file__).resolve().parent))
+CONFIG = orch.load_config(CONFIG_FILE)
+MARTS = Asset(orch.MARTS_ASSET_URI)
+
+
+@task(
+    retries=3,
+    retry_delay=timedelta(minutes=1),
+    retry_exponential_backoff=2.0,
+    max_retry_delay=timedelta(hours=1),
+    map_index_template="{{ dissentry_source }}",
+)
+def collect(config_file: str, platform: str, source_name: str, **context: Any) -> dict[str, Any]:
+    get_current_context()["dissentry_source"] = source_name  # type: ignore[typeddict-unknown-key]  # UI label
+    interval = (context.get("data_interval_start"), context.get("data_interval_end"))
+    summary = orch.collect_source(config_file, source_name, interval=interval, password_for=_connection_password)
+    context["outlet_events"][Asset(orch.raw_asset_uri(platform))].extra = summary
+    return summary
+
+
+@task(retries=2, retry_delay=timedelta(minutes=1))
+def normalise(config_file: str) -> dict[str, Any]:
+    return orch.normalise_all(config_file)
+
+
+@task(retries=2, retry_delay=timedelta(minutes=1), pool=orch.DUCKDB_POOL, outlets=[MARTS])
+def transform(config_file: str, **context: Any) -> dict[str, Any]:
+    summary = orch.transform_all(config_file)
+    context["outlet_events"][MARTS].extra = summary
+    return summary
+
+
+for expression, by_platform in orch.collection_plan(CONFIG).items():
+    schedule = orch.parse_schedule(expression)
+    with DAG(
+        dag_id=schedule.dag_id,
+        description=f"dissentry: collect the sources scheduled {expression}",
+        schedule=CronTriggerTimetable(schedule.cron, timezone="UTC", interval=schedule.interval),
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        tags=["dissentry", "collect"],
+        doc_md=f"Sources scheduled `{expression}` in `{CONFIG_FILE}`.",
+    ):
+        for platform, names in by_platform.items():
+            collect.override(
+                task_id=f"collect_{platform}",
+                pool=orch.pool_name(platform),
+                execution_timeout=orch.execution_timeout(schedule),
+                outlets=[Asset(orch.raw_asset_uri(platform))],
+            ).partial(config_file=CONFIG_FILE, platform=platform).expand(source_name=names)
+
+RAW_ASSETS = [Asset(orch.raw_asset_uri(p)) for p in orch.platforms_of(CONFIG)]
+with DAG(
+    dag_id="dissentry_transform",
+    description="dissentry: raw -> normalised -> marts in dissentry.duckdb",
+    # any platform's new raw data triggers a run; events queued meanwhile are consumed by the next
+    schedule=reduce(lambda a, b: a | b, RAW_ASSETS) if RAW_ASSETS else None,
+    start_date=START,
+    catchup=False,
+    max_active_runs=1,
+    tags=["dissentry", "transform"],
+    doc_md=f"Normalise and transform the lake of `{CONFIG_FILE}`.",
+):
+    normalise(CONFIG_FILE) >> transform(CONFIG_FILE)

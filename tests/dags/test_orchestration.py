@@ -1,0 +1,169 @@
+"""dissentry.orchestration without Airflow: config discovery, schedules, pools, secrets, and a
+collection task that fails halfway against a real loopback server."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from connectors.mastodon.fixtures.contract import fake_api as mastodon_api
+from dissentry import orchestration as orch
+from dissentry.config import Config, Source, load_config
+from tests.dags.support import realtime_rate_limits, write_config
+from tests.support.local_server import Reply, Request, serve
+from warehouse.lake import Lake
+
+
+def test_config_path_prefers_the_variable_then_the_environment_then_the_repo(tmp_path: Path) -> None:
+    dags = tmp_path / "repo" / "dags"
+    assert orch.config_path("/etc/a.toml", {"DISSENTRY_CONFIG": "/etc/b.toml"}, dags) == Path("/etc/a.toml")
+    assert orch.config_path(None, {"DISSENTRY_CONFIG": "/etc/b.toml"}, dags) == Path("/etc/b.toml")
+    assert orch.config_path("  ", {"DISSENTRY_CONFIG": ""}, dags) == (tmp_path / "repo" / "dissentry.toml")
+
+
+@pytest.mark.parametrize(
+    ("expression", "slug", "cron", "period"),
+    [
+        ("@hourly", "hourly", "0 * * * *", timedelta(hours=1)),
+        ("@daily", "daily", "0 0 * * *", timedelta(days=1)),
+        ("@weekly", "weekly", "0 0 * * 0", timedelta(days=7)),
+        ("@monthly", "monthly", "0 0 1 * *", timedelta(days=31)),  # the longest month
+        ("*/15 * * * *", "cron_xevery15_x_x_x_x", "*/15 * * * *", timedelta(minutes=15)),
+        ("0 9 * * 1-5", "cron_0_9_x_x_1to5", "0 9 * * 1-5", timedelta(days=3)),  # Friday 9:00 -> Monday 9:00
+    ],
+)
+def test_schedules_become_cron_with_a_period_covering_every_gap(
+    expression: str, slug: str, cron: str, period: timedelta
+) -> None:
+    schedule = orch.parse_schedule(expression)
+    assert (schedule.cron, schedule.interval) == (cron, period)
+    assert schedule.dag_id == f"dissentry_collect_{slug}"
+
+
+def test_cron_slugs_of_different_expressions_differ() -> None:
+    assert orch.schedule_slug("0 9 * * 1-5") != orch.schedule_slug("0 9 * * 1,5")
+
+
+def test_an_unknown_preset_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="@fortnightly"):
+        orch.parse_schedule("@fortnightly")
+    with pytest.raises(ValueError, match="not a cron expression"):
+        orch.parse_schedule("every day at noon")
+
+
+def test_timeout_is_the_period_within_bounds() -> None:
+    assert orch.execution_timeout(orch.parse_schedule("*/5 * * * *")) == timedelta(minutes=10)
+    assert orch.execution_timeout(orch.parse_schedule("@hourly")) == timedelta(hours=1)
+    assert orch.execution_timeout(orch.parse_schedule("@daily")) == timedelta(hours=6)
+
+
+def _config(tmp_path: Path, *sources: Source) -> Config:
+    return Config(warehouse_dir=str(tmp_path / "wh"), sources=list(sources), config_path=tmp_path / "x.toml")
+
+
+def test_plan_groups_sources_by_schedule_then_platform_and_pools_cover_every_platform(tmp_path: Path) -> None:
+    config = _config(
+        tmp_path,
+        Source(name="m1", platform="mastodon", accounts=["@a"], schedule="@hourly"),
+        Source(name="b1", platform="bluesky", accounts=["a.bsky.social"], schedule="@hourly"),
+        Source(name="m2", platform="mastodon", hashtags=["x"], schedule="@hourly"),
+        Source(name="m3", platform="mastodon", accounts=["@c"]),
+    )
+    assert orch.collection_plan(config) == {
+        "@hourly": {"mastodon": ["m1", "m2"], "bluesky": ["b1"]},
+        "@daily": {"mastodon": ["m3"]},
+    }
+    assert orch.pools(config) == {"dissentry_bluesky": 4, "dissentry_mastodon": 4, "dissentry_duckdb": 1}
+    assert orch.pool_commands(config)[-1] == "airflow pools set dissentry_duckdb 1 'dissentry'"
+
+
+def test_secret_env_holds_the_password_only_during_the_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("T_TOKEN", raising=False)
+    source = Source(name="s", platform="mastodon", accounts=["@a"], token_env="T_TOKEN", conn_id="c1")
+    asked: list[str] = []
+
+    def lookup(conn_id: str) -> str:
+        asked.append(conn_id)
+        return "pw-123"
+
+    with orch.secret_env(source, lookup):
+        assert os.environ["T_TOKEN"] == "pw-123"
+    assert "T_TOKEN" not in os.environ and asked == ["c1"]
+
+    monkeypatch.setenv("T_TOKEN", "from-shell")
+    with orch.secret_env(source, lookup):
+        assert os.environ["T_TOKEN"] == "pw-123"
+    assert os.environ["T_TOKEN"] == "from-shell"
+
+    with pytest.raises(RuntimeError), orch.secret_env(source, lookup):  # restored on failure too
+        raise RuntimeError("boom")
+    assert os.environ["T_TOKEN"] == "from-shell"
+
+
+def test_secret_env_needs_a_variable_and_a_password() -> None:
+    with pytest.raises(ValueError, match="conn_id needs token_env"):
+        Source(name="s", platform="mastodon", accounts=["@a"], conn_id="c1")
+    empty = Source(name="s", platform="mastodon", accounts=["@a"], conn_id="c1", token_env="T")
+    with pytest.raises(ValueError, match="no password"), orch.secret_env(empty, lambda _c: None):
+        pass
+    plain = Source(name="s", platform="mastodon", accounts=["@a"], token_env="T")  # no conn_id: the CLI way
+    with orch.secret_env(plain, lambda _c: pytest.fail("no connection to look up")):
+        pass
+
+
+def _failing_after_first_page(failing: dict[str, bool]) -> object:
+    """The contract Mastodon server, but while `failing` is set every request for page 2 is a 500."""
+    inner = realtime_rate_limits(mastodon_api.make_handler())
+
+    def handle(request: Request) -> Reply:
+        if failing["on"] and request.param("max_id"):
+            return Reply(500, {"error": "boom"})
+        return inner(request)
+
+    return handle
+
+
+def test_a_collection_that_fails_halfway_keeps_its_cursor_and_a_rerun_completes_it(tmp_path: Path) -> None:
+    failing = {"on": True}
+    no_sleep = {"sleep": lambda _s: None}  # the client's backoff between its 6 attempts
+    with serve(_failing_after_first_page(failing)) as server:
+        path = write_config(tmp_path, [{"name": "m", "platform": "mastodon", "instance": server.url,
+                                        "accounts": ["@alice"]}])
+        interval = (datetime(2026, 11, 23, tzinfo=UTC), datetime(2026, 11, 24, tzinfo=UTC))
+        with pytest.raises(orch.CollectionFailed, match="500"):
+            orch.collect_source(path, "m", interval=interval, http_overrides=no_sleep)
+        page2 = [r for r in server.requests if r.param("max_id")]
+        assert len(page2) == 6  # the client's attempts, all answered 500
+
+        config = load_config(path)
+        lake = Lake(config.warehouse_path)
+        assert not [p for p in lake.root.rglob("*") if p.name.endswith(".tmp")]  # no half-written file
+        raw = [r for f in lake.raw_files("mastodon") for r in pq.read_table(f).to_pylist()
+               if r["record_type"] == "status"]
+        assert len(raw) == 40  # page 1, limit=40, landed whole
+        cursor = lake.load_cursor("mastodon", "m")
+        oldest_kept = min(int(r["record_id"]) for r in raw)
+        assert cursor["targets"]["account:alice"]["pending"]["max_id"] == str(oldest_kept)
+        (failed_run,) = [r for f in (lake.root / "collection_runs").glob("*.parquet")
+                         for r in pq.read_table(f).to_pylist()]
+        assert failed_run["status"] == "failed" and json.loads(failed_run["cursor_after"]) == cursor
+
+        failing["on"] = False
+        summary = orch.collect_source(path, "m", interval=interval, http_overrides=no_sleep)
+        assert summary["status"] == "ok"
+        assert summary["data_interval_start"] == "2026-11-23T00:00:00+00:00"
+        assert summary["records_new"] == 5  # 45 statuses, 40 already held
+        assert set(summary) >= {"run_id", "records_seen", "requests"} and "payload" not in summary
+
+        from dissentry import pipeline
+
+        pipeline.normalise(config)
+        posts = [r for f in (lake.root / "normalised" / "posts").rglob("*.parquet")
+                 for r in pq.read_table(f).to_pylist()]
+        numbers = sorted(int(p["text"].rsplit(" ", 1)[1]) for p in posts)
+        assert numbers == list(range(1, 46))  # every status once: nothing lost, nothing twice
