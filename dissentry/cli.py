@@ -19,7 +19,7 @@ from rich.markup import escape
 from connectors.base import ImportFormatError
 from connectors.registry import UnknownPlatformError, platforms
 from dissentry import pipeline
-from dissentry.config import Config, ConfigError, load_config
+from dissentry.config import Config, ConfigError, load_config, parse_account_ref
 from dissentry.scaffold import ScaffoldError
 from warehouse.lock import WarehouseBusy
 
@@ -211,6 +211,35 @@ def sample(
 
     generate_sample(out_dir, seed=seed, scale=scale)
     out.print(f"sample written to {out_dir}")
+
+
+@app.command()
+def forget(
+    account: Annotated[str, typer.Argument(help="The account, as in the config: 'mastodon:@alice@social.example'.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Erase an account's posts and profile from every layer, and keep it out of later collections."""
+    from dissentry.forget import forget_account
+
+    config = _config()
+    if not yes and not typer.confirm(f"Erase {account} from {pipeline.lake_for(config).root}? This cannot be undone"):
+        raise typer.Exit(1)
+    with user_errors():
+        try:
+            summary = forget_account(config, account)
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+    out.print(
+        f"erased {summary['platform']} account: {summary['raw_records_removed']:,} raw records from "
+        f"{summary['raw_files_rewritten']} files, {summary['quarantine_rows_removed']} quarantine rows; "
+        "the normalised layer and marts were rebuilt; the erasure is recorded in the `erasures` table"
+    )
+    target = parse_account_ref(account)
+    listed = [g.id for g in config.groups for ref in [*g.accounts, *(a for _, refs in g.people() for a in refs)]
+              if parse_account_ref(ref) == target]
+    if listed:
+        err.print(f"[yellow]note:[/yellow] {escape(str(config.config_path))} still lists {escape(account)} "
+                  f"(groups: {', '.join(sorted(set(listed)))}): remove it there too", highlight=False, soft_wrap=True)
 
 
 @app.command("new-connector")

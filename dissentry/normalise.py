@@ -215,7 +215,10 @@ def _build_platform_tables(con: duckdb.DuckDBPyConnection, platform: str, raw_sq
     con.execute(_RAW_VERSIONS.format(raw_sql=raw_sql))
     tables: dict[str, str] = {}
     if "accounts" in mapping:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE mapped_accounts AS {mapping['accounts']}")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE mapped_accounts AS SELECT * FROM ({mapping['accounts']}) "
+            "WHERE coalesce(sha256(account_id), '') NOT IN (SELECT key FROM erased_keys)"  # `dissentry forget`
+        )
         tables["accounts"] = _cast_select(
             schema.ACCOUNTS,
             """(SELECT * FROM mapped_accounts QUALIFY row_number() OVER (
@@ -236,6 +239,7 @@ def _build_platform_tables(con: duckdb.DuckDBPyConnection, platform: str, raw_sq
         """
         CREATE OR REPLACE TEMP TABLE posts_latest AS
         SELECT * FROM mapped_posts
+        WHERE coalesce(sha256(author_id), '') NOT IN (SELECT key FROM erased_keys)
         QUALIFY row_number() OVER (
             PARTITION BY post_id ORDER BY fetched_at DESC, version_rank_key DESC, run_id DESC
         ) = 1
@@ -262,7 +266,7 @@ MEMORY_LIMIT = os.environ.get("DISSENTRY_DUCKDB_MEMORY_LIMIT", "2GB")
 """DuckDB spills to disk past this, so normalising a lake larger than memory still works."""
 
 
-def _new_connection(
+def new_connection(
     temp_dir: Path | None = None, pseudonymiser: Pseudonymiser | None = None
 ) -> duckdb.DuckDBPyConnection:
     con = connect()
@@ -272,6 +276,7 @@ def _new_connection(
         con.execute("SET memory_limit = ?", [MEMORY_LIMIT])
     con.execute("SET preserve_insertion_order = false")
     register_functions(con)
+    use_erased_keys(con, [])
     if pseudonymiser is not None:
         for name, fn in (
             ("pseudonym_id", pseudonymiser.account_id),
@@ -283,12 +288,18 @@ def _new_connection(
     return con
 
 
+def use_erased_keys(con: duckdb.DuckDBPyConnection, keys: list[str]) -> None:
+    """Accounts erased by `dissentry forget` (sha256 of their ids) stay out, even if re-collected."""
+    con.register("erased_keys", pa.table({"key": pa.array(keys, type=pa.string())}))
+
+
 def normalise_lake(
     lake: Lake, platform_names: Iterable[str] | None = None, *, pseudonymiser: Pseudonymiser | None = None
 ) -> dict[str, int]:
     """Rebuild the normalised layer from raw; return rows per table (summed over platforms)."""
     counts = {name: 0 for name in schema.NORMALISED}
-    con = _new_connection(lake.root / ".spill", pseudonymiser)
+    con = new_connection(lake.root / ".spill", pseudonymiser)
+    use_erased_keys(con, lake.erased_account_keys())
     try:
         for platform in platform_names or platforms():
             files = lake.raw_files(platform)
@@ -335,7 +346,7 @@ def map_records(platform: str, records: Iterable[RawRecord], source: str = "test
         }
         for r in records
     ]
-    con = _new_connection()
+    con = new_connection()
     try:
         con.register("raw_input", pa.Table.from_pylist(rows, schema=schema.RAW))
         selects = _build_platform_tables(con, platform, "SELECT * FROM raw_input")

@@ -20,6 +20,7 @@ LAKE_VIEWS: dict[str, tuple[str, str | None, pa.Schema]] = {
     "raw_records": ("raw", None, schema.RAW),
     "quarantine": ("quarantine", None, schema.QUARANTINE),
     "collection_runs": ("collection_runs", None, schema.COLLECTION_RUNS),
+    "erasures": ("erasures", None, schema.ERASURES),
     **{name: ("normalised", name, table_schema) for name, table_schema in schema.NORMALISED.items()},
 }
 

@@ -124,6 +124,18 @@ class Lake:
     def mart_path(self, table: str) -> Path:
         return self.root / "marts" / f"{table}.parquet"
 
+    def erasure_path(self, stamp: str) -> Path:
+        return self.root / "erasures" / f"{stamp}.parquet"
+
+    @property
+    def erased_register_path(self) -> Path:
+        """sha256 of every erased account id: normalisation keeps them out of later collections."""
+        return self.root / "state" / "erased_accounts.json"
+
+    def erased_account_keys(self) -> list[str]:
+        path = self.erased_register_path
+        return sorted(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else []
+
     def cursor_path(self, platform: str, source: str) -> Path:
         return (
             self.root

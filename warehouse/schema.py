@@ -63,6 +63,17 @@ COLLECTION_RUNS = pa.schema(
     ]
 )
 
+ERASURES = pa.schema(
+    [
+        ("erased_at", TS),
+        ("platform", pa.string()),
+        ("account_key", pa.string()),  # sha256 of the canonical account id: the erasure, not the account
+        ("raw_records_removed", pa.int64()),
+        ("raw_files_rewritten", pa.int64()),
+        ("quarantine_rows_removed", pa.int64()),
+    ]
+)
+
 # ---- canonical (normalised) layer ---------------------------------------------------------------
 
 POSTS = pa.schema(
