@@ -190,7 +190,6 @@ class Settings(_Strict):
     period: Literal["month", "week", "day", "year"] = "month"
     pseudonymise: bool = False
     pseudonym_key_env: str = "DISSENTRY_PSEUDONYM_KEY"
-    raw_retention_days: Annotated[int, Field(ge=1)] | None = None  # drop raw payloads older than this
     stance: StanceSettings = StanceSettings()
     membership: MembershipSettings = MembershipSettings()
 
