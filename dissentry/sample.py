@@ -46,8 +46,8 @@ INSTANCE_HOST = "social.example"
 REMOTE_HOST = "other.example"
 APPVIEW_HANDLE_SUFFIX = ".bsky.social"
 FEED_PAGE_SIZE = 50
-MASTODON_FILE = "mastodon.jsonl"
-BLUESKY_FILE = "bluesky.jsonl"
+STATUSES_FILE = "mastodon.jsonl"  # Mastodon statuses, one per line
+FEEDS_FILE = "bluesky.jsonl"  # Bluesky author-feed pages and profiles
 TRUTH_FILE = "truth.json"
 _TARGET_WINDOW = 6  # recent posts per account that others may reply to, repost or quote
 
@@ -1334,8 +1334,8 @@ def generate_sample(
             member_accounts=sum(1 for a in roster if a.group == group.id and a.role == "member"),
         )
     gen = _Generator(rng, roster, truth)
-    with open(out_dir / MASTODON_FILE, "w", encoding="utf-8", newline="\n") as mfh, \
-         open(out_dir / BLUESKY_FILE, "w", encoding="utf-8", newline="\n") as bfh:
+    with open(out_dir / STATUSES_FILE, "w", encoding="utf-8", newline="\n") as mfh, \
+         open(out_dir / FEEDS_FILE, "w", encoding="utf-8", newline="\n") as bfh:
         mastodon = MastodonWriter(mfh, random.Random(rng.random()), limit=max_mastodon_statuses)
         bluesky = BlueskyWriter(bfh, random.Random(rng.random()))
         for actor in roster:

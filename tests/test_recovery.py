@@ -27,7 +27,7 @@ import pytest
 
 from dissentry import pipeline
 from dissentry.config import Config
-from dissentry.sample import BLUESKY_FILE, GROUPS_BY_ID, MASTODON_FILE, SampleTruth, generate_sample
+from dissentry.sample import FEEDS_FILE, GROUPS_BY_ID, STATUSES_FILE, SampleTruth, generate_sample
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = 2026
@@ -41,7 +41,7 @@ def _config(root: Path) -> Config:
     """The demo configuration, with its warehouse and import files inside `root`."""
     data = tomllib.loads((REPO / "dissentry.toml").read_text(encoding="utf-8"))
     data["warehouse_dir"] = str(root / "warehouse")
-    files = {"mastodon": MASTODON_FILE, "bluesky": BLUESKY_FILE}
+    files = {"mastodon": STATUSES_FILE, "bluesky": FEEDS_FILE}
     for source in data["sources"]:
         source["files"] = [str(root / "sample" / files[source["platform"]])]
     return Config.model_validate({**data, "config_path": root / "dissentry.toml"})

@@ -42,12 +42,12 @@ def _lines(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def _statuses(sample_dir: Path) -> list[dict[str, Any]]:
-    return list(_lines(sample_dir / sample.MASTODON_FILE))
+    return list(_lines(sample_dir / sample.STATUSES_FILE))
 
 
 def _bluesky(sample_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     profiles, pages = [], []
-    for value in _lines(sample_dir / sample.BLUESKY_FILE):
+    for value in _lines(sample_dir / sample.FEEDS_FILE):
         (pages if "feed" in value else profiles).append(value)
     return profiles, pages
 
@@ -64,7 +64,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
     sample.generate_sample(a, seed=11, scale=0.3)
     sample.generate_sample(b, seed=11, scale=0.3)
     sample.generate_sample(c, seed=12, scale=0.3)
-    for name in (sample.MASTODON_FILE, sample.BLUESKY_FILE, sample.TRUTH_FILE):
+    for name in (sample.STATUSES_FILE, sample.FEEDS_FILE, sample.TRUTH_FILE):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
         assert (a / name).read_bytes() != (c / name).read_bytes(), name
 
@@ -77,8 +77,8 @@ def test_scale_multiplies_posts_and_the_cap_is_exact(tmp_path: Path) -> None:
     capped = sample.generate_sample(tmp_path / "c", seed=3, scale=0.5, platforms=("mastodon",),
                                     max_mastodon_statuses=300)
     assert capped.mastodon_statuses == 300
-    assert sum(1 for _ in _lines(tmp_path / "c" / sample.MASTODON_FILE)) == 300
-    assert (tmp_path / "c" / sample.BLUESKY_FILE).stat().st_size == 0
+    assert sum(1 for _ in _lines(tmp_path / "c" / sample.STATUSES_FILE)) == 300
+    assert (tmp_path / "c" / sample.FEEDS_FILE).stat().st_size == 0
 
 
 def test_default_sample_is_a_few_thousand_posts(sample_dir: Path) -> None:
