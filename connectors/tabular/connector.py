@@ -43,7 +43,11 @@ import csv
 import io
 import json
 import re
+import shutil
+import tempfile
+import zipfile
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -51,7 +55,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from connectors.base import Connector, ImportFormatError, Page, RawRecord, Reject
-from connectors.exports import iter_json_values
+from connectors.exports import iter_json_values, zip_member_problem
 
 if TYPE_CHECKING:
     from connectors.http import HttpClient
@@ -477,6 +481,37 @@ def _refuse_collection(platform: str) -> Iterator[Page]:
     yield Page()  # pragma: no cover - makes this a generator, so the error surfaces inside the run
 
 
+def _in_zip_too(path: Path, suffixes: tuple[str, ...], read: Any) -> Iterator[Page]:
+    """`read(path)` for a plain file; for a zip, `read` on each member with one of `suffixes`.
+
+    A member is copied, bounded by the zip-bomb check, to a private temporary file (the readers
+    stream from files); locators then name `file.zip!member`, never the temporary path.
+    """
+    if not zipfile.is_zipfile(path):
+        yield from read(path)
+        return
+    with zipfile.ZipFile(path) as archive, tempfile.TemporaryDirectory(prefix="dissentry-") as tmp:
+        members = [m for m in archive.infolist() if not m.is_dir() and m.filename.lower().endswith(suffixes)]
+        if not members:
+            raise ImportFormatError(f"{path}: a zip with no {' or '.join(suffixes)} file in it")
+        for n, info in enumerate(members):
+            label = f"{path}!{info.filename}"
+            problem = zip_member_problem(info)
+            if problem or info.filename.startswith("/") or ".." in Path(info.filename).parts:
+                yield Page(rejects=[Reject(label, problem or "unsafe path in the zip: not read")])
+                continue
+            member = Path(tmp) / f"{n}{Path(info.filename).suffix}"
+            with archive.open(info) as src, open(member, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+            for page in read(member):
+                yield Page(
+                    records=[replace(r, locator=r.locator.replace(str(member), label)) for r in page.records],
+                    rejects=[replace(r, locator=r.locator.replace(str(member), label)) for r in page.rejects],
+                    cursor=page.cursor,
+                )
+            member.unlink()
+
+
 class CsvConnector(Connector):
     platform: ClassVar[str] = "csv"
     mapping_file: ClassVar[Path] = Path(__file__).with_name("mapping.sql")
@@ -486,7 +521,8 @@ class CsvConnector(Connector):
 
     def read_export(self, path: Path, source: Source | None) -> Iterator[Page]:
         options = parse_options(source, self.platform)
-        yield from read_csv(Path(path), options, options.platform_label or self.platform)
+        label = options.platform_label or self.platform
+        yield from _in_zip_too(Path(path), (".csv", ".tsv", ".txt"), lambda p: read_csv(p, options, label))
 
 
 class JsonlConnector(Connector):
@@ -501,4 +537,6 @@ class JsonlConnector(Connector):
         if options.delimiter is not None:
             raise TabularOptionsError(f"source {source.name if source else '?'!r} (jsonl): options.delimiter is "
                                       "for CSV files only")
-        yield from read_jsonl(Path(path), options, options.platform_label or self.platform)
+        label = options.platform_label or self.platform
+        suffixes = (".jsonl", ".json", ".ndjson", ".gz")
+        yield from _in_zip_too(Path(path), suffixes, lambda p: read_jsonl(p, options, label))

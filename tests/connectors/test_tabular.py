@@ -312,3 +312,21 @@ def test_pipeline_import_with_the_sources_mapping_is_idempotent(tmp_path: Path) 
     (second,) = pipeline.collect(config)
     assert (second["status"], second["records_new"]) == ("ok", 0)
     assert pipeline.normalise(config) == counts
+
+
+def test_a_zip_of_csv_files_imports_member_by_member_with_zip_locators(tmp_path: Path) -> None:
+    import zipfile
+
+    rows = "post_id,author,created_at,text\n1,a,2024-01-01T00:00:00Z,one\n2,b,not a date,two\n"
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("posts/part1.csv", rows)
+        zf.writestr("posts/part2.csv", rows.replace("1,a", "3,c"))
+        zf.writestr("../evil.csv", rows)
+        zf.writestr("readme.md", "not data")
+    records, rejects, _ = read(CsvConnector(), archive)
+    assert sorted(r.record_id for r in records) == ["1", "3"]
+    assert all(r.locator.startswith(f"{archive}!posts/part") for r in records)
+    locators = sorted(r.locator for r in rejects)
+    assert locators == [f"{archive}!../evil.csv", f"{archive}!posts/part1.csv:3", f"{archive}!posts/part2.csv:3"]
+    assert not (tmp_path.parent / "evil.csv").exists()
