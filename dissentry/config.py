@@ -190,6 +190,7 @@ class Settings(_Strict):
     period: Literal["month", "week", "day", "year"] = "month"
     pseudonymise: bool = False
     pseudonym_key_env: str = "DISSENTRY_PSEUDONYM_KEY"
+    raw_retention_days: Annotated[int, Field(ge=1)] | None = None  # raw payloads older than this are dropped
     stance: StanceSettings = StanceSettings()
     membership: MembershipSettings = MembershipSettings()
 

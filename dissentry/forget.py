@@ -7,6 +7,7 @@
    lead back to the raw rows that produced them.
 2. Rewrite the affected raw files without those rows (atomically); drop quarantine rows that name
    the account.
+   Rows of the account kept in the frozen layer (raw retention) are removed too.
 3. Add the account's key (sha256 of its canonical id) to the erasure register, so normalisation
    keeps it out even when a later collection fetches it again, and record the erasure — counts,
    never the erased data — in the `erasures` table.
@@ -123,6 +124,40 @@ def _drop_quarantine_rows(lake: Lake, platform: str, needles: list[str]) -> int:
     return removed
 
 
+def _purge_frozen(lake: Lake, platform: str, keys: list[str]) -> int:
+    """Remove the account's rows from the frozen layer (rows kept after their raw expired)."""
+    posts = lake.frozen_path("posts", platform)
+    con = new_connection()
+    try:
+        con.register("erased", pa.table({"key": pa.array(keys, type=pa.string())}))
+        gone: set[str] = set()
+        if posts.is_file():
+            gone = {r[0] for r in con.execute(
+                f"SELECT post_id FROM read_parquet('{posts.as_posix()}', hive_partitioning = false) "
+                "WHERE coalesce(sha256(author_id), '') IN (SELECT key FROM erased)").fetchall()}
+        con.register("gone", pa.table({"post_id": pa.array(sorted(gone), type=pa.string())}))
+        removed = 0
+        for table in schema.NORMALISED:
+            path = lake.frozen_path(table, platform)
+            if not path.is_file():
+                continue
+            if table == "accounts":
+                where = "coalesce(sha256(account_id), '') IN (SELECT key FROM erased)"
+            elif table == "org_articles":
+                continue
+            else:
+                where = "post_id IN (SELECT post_id FROM gone)"
+            before = pq.ParquetFile(path).metadata.num_rows
+            rows = f"read_parquet('{path.as_posix()}', hive_partitioning = false)"
+            kept = con.sql(f"SELECT * FROM {rows} WHERE NOT ({where})").to_arrow_table()
+            if kept.num_rows != before:
+                write_parquet_atomic(kept, path)
+                removed += before - kept.num_rows
+        return removed
+    finally:
+        con.close()
+
+
 def forget_account(config: Config, ref: str) -> dict[str, Any]:
     """Erase one account (`platform:handle`) from raw, quarantine, normalised and marts."""
     from dissentry import pipeline
@@ -135,6 +170,7 @@ def forget_account(config: Config, ref: str) -> dict[str, Any]:
         quarantined = _drop_quarantine_rows(lake, platform, [handle, *ids])
         keys = sorted(set(lake.erased_account_keys()) | {account_key(i) for i in ids})
         write_json_atomic(keys, lake.erased_register_path)
+        removed += _purge_frozen(lake, platform, keys)
         stamp = datetime.now(UTC)
         audit = [{"erased_at": stamp, "platform": platform, "account_key": account_key(i),
                   "raw_records_removed": removed, "raw_files_rewritten": len(located),

@@ -293,26 +293,70 @@ def use_erased_keys(con: duckdb.DuckDBPyConnection, keys: list[str]) -> None:
     con.register("erased_keys", pa.table({"key": pa.array(keys, type=pa.string())}))
 
 
+def _raw_files_sql(files: list[Path]) -> str:
+    listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+    return f"SELECT * FROM read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"
+
+
+# rows of the frozen layer (normalised rows kept after their raw files expired) give way to rows
+# built from raw: the raw is newer. The SQL says which frozen rows a fresh build replaces.
+_REPLACED_BY_FRESH = {
+    "posts": "post_id IN (SELECT post_id FROM posts_latest)",
+    "post_links": "post_id IN (SELECT post_id FROM posts_latest)",
+    "post_mentions": "post_id IN (SELECT post_id FROM posts_latest)",
+    "post_hashtags": "post_id IN (SELECT post_id FROM posts_latest)",
+    "accounts": "account_id IN (SELECT account_id FROM mapped_accounts)",
+    "org_articles": "(group_id, url) IN (SELECT (group_id, normalise_url(url)) FROM mapped_articles)",
+}
+
+
+def _with_frozen(table: str, fresh: str | None, frozen: Path) -> str | None:
+    """The fresh rows plus the frozen rows they do not replace (either may be missing)."""
+    if not frozen.is_file():
+        return fresh
+    kept = f"SELECT * FROM read_parquet('{frozen.as_posix()}', hive_partitioning = false)"
+    if fresh is None:
+        return kept
+    return f"SELECT * FROM ({fresh}) UNION ALL ({kept} WHERE NOT ({_REPLACED_BY_FRESH[table]}))"
+
+
+def freeze_raw(lake: Lake, platform: str, files: list[Path]) -> dict[str, int]:
+    """Map `files` and keep their canonical rows in the frozen layer, so the files can be deleted
+    (raw retention) while their normalised rows stay. Called under the build lock."""
+    counts: dict[str, int] = {}
+    con = new_connection(lake.root / ".spill")
+    use_erased_keys(con, lake.erased_account_keys())
+    try:
+        selects = _build_platform_tables(con, platform, _raw_files_sql(files))
+        for table in schema.NORMALISED:
+            frozen = lake.frozen_path(table, platform)
+            select = _with_frozen(table, selects.get(table), frozen)
+            if select is None:
+                continue
+            with atomic_path(frozen) as tmp:
+                con.execute(f"COPY ({select}) TO '{tmp.as_posix()}' (FORMAT parquet, COMPRESSION zstd)")
+            counts[table] = pq.ParquetFile(frozen).metadata.num_rows
+    finally:
+        con.close()
+    return counts
+
+
 def normalise_lake(
     lake: Lake, platform_names: Iterable[str] | None = None, *, pseudonymiser: Pseudonymiser | None = None
 ) -> dict[str, int]:
-    """Rebuild the normalised layer from raw; return rows per table (summed over platforms)."""
+    """Rebuild the normalised layer from raw (and frozen rows of expired raw); rows per table."""
     counts = {name: 0 for name in schema.NORMALISED}
     con = new_connection(lake.root / ".spill", pseudonymiser)
     use_erased_keys(con, lake.erased_account_keys())
     try:
         for platform in platform_names or platforms():
             files = lake.raw_files(platform)
-            if not files:
-                for table in schema.NORMALISED:  # erased or never collected: no stale rows left
-                    lake.normalised_path(table, platform).unlink(missing_ok=True)
-                continue
-            raw_sql = (
-                "SELECT * FROM read_parquet("
-                + "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
-                + ", hive_partitioning = false, union_by_name = true)"
-            )
-            selects = _build_platform_tables(con, platform, raw_sql)
+            fresh = _build_platform_tables(con, platform, _raw_files_sql(files)) if files else {}
+            selects = {
+                table: select
+                for table in schema.NORMALISED
+                if (select := _with_frozen(table, fresh.get(table), lake.frozen_path(table, platform)))
+            }
             if pseudonymiser is not None:
                 selects = {t: _pseudonymised_select(t, s) for t, s in selects.items()}
             for table in schema.NORMALISED:

@@ -29,6 +29,7 @@ from connectors.registry import get_connector
 from dissentry.config import Config, Source
 from dissentry.normalise import normalise_lake
 from dissentry.privacy import pseudonymiser_for
+from dissentry.retention import apply_retention
 from warehouse import schema
 from warehouse.catalog import connect, create_lake_views
 from warehouse.lake import (
@@ -365,6 +366,8 @@ def normalise(config: Config) -> dict[str, int]:
     lake = lake_for(config)
     pseudonymiser = pseudonymiser_for(config)  # checked before anything is rewritten
     with exclusive(lake, "build", what="normalise"):
+        if config.settings.raw_retention_days:
+            apply_retention(lake, config.settings.raw_retention_days)
         return normalise_lake(lake, pseudonymiser=pseudonymiser)
 
 

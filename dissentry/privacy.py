@@ -13,7 +13,8 @@ only whoever holds it can link a pseudonym back to an account (by hashing candid
 - display names and bios are reduced to the configured identity markers they carry (whole words,
   as the transforms match them), so membership inference and identity-marker shares are unchanged
   while names and self-descriptions are gone.
-The raw layer keeps the platform's JSON as evidence; `dissentry forget` erases an account from it.
+The raw layer keeps the platform's JSON as evidence; `settings.raw_retention_days` limits how long,
+and `dissentry forget` erases an account from it.
 """
 
 from __future__ import annotations

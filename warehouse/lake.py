@@ -121,6 +121,10 @@ class Lake:
     def normalised_path(self, table: str, platform: str) -> Path:
         return self.root / "normalised" / table / f"platform={sanitise_partition_value(platform)}" / "data.parquet"
 
+    def frozen_path(self, table: str, platform: str) -> Path:
+        """Normalised rows kept after their raw files expired (raw retention)."""
+        return self.root / "frozen" / table / f"platform={sanitise_partition_value(platform)}" / "data.parquet"
+
     def mart_path(self, table: str) -> Path:
         return self.root / "marts" / f"{table}.parquet"
 
