@@ -32,6 +32,7 @@ from connectors.http import HttpClient, HttpError
 from connectors.registry import get_connector
 from dissentry.config import Source
 from dissentry.normalise import map_records
+from tests.support.fake_time import FakeTime
 from tests.support.local_server import Reply, Request, RunningServer, serve
 
 FIXTURES = Path(__file__).resolve().parents[2] / "connectors" / "bluesky" / "fixtures"
@@ -126,19 +127,6 @@ class FakeBluesky:
         return Reply(body=body, headers=rate_headers())
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = NOW
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def clock(self) -> float:
-        return self.now
-
-
 def client(fake_time: FakeTime, source: Source) -> HttpClient:
     return HttpClient(
         "bluesky", sleep=fake_time.sleep, clock=fake_time.clock, max_attempts=3,
@@ -151,7 +139,7 @@ def account_source(server: RunningServer, **extra: Any) -> Source:
 
 
 def collect(source: Source, cursor: dict[str, Any] | None, fake_time: FakeTime | None = None) -> list[Page]:
-    fake_time = fake_time or FakeTime()
+    fake_time = fake_time or FakeTime(NOW)
     with client(fake_time, source) as http:
         pages = list(connector.collect(source, cursor, http))
     for page in pages:  # every cursor must survive the lake's JSON round trip
@@ -225,7 +213,7 @@ def test_rate_limit_exhausted_waits_until_reset() -> None:
     fake.faults[("app.bsky.actor.getProfile", 1)] = Reply(
         body=load("getProfile.json"), headers=rate_headers(remaining=0, reset=NOW + 30)
     )
-    fake_time = FakeTime()
+    fake_time = FakeTime(NOW)
     with serve(fake) as server:
         pages = collect(account_source(server), None, fake_time)
     assert len(records(pages, "feed_item")) == 5
@@ -238,7 +226,7 @@ def test_429_retry_after_is_honoured() -> None:
     fake.faults[("app.bsky.feed.getAuthorFeed", 1)] = xrpc_error(
         429, "RateLimitExceeded", "Rate Limit Exceeded", {"Retry-After": "7"}
     )
-    fake_time = FakeTime()
+    fake_time = FakeTime(NOW)
     with serve(fake) as server:
         pages = collect(account_source(server), None, fake_time)
         assert len(requests_for(server, "app.bsky.feed.getAuthorFeed")) == 2
@@ -249,7 +237,7 @@ def test_429_retry_after_is_honoured() -> None:
 def test_5xx_is_retried() -> None:
     fake = FakeBluesky(fixture_feed(), page_size=2)
     fake.faults[("app.bsky.feed.getAuthorFeed", 2)] = xrpc_error(502, "UpstreamFailure", "Upstream Failure")
-    fake_time = FakeTime()
+    fake_time = FakeTime(NOW)
     with serve(fake) as server, client(fake_time, account_source(server)) as http:
         pages = list(connector.collect(account_source(server), None, http))
         assert http.retries == 1
@@ -283,7 +271,7 @@ def test_failure_midway_then_resume_loses_nothing() -> None:
     cursor: dict[str, Any] | None = None
     with serve(fake) as server:
         source = account_source(server)
-        with client(FakeTime(), source) as http, pytest.raises(HttpError, match="400"):
+        with client(FakeTime(NOW), source) as http, pytest.raises(HttpError, match="400"):
             for page in connector.collect(source, None, http):  # what the pipeline does: keep each page's cursor
                 seen += [r.record_id for r in page.records if r.record_type == "feed_item"]
                 cursor = page.cursor

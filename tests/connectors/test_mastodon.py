@@ -28,6 +28,7 @@ from connectors.http import HttpClient, HttpError
 from connectors.mastodon.connector import MastodonConnector, mastodon_rate_limit
 from dissentry.config import Source
 from dissentry.normalise import map_records
+from tests.support.fake_time import FakeTime
 from tests.support.local_server import Reply, Request, serve
 
 FIXTURES = Path(__file__).resolve().parents[2] / "connectors" / "mastodon" / "fixtures"
@@ -61,21 +62,6 @@ def make_status(n: int, account: dict[str, Any] = ALICE) -> dict[str, Any]:
 
 def iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-class FakeTime:
-    """Injected clock and sleep: a wait is recorded and moves the clock, nothing is slept."""
-
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 class FakeMastodon:

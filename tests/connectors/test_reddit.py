@@ -34,6 +34,7 @@ from connectors.reddit.connector import (
 from connectors.registry import get_connector
 from dissentry.config import Source
 from dissentry.normalise import map_records
+from tests.support.fake_time import FakeTime
 from tests.support.local_server import Reply, Request, RunningServer, serve
 
 FIXTURES = Path(__file__).resolve().parents[2] / "connectors" / "reddit" / "fixtures"
@@ -60,19 +61,6 @@ def load(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = NOW
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def clock(self) -> float:
-        return self.now
-
-
 @pytest.fixture(autouse=True)
 def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(CLIENT_ID_ENV, fake_api.CLIENT_ID)
@@ -91,7 +79,7 @@ def client(fake_time: FakeTime, source: Source) -> HttpClient:
 
 
 def collect(source: Source, cursor: dict[str, Any] | None, fake_time: FakeTime | None = None) -> list[Page]:
-    with client(fake_time or FakeTime(), source) as http:
+    with client(fake_time or FakeTime(NOW), source) as http:
         pages = list(connector.collect(source, cursor, http))
     for page in pages:  # every cursor must survive the lake's JSON round trip
         assert json.loads(json.dumps(page.cursor)) == page.cursor
@@ -187,7 +175,7 @@ def test_rate_limit_exhausted_waits_until_reset() -> None:
     fake = FakeReddit(page_size=100)
     fake.faults[("/api/v1/access_token", 1)] = Reply(
         body=load("access_token.json"), headers=fake_api.rate_headers(remaining=0.0, reset=30, used=600))
-    fake_time = FakeTime()
+    fake_time = FakeTime(NOW)
     with serve(fake) as server:
         pages = collect(make_source(server), None, fake_time)
     assert ids(pages) == ALL_IDS
@@ -198,7 +186,7 @@ def test_429_without_retry_after_waits_until_reset() -> None:
     fake = FakeReddit(page_size=100)
     fake.faults[(COMMENTS, 1)] = Reply(429, {"message": "Too Many Requests", "error": 429},
                                        headers=fake_api.rate_headers(remaining=0.0, reset=7, used=600))
-    fake_time = FakeTime()
+    fake_time = FakeTime(NOW)
     with serve(fake) as server:
         pages = collect(make_source(server), None, fake_time)
         assert len(requests_to(server, COMMENTS)) == 2
@@ -209,7 +197,7 @@ def test_429_without_retry_after_waits_until_reset() -> None:
 def test_5xx_is_retried() -> None:
     fake = FakeReddit(page_size=2)
     fake.faults[(NEW, 2)] = Reply(503, "<html>all our servers are busy</html>", headers=fake_api.rate_headers())
-    fake_time = FakeTime()
+    fake_time = FakeTime(NOW)
     with serve(fake) as server, client(fake_time, make_source(server)) as http:
         pages = list(connector.collect(make_source(server), None, http))
         assert http.retries == 1
@@ -274,7 +262,7 @@ def test_failure_midway_then_resume_loses_nothing() -> None:
     cursor: dict[str, Any] | None = None
     with serve(fake) as server:
         source = make_source(server)
-        with client(FakeTime(), source) as http, pytest.raises(HttpError, match="400"):
+        with client(FakeTime(NOW), source) as http, pytest.raises(HttpError, match="400"):
             for page in connector.collect(source, None, http):  # what the pipeline does: keep each page's cursor
                 seen += [r.record_id for r in page.records]
                 cursor = page.cursor

@@ -26,6 +26,7 @@ from connectors.registry import get_connector
 from connectors.rss.connector import RssConnector, feed_rate_limit
 from dissentry.config import Source
 from dissentry.normalise import map_records, normalise_url_one
+from tests.support.fake_time import FakeTime
 from tests.support.local_server import Reply, Request, RunningServer, serve
 
 FIXTURES = Path(__file__).resolve().parents[2] / "connectors" / "rss" / "fixtures"
@@ -36,21 +37,6 @@ ETAG = '"rss-v1"'
 LAST_MODIFIED = "Fri, 06 Mar 2026 10:15:00 GMT"
 
 connector = RssConnector()
-
-
-class FakeTime:
-    """Injected clock and sleep: a wait is recorded and moves the clock, nothing is slept."""
-
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @dataclass

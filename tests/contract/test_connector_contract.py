@@ -22,24 +22,11 @@ from connectors.registry import CONNECTORS, get_connector, platforms
 from dissentry import pipeline
 from dissentry.config import Config, Source
 from dissentry.normalise import map_records, read_mapping
+from tests.support.fake_time import FakeTime
 from tests.support.local_server import serve
 from warehouse import schema
 from warehouse.lake import Lake
 
-FAKE_EPOCH = 1_800_000_000.0
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = FAKE_EPOCH
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def contract_dir(connector: Connector) -> Path:

@@ -21,7 +21,6 @@ import pyarrow.parquet as pq
 from dissentry import pipeline
 from dissentry.config import Config
 from tests.reliability.fault_server import (
-    FAKE_EPOCH,
     REDDIT_ENV,
     ROOT,
     Catalogue,
@@ -31,24 +30,10 @@ from tests.reliability.fault_server import (
     make_config,
     sources_for,
 )
+from tests.support.fake_time import FakeTime
 from tests.support.local_server import RunningServer
 
 POST_RECORD_TYPES = ("status", "feed_item", "t1", "t3")
-
-
-class FakeTime:
-    """`sleep` advances `clock`; every wait is recorded, none is slept."""
-
-    def __init__(self) -> None:
-        self.now = FAKE_EPOCH
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def collect_until_ok(config: Config, fake: FakeTime, *, max_runs: int, timeout: float = 0.2,

@@ -13,22 +13,8 @@ from connectors.http import (
     parse_retry_after,
     redact_url,
 )
+from tests.support.fake_time import FakeTime
 from tests.support.local_server import Reply, Request, serve
-
-
-class FakeTime:
-    """Injected clock and sleep: a wait is recorded, not slept."""
-
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def scripted(replies: list[Reply]):
