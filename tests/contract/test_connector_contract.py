@@ -28,7 +28,6 @@ from warehouse import schema
 from warehouse.lake import Lake
 
 
-
 def contract_dir(connector: Connector) -> Path:
     return Path(inspect.getfile(type(connector))).parent / "fixtures" / "contract"
 
