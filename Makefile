@@ -11,7 +11,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,airflow]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,airflow,s3]"
 	@touch $(STAMP)
 
 run: setup

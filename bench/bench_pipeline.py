@@ -1,16 +1,20 @@
 """Benchmark the pipeline on N synthetic Mastodon statuses: import, normalise, transform.
 
-    .venv/bin/python bench/bench_pipeline.py --posts 1000000 [--work-dir bench/out/work] [--keep]
+    .venv/bin/python bench/bench_pipeline.py --posts 1000000 [--work-dir bench/out/work] [--keep] [--s3]
 
 The input is written first (streaming, by `dissentry.sample` in Mastodon's API shape) and is not
 timed as a pipeline stage. Each stage then runs in its own child process, so its peak resident
 memory (from `os.wait4`, the child's own rusage) belongs to that stage alone, and no stage inherits
 another's caches. Figures are printed with rich and, with `--json FILE`, appended as one JSON line.
+
+With `--s3` the lake is in a bucket of moto's S3 server, started on loopback for the run (the
+object-storage path a cluster uses: every read and write goes through fsspec and HTTP).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -19,6 +23,7 @@ import subprocess
 import sys
 import time
 import tomllib
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 STAGES = ("import", "normalise", "transform")
 SOURCE_NAME = "bench-mastodon"
 INPUT_NAME = "mastodon.jsonl"
+LAKE_URL_ENV = "DISSENTRY_BENCH_LAKE"  # set by --s3 for the stage processes
 
 
 @dataclass
@@ -47,7 +53,8 @@ def bench_config(work_dir: Path) -> Any:
     from dissentry.config import Config
 
     data = tomllib.loads((REPO / "dissentry.toml").read_text(encoding="utf-8"))
-    data["warehouse_dir"] = str(work_dir / "warehouse")
+    data["warehouse_dir"] = os.environ.get(LAKE_URL_ENV) or str(work_dir / "warehouse")
+    data["local_dir"] = str(work_dir / "serving")
     data["sources"] = [{
         "name": SOURCE_NAME,
         "platform": "mastodon",
@@ -128,7 +135,9 @@ def measure(stage: str, work_dir: Path) -> StageResult:
     return StageResult(stage, counts["rows_in"], counts["rows_out"], seconds, usage.ru_maxrss / 1024)
 
 
-def report(posts: int, generate_seconds: float, input_bytes: int, results: list[StageResult]) -> None:
+def report(
+    posts: int, generate_seconds: float, input_bytes: int, results: list[StageResult], lake_url: str | None
+) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -145,6 +154,7 @@ def report(posts: int, generate_seconds: float, input_bytes: int, results: list[
     console = Console()
     console.print(table)
     console.print(f"input generation (not a pipeline stage): {generate_seconds:,.1f} s")
+    console.print(f"lake: {lake_url or 'local disk'}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -154,6 +164,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the work directory afterwards")
     parser.add_argument("--json", type=Path, help="append the figures to this file as one JSON line")
+    parser.add_argument("--s3", action="store_true", help="put the lake in a local moto S3 server")
     parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)  # internal: run one stage
     args = parser.parse_args(argv)
     work_dir = args.work_dir.resolve()
@@ -165,6 +176,25 @@ def main(argv: list[str] | None = None) -> None:
     if work_dir.exists():
         shutil.rmtree(work_dir)
     work_dir.mkdir(parents=True)
+    with contextlib.ExitStack() as stack:
+        if args.s3:
+            stack.enter_context(_s3_lake())
+        _bench(args, work_dir)
+
+
+@contextlib.contextmanager
+def _s3_lake() -> Iterator[None]:
+    """moto's S3 server on loopback, its bucket, and the environment the stage processes inherit."""
+    sys.path.insert(0, str(REPO))
+    from tests.support.s3_server import moto_server, new_bucket, s3_environment
+
+    with moto_server() as endpoint:
+        os.environ.update(s3_environment(endpoint))
+        os.environ[LAKE_URL_ENV] = new_bucket(endpoint).url("lake")
+        yield
+
+
+def _bench(args: argparse.Namespace, work_dir: Path) -> None:
     try:
         generate_seconds = generate_input(work_dir, args.posts, args.seed)
         input_bytes = (work_dir / "input" / INPUT_NAME).stat().st_size
@@ -176,13 +206,14 @@ def main(argv: list[str] | None = None) -> None:
             except SystemExit as exc:  # show the stages that did run, then fail
                 failed = exc
                 break
-        report(args.posts, generate_seconds, input_bytes, results)
+        report(args.posts, generate_seconds, input_bytes, results, os.environ.get(LAKE_URL_ENV))
         if failed is not None:
             raise failed
         if args.json:
             with open(args.json, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps({
-                    "posts": args.posts, "input_mib": round(input_bytes / 2**20, 1),
+                    "posts": args.posts, "lake": "s3 (moto)" if args.s3 else "local",
+                    "input_mib": round(input_bytes / 2**20, 1),
                     "generate_seconds": round(generate_seconds, 1), "cpus": os.cpu_count(),
                     "python": platform.python_version(),
                     "stages": [{**asdict(r), "rows_per_second": round(r.rows_per_second)} for r in results],

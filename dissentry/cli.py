@@ -21,6 +21,7 @@ from connectors.registry import UnknownPlatformError, platforms
 from dissentry import pipeline
 from dissentry.config import Config, ConfigError, load_config, parse_account_ref
 from dissentry.scaffold import ScaffoldError
+from warehouse.lake import LakeUnavailable
 from warehouse.lock import WarehouseBusy
 
 app = typer.Typer(
@@ -55,7 +56,7 @@ def user_errors() -> Iterator[None]:
         yield
     except WarehouseBusy as exc:
         raise fail(str(exc), code=3) from None
-    except (ConfigError, UnknownPlatformError, ImportFormatError, ScaffoldError) as exc:
+    except (ConfigError, UnknownPlatformError, ImportFormatError, ScaffoldError, LakeUnavailable) as exc:
         raise fail(str(exc)) from None
 
 
@@ -160,7 +161,9 @@ def report() -> None:
     """Print the headline tables from the warehouse."""
     from dissentry.report import print_headlines
 
-    print_headlines(_config(), out)
+    config = _config()
+    with user_errors():
+        print_headlines(config, out)
 
 
 @app.command()
@@ -174,10 +177,12 @@ def sql(
     from warehouse.catalog import connect
 
     config = _config()
-    db = pipeline.lake_for(config).duckdb_path
+    with user_errors():
+        lake = pipeline.lake_for(config)
+    db = lake.duckdb_path
     if not db.exists():
         raise fail(f"{db} does not exist yet: run `dissentry run` or `dissentry transform` first")
-    con = connect(db, read_only=True)
+    con = connect(db, read_only=True, lake=lake)
     try:
         cursor = con.execute(query)
         columns = [d[0] for d in cursor.description or []]
@@ -222,7 +227,7 @@ def forget(
     from dissentry.forget import forget_account
 
     config = _config()
-    if not yes and not typer.confirm(f"Erase {account} from {pipeline.lake_for(config).root}? This cannot be undone"):
+    if not yes and not typer.confirm(f"Erase {account} from {config.warehouse_location}? This cannot be undone"):
         raise typer.Exit(1)
     with user_errors():
         try:

@@ -195,8 +195,13 @@ class Settings(_Strict):
     membership: MembershipSettings = MembershipSettings()
 
 
+_SECRET_OPTION = re.compile(r"(key|secret|token|password|credential)", re.IGNORECASE)
+
+
 class Config(_Strict):
-    warehouse_dir: str = "data"
+    warehouse_dir: str = "data"  # a folder, or an object-store URL such as s3://bucket/prefix
+    local_dir: str | None = None  # DuckDB file, locks, scratch; default: warehouse_dir, or "data" for a URL
+    storage_options: dict[str, str | int | float | bool] = {}  # fsspec options of a remote lake, no secrets
     groups: list[Group] = []
     sources: list[Source] = []
     settings: Settings = Settings()
@@ -210,6 +215,17 @@ class Config(_Strict):
                 raise ValueError(f"duplicate {what}: {', '.join(dupes)}")
         return self
 
+    @field_validator("storage_options")
+    @classmethod
+    def _no_secrets_in_storage_options(cls, options: dict[str, Any]) -> dict[str, Any]:
+        secret = sorted(k for k in options if _SECRET_OPTION.search(k))
+        if secret:
+            raise ValueError(
+                f"{', '.join(secret)}: credentials do not belong in the config file; set them in the environment "
+                "(AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY for S3) or an Airflow Connection"
+            )
+        return options
+
     @property
     def base_dir(self) -> Path:
         return self.config_path.parent if self.config_path else Path.cwd()
@@ -220,8 +236,29 @@ class Config(_Strict):
         return p if p.is_absolute() else (self.base_dir / p)
 
     @property
+    def warehouse_is_remote(self) -> bool:
+        return "://" in self.warehouse_dir and not self.warehouse_dir.startswith("file://")
+
+    @property
+    def warehouse_location(self) -> str:
+        """The lake's root: a URL for an object store, an absolute path otherwise."""
+        if self.warehouse_is_remote:
+            return self.warehouse_dir
+        return str(self.resolve(self.warehouse_dir.removeprefix("file://")))
+
+    @property
     def warehouse_path(self) -> Path:
-        return self.resolve(self.warehouse_dir)
+        """The local lake folder (a config with a remote lake has none: use `warehouse_location`)."""
+        if self.warehouse_is_remote:
+            raise ConfigError(f"{self.config_path}: warehouse_dir {self.warehouse_dir!r} is not a local folder")
+        return Path(self.warehouse_location)
+
+    @property
+    def local_path(self) -> Path:
+        """Where the DuckDB file, locks and scratch files live: always local disk."""
+        if self.local_dir is not None:
+            return self.resolve(self.local_dir)
+        return self.resolve("data") if self.warehouse_is_remote else self.warehouse_path
 
     def source(self, name: str) -> Source:
         for source in self.sources:

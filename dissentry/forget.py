@@ -22,18 +22,16 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from connectors.registry import get_connector
 from dissentry.config import Config, parse_account_ref
 from dissentry.normalise import new_connection, read_mapping
 from warehouse import schema
-from warehouse.lake import Lake, write_json_atomic, write_parquet_atomic
+from warehouse.lake import Lake
 from warehouse.lock import exclusive
 
 
@@ -41,17 +39,18 @@ def account_key(account_id: str) -> str:
     return hashlib.sha256(account_id.encode()).hexdigest()
 
 
-def _sql_list(paths: list[Path]) -> str:
+def _sql_list(paths: list[str]) -> str:
     return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
 
 
 def _rows_of_account(lake: Lake, platform: str, handle: str) -> tuple[set[str], dict[str, list[int]]]:
     """(account ids, raw file -> row numbers) of everything the mapping attributes to the account."""
+    ids: set[str] = {f"{platform}:{handle}"} | _frozen_account_ids(lake, platform, handle)
     files = lake.raw_files(platform)
     if not files:
-        return set(), {}
+        return ids, {}
     mapping = read_mapping(get_connector(platform).mapping_file)
-    con = new_connection(lake.root / ".spill")
+    con = new_connection(lake=lake)
     try:
         # every raw row keeps its place (file, row) and gets a unique fetched_at to be traced by
         con.execute(
@@ -67,7 +66,6 @@ def _rows_of_account(lake: Lake, platform: str, handle: str) -> tuple[set[str], 
             "CREATE OR REPLACE TEMP TABLE raw AS SELECT platform, source, record_type, record_id, origin, payload, "
             "locator, trace AS fetched_at, run_id FROM raw_rows"
         )
-        ids: set[str] = {f"{platform}:{handle}"}
         traces: set[Any] = set()
         if "accounts" in mapping:
             con.execute(f"CREATE OR REPLACE TEMP TABLE mapped_accounts AS {mapping['accounts']}")
@@ -92,22 +90,35 @@ def _rows_of_account(lake: Lake, platform: str, handle: str) -> tuple[set[str], 
         con.close()
 
 
-def _drop_rows(path: Path, rows: list[int]) -> int:
-    table = pq.read_table(path)
+def _frozen_account_ids(lake: Lake, platform: str, handle: str) -> set[str]:
+    """Ids the frozen layer knows the handle by: after raw retention, the raw that named it is gone."""
+    accounts = lake.frozen_path("accounts", platform)
+    if not lake.exists(accounts):
+        return set()
+    con = new_connection(lake=lake)
+    try:
+        return {r[0] for r in con.execute(
+            f"SELECT DISTINCT account_id FROM read_parquet({_sql_list([accounts])}, hive_partitioning = false) "
+            "WHERE lower(handle) = ?", [handle]).fetchall()}
+    finally:
+        con.close()
+
+
+def _drop_rows(lake: Lake, path: str, rows: list[int]) -> int:
+    table = lake.read_table(path)
     keep = pc.invert(pc.is_in(pa.array(range(table.num_rows)), value_set=pa.array(rows, type=pa.int64())))
     remaining = table.filter(keep)
     if remaining.num_rows == 0:
-        path.unlink()
+        lake.delete(path)
     else:
-        write_parquet_atomic(remaining, path)
+        lake.write_parquet(remaining, path)
     return table.num_rows - remaining.num_rows
 
 
 def _drop_quarantine_rows(lake: Lake, platform: str, needles: list[str]) -> int:
     removed = 0
-    base = lake.root / "quarantine"
-    for path in sorted(base.rglob("*.parquet")) if base.is_dir() else []:
-        table = pq.read_table(path)
+    for path in lake.files("quarantine"):
+        table = lake.read_table(path)
         content = pc.utf8_lower(pc.fill_null(table.column("content"), ""))
         hit = pc.equal(table.column("platform"), platform)
         named = None
@@ -120,26 +131,26 @@ def _drop_quarantine_rows(lake: Lake, platform: str, needles: list[str]) -> int:
         count = pc.sum(pc.cast(drop, pa.int64())).as_py() or 0
         if count:
             rows = [i for i, d in enumerate(drop.to_pylist()) if d]
-            removed += _drop_rows(path, rows)
+            removed += _drop_rows(lake, path, rows)
     return removed
 
 
 def _purge_frozen(lake: Lake, platform: str, keys: list[str]) -> int:
     """Remove the account's rows from the frozen layer (rows kept after their raw expired)."""
     posts = lake.frozen_path("posts", platform)
-    con = new_connection()
+    con = new_connection(lake=lake)
     try:
         con.register("erased", pa.table({"key": pa.array(keys, type=pa.string())}))
         gone: set[str] = set()
-        if posts.is_file():
+        if lake.exists(posts):
             gone = {r[0] for r in con.execute(
-                f"SELECT post_id FROM read_parquet('{posts.as_posix()}', hive_partitioning = false) "
+                f"SELECT post_id FROM read_parquet({_sql_list([posts])}, hive_partitioning = false) "
                 "WHERE coalesce(sha256(author_id), '') IN (SELECT key FROM erased)").fetchall()}
         con.register("gone", pa.table({"post_id": pa.array(sorted(gone), type=pa.string())}))
         removed = 0
         for table in schema.NORMALISED:
             path = lake.frozen_path(table, platform)
-            if not path.is_file():
+            if not lake.exists(path):
                 continue
             if table == "accounts":
                 where = "coalesce(sha256(account_id), '') IN (SELECT key FROM erased)"
@@ -147,11 +158,11 @@ def _purge_frozen(lake: Lake, platform: str, keys: list[str]) -> int:
                 continue
             else:
                 where = "post_id IN (SELECT post_id FROM gone)"
-            before = pq.ParquetFile(path).metadata.num_rows
-            rows = f"read_parquet('{path.as_posix()}', hive_partitioning = false)"
+            before = lake.num_rows(path)
+            rows = f"read_parquet({_sql_list([path])}, hive_partitioning = false)"
             kept = con.sql(f"SELECT * FROM {rows} WHERE NOT ({where})").to_arrow_table()
             if kept.num_rows != before:
-                write_parquet_atomic(kept, path)
+                lake.write_parquet(kept, path)
                 removed += before - kept.num_rows
         return removed
     finally:
@@ -166,17 +177,17 @@ def forget_account(config: Config, ref: str) -> dict[str, Any]:
     lake = pipeline.lake_for(config)
     with exclusive(lake, "build", what=f"forget {platform}:{handle}"):
         ids, located = _rows_of_account(lake, platform, handle)
-        removed = sum(_drop_rows(Path(f), rows) for f, rows in located.items())
+        removed = sum(_drop_rows(lake, f, rows) for f, rows in located.items())
         quarantined = _drop_quarantine_rows(lake, platform, [handle, *ids])
         keys = sorted(set(lake.erased_account_keys()) | {account_key(i) for i in ids})
-        write_json_atomic(keys, lake.erased_register_path)
+        lake.write_json(keys, lake.erased_register_path)
         removed += _purge_frozen(lake, platform, keys)
         stamp = datetime.now(UTC)
         audit = [{"erased_at": stamp, "platform": platform, "account_key": account_key(i),
                   "raw_records_removed": removed, "raw_files_rewritten": len(located),
                   "quarantine_rows_removed": quarantined} for i in sorted(ids)]
-        write_parquet_atomic(pa.Table.from_pylist(audit, schema=schema.ERASURES),
-                             lake.erasure_path(f"{stamp:%Y%m%dT%H%M%S%fZ}"))
+        lake.write_parquet(pa.Table.from_pylist(audit, schema=schema.ERASURES),
+                           lake.erasure_path(f"{stamp:%Y%m%dT%H%M%S%fZ}"))
     counts = pipeline.normalise(config)
     for stale in (lake.duckdb_path, lake.duckdb_path.with_name(lake.duckdb_path.name + ".wal")):
         stale.unlink(missing_ok=True)

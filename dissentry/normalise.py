@@ -33,7 +33,7 @@ from connectors.registry import get_connector, platforms
 from dissentry.privacy import Pseudonymiser
 from warehouse import schema
 from warehouse.catalog import connect
-from warehouse.lake import Lake, atomic_path
+from warehouse.lake import Lake
 
 TRACKING_PARAMS = re.compile(
     r"^(utm_[a-z_]+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid|igsh|ref_src|ref_url|_hsenc|_hsmi|yclid|s_cid|"
@@ -267,9 +267,12 @@ MEMORY_LIMIT = os.environ.get("DISSENTRY_DUCKDB_MEMORY_LIMIT", "2GB")
 
 
 def new_connection(
-    temp_dir: Path | None = None, pseudonymiser: Pseudonymiser | None = None
+    temp_dir: Path | None = None, pseudonymiser: Pseudonymiser | None = None, *, lake: Lake | None = None
 ) -> duckdb.DuckDBPyConnection:
-    con = connect()
+    """A connection with the mapping helpers; with `lake`, it reads the lake and spills beside it."""
+    con = connect(lake=lake)
+    if temp_dir is None and lake is not None:
+        temp_dir = lake.spill_dir
     if temp_dir is not None:
         temp_dir.mkdir(parents=True, exist_ok=True)
         con.execute(f"SET temp_directory = '{temp_dir.as_posix()}'")
@@ -293,7 +296,7 @@ def use_erased_keys(con: duckdb.DuckDBPyConnection, keys: list[str]) -> None:
     con.register("erased_keys", pa.table({"key": pa.array(keys, type=pa.string())}))
 
 
-def _raw_files_sql(files: list[Path]) -> str:
+def _raw_files_sql(files: list[str]) -> str:
     listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
     return f"SELECT * FROM read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"
 
@@ -310,35 +313,41 @@ _REPLACED_BY_FRESH = {
 }
 
 
-def _with_frozen(table: str, fresh: str | None, frozen: Path) -> str | None:
+def _with_frozen(lake: Lake, table: str, fresh: str | None, frozen: str) -> str | None:
     """The fresh rows plus the frozen rows they do not replace (either may be missing)."""
-    if not frozen.is_file():
+    if not lake.exists(frozen):
         return fresh
-    kept = f"SELECT * FROM read_parquet('{frozen.as_posix()}', hive_partitioning = false)"
+    quoted = frozen.replace("'", "''")
+    kept = f"SELECT * FROM read_parquet('{quoted}', hive_partitioning = false)"
     if fresh is None:
         return kept
     return f"SELECT * FROM ({fresh}) UNION ALL ({kept} WHERE NOT ({_REPLACED_BY_FRESH[table]}))"
 
 
-def freeze_raw(lake: Lake, platform: str, files: list[Path]) -> dict[str, int]:
+def freeze_raw(lake: Lake, platform: str, files: list[str]) -> dict[str, int]:
     """Map `files` and keep their canonical rows in the frozen layer, so the files can be deleted
     (raw retention) while their normalised rows stay. Called under the build lock."""
     counts: dict[str, int] = {}
-    con = new_connection(lake.root / ".spill")
+    con = new_connection(lake=lake)
     use_erased_keys(con, lake.erased_account_keys())
     try:
         selects = _build_platform_tables(con, platform, _raw_files_sql(files))
         for table in schema.NORMALISED:
             frozen = lake.frozen_path(table, platform)
-            select = _with_frozen(table, selects.get(table), frozen)
+            select = _with_frozen(lake, table, selects.get(table), frozen)
             if select is None:
                 continue
-            with atomic_path(frozen) as tmp:
-                con.execute(f"COPY ({select}) TO '{tmp.as_posix()}' (FORMAT parquet, COMPRESSION zstd)")
-            counts[table] = pq.ParquetFile(frozen).metadata.num_rows
+            counts[table] = _copy_to_lake(con, lake, select, frozen)
     finally:
         con.close()
     return counts
+
+
+def _copy_to_lake(con: duckdb.DuckDBPyConnection, lake: Lake, select: str, final: str) -> int:
+    """Write a query's rows to one lake file, whole or not at all; return the row count."""
+    with lake.staged(final) as tmp:
+        con.execute(f"COPY ({select}) TO '{tmp.as_posix()}' (FORMAT parquet, COMPRESSION zstd)")
+        return pq.ParquetFile(tmp).metadata.num_rows
 
 
 def normalise_lake(
@@ -346,7 +355,7 @@ def normalise_lake(
 ) -> dict[str, int]:
     """Rebuild the normalised layer from raw (and frozen rows of expired raw); rows per table."""
     counts = {name: 0 for name in schema.NORMALISED}
-    con = new_connection(lake.root / ".spill", pseudonymiser)
+    con = new_connection(pseudonymiser=pseudonymiser, lake=lake)
     use_erased_keys(con, lake.erased_account_keys())
     try:
         for platform in platform_names or platforms():
@@ -355,18 +364,16 @@ def normalise_lake(
             selects = {
                 table: select
                 for table in schema.NORMALISED
-                if (select := _with_frozen(table, fresh.get(table), lake.frozen_path(table, platform)))
+                if (select := _with_frozen(lake, table, fresh.get(table), lake.frozen_path(table, platform)))
             }
             if pseudonymiser is not None:
                 selects = {t: _pseudonymised_select(t, s) for t, s in selects.items()}
             for table in schema.NORMALISED:
                 final = lake.normalised_path(table, platform)
                 if table not in selects:
-                    final.unlink(missing_ok=True)
+                    lake.delete(final)
                     continue
-                with atomic_path(final) as tmp:
-                    con.execute(f"COPY ({selects[table]}) TO '{tmp.as_posix()}' (FORMAT parquet, COMPRESSION zstd)")
-                counts[table] += pq.ParquetFile(final).metadata.num_rows
+                counts[table] += _copy_to_lake(con, lake, selects[table], final)
     finally:
         con.close()
     return counts

@@ -238,7 +238,7 @@ def transform_all(config_file: str | Path) -> dict[str, Any]:
     from dissentry import pipeline
 
     config = load_config(config_file)
-    return {"tables": pipeline.transform(config), "warehouse": str(config.warehouse_path)}
+    return {"tables": pipeline.transform(config), "warehouse": config.warehouse_location}
 
 
 # ---- command line ------------------------------------------------------------------------------

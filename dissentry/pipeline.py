@@ -38,7 +38,6 @@ from warehouse.lake import (
     quarantine_writer,
     raw_writer,
     write_collection_run,
-    write_parquet_atomic,
 )
 from warehouse.lock import exclusive
 
@@ -52,7 +51,7 @@ class RunResult:
     runs: list[dict[str, Any]] = field(default_factory=list)
     normalised: dict[str, int] = field(default_factory=dict)
     tables: dict[str, int] = field(default_factory=dict)
-    warehouse: Path | None = None
+    warehouse: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -60,7 +59,10 @@ class RunResult:
 
 
 def lake_for(config: Config) -> Lake:
-    return Lake(config.warehouse_path)
+    """The configured lake; a remote one is checked to be reachable before any work starts."""
+    lake = Lake(config.warehouse_location, local_dir=config.local_path, storage_options=config.storage_options)
+    lake.check_reachable()
+    return lake
 
 
 @contextmanager
@@ -212,14 +214,14 @@ def _ingest(
     return row
 
 
-def _count_new_records(lake: Lake, platform: str, run_id: str, files: list[Path]) -> int:
+def _count_new_records(lake: Lake, platform: str, run_id: str, files: list[str]) -> int:
     """Records of this run whose exact content the lake did not hold before."""
     if not files:
         return 0
-    earlier = [str(f) for f in lake.raw_files(platform) if f not in set(files)]
-    con = connect()
+    earlier = [f for f in lake.raw_files(platform) if f not in set(files)]
+    con = connect(lake=lake)
     try:
-        mine = con.read_parquet([str(f) for f in files])
+        mine = con.read_parquet(files)
         con.register("mine", mine)
         if not earlier:
             return con.execute("SELECT count(DISTINCT (record_type, record_id, md5(payload))) FROM mine").fetchone()[0]
@@ -382,7 +384,7 @@ def _transform(config: Config, lake: Lake, progress: bool) -> dict[str, int]:
     from transforms.config_tables import load_config_tables
     from transforms.runner import MART_NAMES, run_models
 
-    con = connect(lake.duckdb_path)
+    con = connect(lake.duckdb_path, lake=lake)
     try:
         create_lake_views(con, lake)
         load_config_tables(con, config)
@@ -396,7 +398,7 @@ def _transform(config: Config, lake: Lake, progress: bool) -> dict[str, int]:
             tables = run_models(con, config, on_model=on_model)
         for mart in MART_NAMES:
             arrow_table = con.sql(f'SELECT * FROM "{mart}"').to_arrow_table()
-            write_parquet_atomic(arrow_table, lake.mart_path(mart))
+            lake.write_parquet(arrow_table, lake.mart_path(mart))
         con.execute("CHECKPOINT")
     finally:
         con.close()

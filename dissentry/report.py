@@ -89,11 +89,12 @@ def print_headlines(config: Config, console: Console) -> None:
     from dissentry.pipeline import lake_for
     from warehouse.catalog import connect
 
-    db = lake_for(config).duckdb_path
+    lake = lake_for(config)
+    db = lake.duckdb_path
     if not db.exists():
         console.print(f"[red]{db} does not exist yet: run `dissentry run` first[/red]")
         return
-    con = connect(db, read_only=True)
+    con = connect(db, read_only=True, lake=lake)
     try:
         console.print(_headline_table(con, "dissent_frequency", DISSENT_COLUMNS,
                                       "Dissent frequency (members' posts about their own organisation, all periods)"))

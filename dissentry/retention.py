@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 from connectors.registry import platforms
 from dissentry.normalise import freeze_raw
@@ -15,12 +14,12 @@ from warehouse.lake import Lake
 _DAY = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 
 
-def expired_raw_files(lake: Lake, platform: str, days: int, today: date | None = None) -> list[Path]:
+def expired_raw_files(lake: Lake, platform: str, days: int, today: date | None = None) -> list[str]:
     """Raw files in date partitions older than `days` days (the fetch date decides)."""
     cutoff = (today or datetime.now(UTC).date()) - timedelta(days=days)
     out = []
     for path in lake.raw_files(platform):
-        match = _DAY.match(path.parent.name)
+        match = _DAY.match(path.rsplit("/", 2)[-2])
         if match and date.fromisoformat(match.group(1)) < cutoff:
             out.append(path)
     return out
@@ -35,6 +34,6 @@ def apply_retention(lake: Lake, days: int, today: date | None = None) -> int:
             continue
         freeze_raw(lake, platform, files)  # durable before anything is deleted
         for path in files:
-            path.unlink()
+            lake.delete(path)
             deleted += 1
     return deleted

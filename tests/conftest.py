@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.support.s3_server import Bucket
 
 
 @pytest.fixture(autouse=True)
@@ -20,3 +25,22 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_connect(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server, started once for the session, on loopback."""
+    from tests.support.s3_server import moto_server
+
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Bucket:
+    """A new, empty bucket, and the environment a worker uses to reach it."""
+    from tests.support.s3_server import apply_environment, new_bucket
+
+    apply_environment(s3_endpoint, monkeypatch.setenv)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return new_bucket(s3_endpoint)

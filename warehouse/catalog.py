@@ -25,13 +25,18 @@ LAKE_VIEWS: dict[str, tuple[str, str | None, pa.Schema]] = {
 }
 
 
-def connect(path: Path | str = ":memory:", *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection that never downloads anything and computes in UTC."""
+def connect(
+    path: Path | str = ":memory:", *, read_only: bool = False, lake: Lake | None = None
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection that never downloads anything and computes in UTC; with `lake`, one that
+    can read the lake's files wherever they are (views in dissentry.duckdb name them)."""
     config = {"autoinstall_known_extensions": "false", "autoload_known_extensions": "true"}
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path), read_only=read_only, config=config)
     con.execute("SET TimeZone = 'UTC'")
+    if lake is not None:
+        lake.attach(con)
     return con
 
 
@@ -63,5 +68,6 @@ def lake_relation_sql(lake: Lake, name: str) -> str:
 
 def create_lake_views(con: duckdb.DuckDBPyConnection, lake: Lake, names: list[str] | None = None) -> None:
     """(Re)create views named after the lake's tables: posts, accounts, raw_records, ..."""
+    lake.attach(con)
     for name in names or list(LAKE_VIEWS):
         con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {lake_relation_sql(lake, name)}')

@@ -1,19 +1,29 @@
 """The Parquet lake: paths, atomic writes, cursor state. Nothing else builds a path into the lake.
 
-Layout under the warehouse directory:
+Layout under the lake's root, a local folder or an object-store URL (`s3://bucket/prefix`):
 
     raw/platform=P/source=S/date=YYYY-MM-DD/<run_id>-<n>.parquet     append-only, one file per batch
     quarantine/platform=P/source=S/date=YYYY-MM-DD/<run_id>-<n>.parquet
     collection_runs/<run_id>.parquet                                  one row per run
     normalised/<table>/platform=P/data.parquet                        rebuilt by `normalise`
+    frozen/<table>/platform=P/data.parquet                            rows of expired raw (retention)
     marts/<table>.parquet                                             copies of the marts
+    erasures/<stamp>.parquet, state/erased_accounts.json              `dissentry forget`
     state/cursors/platform=P/source=S.json                            resume points
-    dissentry.duckdb                                                  serving layer, rebuildable
 
-Every file appears whole or not at all: it is written beside its final name and renamed into place
-(rename is atomic on POSIX file systems), so a killed process never leaves a half file visible.
+and, always on local disk (`local_dir`: the lake's own folder when the lake is local):
+
+    dissentry.duckdb, .locks/, .spill/, .staging/                     serving layer and scratch
+
+Every file appears whole or not at all. On local disk it is written beside its final name and
+renamed into place (rename is atomic on POSIX), so a killed process never leaves a half file
+visible. On an object store it is written to local scratch and uploaded with one PUT, or a
+multipart upload that is aborted on error: an object store never shows part of an object.
 Partition values come from user data (source names), so they are percent-encoded and can never
 escape the lake (`../../etc` becomes `..%2F..%2Fetc`, and a name of only dots is encoded too).
+
+Paths are strings: plain paths for a local lake, URLs (`s3://bucket/key`) for a remote one. Both
+are what DuckDB's `read_parquet` takes, once `Lake.attach` has registered the file system.
 """
 
 from __future__ import annotations
@@ -22,20 +32,25 @@ import contextlib
 import json
 import os
 import secrets
+import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
+from fsspec.implementations.local import LocalFileSystem
 
 from warehouse import schema
 
 DUCKDB_FILE = "dissentry.duckdb"
+# stores whose listings fsspec would otherwise cache for the life of the process; another
+# machine's writes must show up in the next listing
+_LISTING_CACHE_PROTOCOLS = {"s3", "s3a", "gs", "gcs", "abfs", "az", "adl"}
 
 
 def sanitise_partition_value(value: str) -> str:
@@ -52,6 +67,12 @@ def new_run_id(now: datetime | None = None) -> str:
     """Sortable by time, unique across processes: 20261124T120000Z-3f9a1c2b."""
     now = now or datetime.now(UTC)
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
+
+
+def is_remote(location: str | os.PathLike[str]) -> bool:
+    """True for a URL of a remote file system (s3://, gs://, memory://), false for a local path."""
+    text = str(location)
+    return "://" in text and not text.startswith("file://")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -95,92 +116,228 @@ def write_json_atomic(data: Any, final: Path) -> Path:
     return final
 
 
-@dataclass(frozen=True)
+class LakeUnavailable(OSError):
+    """The lake's store cannot be reached or written; the message names the URL."""
+
+
+def _is_temp_name(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return name.startswith(".") or name.endswith(".tmp")
+
+
 class Lake:
-    root: Path
+    """The lake at `location`: a local folder, or any fsspec URL (`s3://bucket/prefix`).
+
+    `local_dir` holds what cannot live in an object store (the DuckDB file, locks, spill and
+    staging files); it defaults to the lake's own folder and is required for a remote lake.
+    `storage_options` go to fsspec (an `endpoint_url`, a region); credentials come from the
+    environment, the way boto and every other client of the store reads them.
+    """
+
+    def __init__(
+        self,
+        location: str | os.PathLike[str],
+        *,
+        local_dir: str | os.PathLike[str] | None = None,
+        storage_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.remote = is_remote(location)
+        if self.remote:
+            protocol = str(location).split("://", 1)[0]
+            options = dict(storage_options or {})
+            if protocol in _LISTING_CACHE_PROTOCOLS:
+                options.setdefault("use_listings_cache", False)
+            self.fs, path = fsspec.url_to_fs(str(location), **options)
+            self.root = self.fs.unstrip_protocol(path.rstrip("/"))
+            if local_dir is None:
+                raise ValueError(f"a lake at {self.root} needs a local_dir for the DuckDB file, locks and scratch")
+            self.local_dir = Path(local_dir).absolute()
+        else:
+            text = str(location).removeprefix("file://")
+            self.fs = LocalFileSystem()
+            self.root = str(Path(text).expanduser().absolute())
+            self.local_dir = Path(local_dir).absolute() if local_dir is not None else Path(self.root)
+
+    def __repr__(self) -> str:
+        return f"Lake({self.root!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Lake) and (self.root, self.local_dir) == (other.root, other.local_dir)
+
+    def __hash__(self) -> int:
+        return hash((self.root, self.local_dir))
+
+    def check_reachable(self) -> None:
+        """Fail early, naming the URL, when a remote lake's bucket is missing or the store is down."""
+        if not self.remote:
+            return
+        protocol, _, rest = self.root.partition("://")
+        container = f"{protocol}://{rest.split('/', 1)[0]}"
+        try:
+            found = self.fs.exists(self.root) or self.fs.exists(container)
+        except Exception as exc:  # botocore's connection errors are not OSErrors
+            problem = f"the lake's store cannot be reached: {type(exc).__name__}: {exc}"
+            raise LakeUnavailable(f"{self.root}: {problem}") from exc
+        if not found:
+            problem = f"{container} does not exist (create the bucket, or fix warehouse_dir)"
+            raise LakeUnavailable(f"{self.root}: {problem}")
 
     # ---- paths ----------------------------------------------------------------------------------
-    def _partitioned(self, layer: str, platform: str, source: str, day: str) -> Path:
-        return (
-            self.root
-            / layer
-            / f"platform={sanitise_partition_value(platform)}"
-            / f"source={sanitise_partition_value(source)}"
-            / f"date={day}"
+    def path(self, *parts: str) -> str:
+        """The lake path (or URL) of `parts` under the root; parts are trusted, already safe names."""
+        return "/".join([self.root, *parts])
+
+    def _partitioned(self, layer: str, platform: str, source: str, day: str) -> str:
+        return self.path(
+            layer,
+            f"platform={sanitise_partition_value(platform)}",
+            f"source={sanitise_partition_value(source)}",
+            f"date={day}",
         )
 
-    def raw_batch_path(self, platform: str, source: str, day: str, run_id: str, n: int) -> Path:
-        return self._partitioned("raw", platform, source, day) / f"{run_id}-{n:05d}.parquet"
+    def raw_batch_path(self, platform: str, source: str, day: str, run_id: str, n: int) -> str:
+        return f"{self._partitioned('raw', platform, source, day)}/{run_id}-{n:05d}.parquet"
 
-    def quarantine_batch_path(self, platform: str, source: str, day: str, run_id: str, n: int) -> Path:
-        return self._partitioned("quarantine", platform, source, day) / f"{run_id}-{n:05d}.parquet"
+    def quarantine_batch_path(self, platform: str, source: str, day: str, run_id: str, n: int) -> str:
+        return f"{self._partitioned('quarantine', platform, source, day)}/{run_id}-{n:05d}.parquet"
 
-    def collection_run_path(self, run_id: str) -> Path:
-        return self.root / "collection_runs" / f"{run_id}.parquet"
+    def collection_run_path(self, run_id: str) -> str:
+        return self.path("collection_runs", f"{run_id}.parquet")
 
-    def normalised_path(self, table: str, platform: str) -> Path:
-        return self.root / "normalised" / table / f"platform={sanitise_partition_value(platform)}" / "data.parquet"
+    def normalised_path(self, table: str, platform: str) -> str:
+        return self.path("normalised", table, f"platform={sanitise_partition_value(platform)}", "data.parquet")
 
-    def frozen_path(self, table: str, platform: str) -> Path:
+    def frozen_path(self, table: str, platform: str) -> str:
         """Normalised rows kept after their raw files expired (raw retention)."""
-        return self.root / "frozen" / table / f"platform={sanitise_partition_value(platform)}" / "data.parquet"
+        return self.path("frozen", table, f"platform={sanitise_partition_value(platform)}", "data.parquet")
 
-    def mart_path(self, table: str) -> Path:
-        return self.root / "marts" / f"{table}.parquet"
+    def mart_path(self, table: str) -> str:
+        return self.path("marts", f"{table}.parquet")
 
-    def erasure_path(self, stamp: str) -> Path:
-        return self.root / "erasures" / f"{stamp}.parquet"
+    def erasure_path(self, stamp: str) -> str:
+        return self.path("erasures", f"{stamp}.parquet")
 
     @property
-    def erased_register_path(self) -> Path:
+    def erased_register_path(self) -> str:
         """sha256 of every erased account id: normalisation keeps them out of later collections."""
-        return self.root / "state" / "erased_accounts.json"
+        return self.path("state", "erased_accounts.json")
 
-    def erased_account_keys(self) -> list[str]:
-        path = self.erased_register_path
-        return sorted(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else []
-
-    def cursor_path(self, platform: str, source: str) -> Path:
-        return (
-            self.root
-            / "state"
-            / "cursors"
-            / f"platform={sanitise_partition_value(platform)}"
-            / f"source={sanitise_partition_value(source)}.json"
+    def cursor_path(self, platform: str, source: str) -> str:
+        return self.path(
+            "state",
+            "cursors",
+            f"platform={sanitise_partition_value(platform)}",
+            f"source={sanitise_partition_value(source)}.json",
         )
 
     @property
     def duckdb_path(self) -> Path:
-        return self.root / DUCKDB_FILE
+        return self.local_dir / DUCKDB_FILE
 
-    # ---- globs for readers (DuckDB read_parquet) ------------------------------------------------
+    @property
+    def spill_dir(self) -> Path:
+        """Where DuckDB spills what does not fit in its memory limit."""
+        return self.local_dir / ".spill"
+
+    @property
+    def locks_dir(self) -> Path:
+        return self.local_dir / ".locks"
+
+    # ---- reading the file system ----------------------------------------------------------------
+    def _url(self, fs_path: str) -> str:
+        """fsspec listings drop the protocol; put it back so DuckDB and later calls see a URL."""
+        return self.fs.unstrip_protocol(fs_path) if self.remote else fs_path
+
+    def exists(self, path: str) -> bool:
+        return bool(self.fs.isfile(path))
+
+    def files(self, *parts: str, suffix: str = ".parquet") -> list[str]:
+        """Every finished file under `parts` (temporary files of writers in progress excluded)."""
+        base = self.path(*parts)
+        if not self.fs.isdir(base):
+            return []
+        return sorted(
+            self._url(p) for p in self.fs.find(base) if p.endswith(suffix) and not _is_temp_name(p)
+        )
+
+    def has_files(self, layer: str, table: str | None = None) -> bool:
+        return bool(self.files(layer, table) if table else self.files(layer))
+
+    def raw_files(self, platform: str | None = None) -> list[str]:
+        return self.files("raw", f"platform={sanitise_partition_value(platform)}") if platform else self.files("raw")
+
     def glob(self, layer: str, table: str | None = None) -> str:
         """A glob over every file of a layer (raw, quarantine, collection_runs, normalised/<table>)."""
         if layer == "normalised":
             assert table is not None
-            return str(self.root / "normalised" / table / "*" / "*.parquet")
-        if layer == "collection_runs":
-            return str(self.root / "collection_runs" / "*.parquet")
-        return str(self.root / layer / "**" / "*.parquet")
+            return self.path("normalised", table, "*", "*.parquet")
+        if layer in ("collection_runs", "erasures"):
+            return self.path(layer, "*.parquet")
+        return self.path(layer, "**", "*.parquet")
 
-    def has_files(self, layer: str, table: str | None = None) -> bool:
-        base = self.root / layer / table if table else self.root / layer
-        return base.is_dir() and any(base.rglob("*.parquet"))
+    def read_table(self, path: str) -> pa.Table:
+        with self.fs.open(path, "rb") as fh:
+            return pq.read_table(fh)
 
-    def raw_files(self, platform: str | None = None) -> list[Path]:
-        base = self.root / "raw"
-        if platform:
-            base = base / f"platform={sanitise_partition_value(platform)}"
-        return sorted(base.rglob("*.parquet")) if base.is_dir() else []
+    def num_rows(self, path: str) -> int:
+        with self.fs.open(path, "rb") as fh:
+            return pq.ParquetFile(fh).metadata.num_rows
+
+    def read_json(self, path: str) -> Any:
+        with self.fs.open(path, "rb") as fh:
+            return json.loads(fh.read().decode("utf-8"))
+
+    def attach(self, con: Any) -> None:
+        """Let a DuckDB connection read this lake's paths (registers the fsspec file system)."""
+        if self.remote and not any(self.fs.protocol == p or p in self.fs.protocol for p in con.list_filesystems()):
+            con.register_filesystem(self.fs)
+
+    # ---- writing ----------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def staged(self, final: str) -> Iterator[Path]:
+        """Yield a local path to write; on success the file appears at `final`, whole."""
+        if not self.remote:
+            with atomic_path(Path(final)) as tmp:
+                yield tmp
+            return
+        staging = self.local_dir / ".staging"
+        staging.mkdir(parents=True, exist_ok=True)
+        tmp = staging / f".{uuid.uuid4().hex}.tmp"
+        try:
+            yield tmp
+            try:
+                self.fs.put_file(str(tmp), final)
+            except Exception as exc:  # botocore's connection errors are not OSErrors
+                raise LakeUnavailable(f"{final}: could not write to the lake: {type(exc).__name__}: {exc}") from exc
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    def write_parquet(self, table: pa.Table, final: str) -> str:
+        with self.staged(final) as tmp:
+            pq.write_table(table, tmp, compression="zstd")
+        return final
+
+    def write_json(self, data: Any, final: str) -> str:
+        with self.staged(final) as tmp:
+            tmp.write_text(json.dumps(data, sort_keys=True, ensure_ascii=False), encoding="utf-8")
+        return final
+
+    def delete(self, path: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm_file(path)
 
     def sweep_stale_temp_files(self, older_than_seconds: float = 3600.0) -> int:
-        """Remove temporary files a killed writer left behind (readers never saw them)."""
-        import time
+        """Remove temporary files a killed writer left behind (readers never saw them).
 
+        A remote lake never holds one (uploads are whole); its local staging folder may."""
         cutoff = time.time() - older_than_seconds
+        folders = [self.local_dir / ".staging"]
+        if not self.remote:
+            folders += [Path(self.root) / layer for layer in
+                        ("raw", "quarantine", "collection_runs", "normalised", "frozen", "marts", "erasures", "state")]
         removed = 0
-        for layer in ("raw", "quarantine", "collection_runs", "normalised", "marts", "state"):
-            base = self.root / layer
+        for base in folders:
             if not base.is_dir():
                 continue
             for path in base.rglob(".*.tmp"):
@@ -190,17 +347,19 @@ class Lake:
                         removed += 1
         return removed
 
-    # ---- cursor state ---------------------------------------------------------------------------
+    # ---- state ------------------------------------------------------------------------------------
+    def erased_account_keys(self) -> list[str]:
+        path = self.erased_register_path
+        return sorted(self.read_json(path)) if self.exists(path) else []
+
     def load_cursor(self, platform: str, source: str) -> dict[str, Any] | None:
         path = self.cursor_path(platform, source)
-        if not path.is_file():
-            return None
-        return json.loads(path.read_text(encoding="utf-8"))
+        return self.read_json(path) if self.exists(path) else None
 
     def save_cursor(self, platform: str, source: str, cursor: dict[str, Any] | None) -> None:
         """Only call after the data the cursor covers is durable in the lake."""
         if cursor is not None:
-            write_json_atomic(cursor, self.cursor_path(platform, source))
+            self.write_json(cursor, self.cursor_path(platform, source))
 
 
 class BatchWriter:
@@ -210,13 +369,16 @@ class BatchWriter:
     whatever the size of the export or collection.
     """
 
-    def __init__(self, path_for_batch: Any, table_schema: pa.Schema, batch_rows: int = 20_000) -> None:
+    def __init__(
+        self, lake: Lake, path_for_batch: Callable[[int], str], table_schema: pa.Schema, batch_rows: int = 20_000
+    ) -> None:
+        self._lake = lake
         self._path_for_batch = path_for_batch
         self._schema = table_schema
         self._batch_rows = batch_rows
         self._columns: dict[str, list[Any]] = {name: [] for name in table_schema.names}
         self._buffered = 0
-        self.files: list[Path] = []
+        self.files: list[str] = []
         self.rows_written = 0
 
     def append(self, row: dict[str, Any]) -> None:
@@ -231,12 +393,12 @@ class BatchWriter:
     def full(self) -> bool:
         return self._buffered >= self._batch_rows
 
-    def flush(self) -> Path | None:
+    def flush(self) -> str | None:
         """Write what is buffered; return the file, or None when nothing was buffered."""
         if not self._buffered:
             return None
         table = pa.table(self._columns, schema=self._schema)
-        path = write_parquet_atomic(table, self._path_for_batch(len(self.files)))
+        path = self._lake.write_parquet(table, self._path_for_batch(len(self.files)))
         self.files.append(path)
         self.rows_written += self._buffered
         self._columns = {name: [] for name in self._schema.names}
@@ -246,16 +408,17 @@ class BatchWriter:
 
 def raw_writer(lake: Lake, platform: str, source: str, day: str, run_id: str, batch_rows: int = 20_000) -> BatchWriter:
     return BatchWriter(
-        lambda n: lake.raw_batch_path(platform, source, day, run_id, n), schema.RAW, batch_rows=batch_rows
+        lake, lambda n: lake.raw_batch_path(platform, source, day, run_id, n), schema.RAW, batch_rows=batch_rows
     )
 
 
 def quarantine_writer(lake: Lake, platform: str, source: str, day: str, run_id: str) -> BatchWriter:
-    return BatchWriter(
-        lambda n: lake.quarantine_batch_path(platform, source, day, run_id, n), schema.QUARANTINE, batch_rows=5_000
-    )
+    def path(n: int) -> str:
+        return lake.quarantine_batch_path(platform, source, day, run_id, n)
+
+    return BatchWriter(lake, path, schema.QUARANTINE, batch_rows=5_000)
 
 
-def write_collection_run(lake: Lake, row: dict[str, Any]) -> Path:
+def write_collection_run(lake: Lake, row: dict[str, Any]) -> str:
     table = pa.Table.from_pylist([row], schema=schema.COLLECTION_RUNS)
-    return write_parquet_atomic(table, lake.collection_run_path(row["run_id"]))
+    return lake.write_parquet(table, lake.collection_run_path(row["run_id"]))

@@ -6,8 +6,10 @@
 Collections of different sources run side by side: their raw files have unique names and appear
 atomically. Readers need no lock: every file is replaced whole, by rename.
 
-Locks are `flock`s on files under `<warehouse>/.locks/`; the kernel releases them when a process
-dies, so a killed run never leaves a stale lock behind.
+Locks are `flock`s on files under `<local_dir>/.locks/`; the kernel releases them when a process
+dies, so a killed run never leaves a stale lock behind. They hold on one machine (and on a shared
+POSIX file system). Workers of a cluster sharing a lake on object storage rely on the scheduler
+instead: one-slot Airflow pools for the build and for each source (docs/airflow.md).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ class WarehouseBusy(RuntimeError):
 
 @contextlib.contextmanager
 def exclusive(lake: Lake, name: str, *, wait_seconds: float = 0.0, what: str = "") -> Iterator[None]:
-    folder = lake.root / ".locks"
+    folder = lake.locks_dir
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{sanitise_partition_value(name)}.lock"
     with open(path, "a+", encoding="utf-8") as fh:

@@ -4,6 +4,7 @@ with their rate-limit reset moved onto the real clock."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -28,15 +29,22 @@ def _toml_value(value: Any) -> str:
 
 
 def write_config(
-    folder: Path, sources: list[dict[str, Any]], warehouse: str = "wh", members: list[str] | None = None
+    folder: Path,
+    sources: list[dict[str, Any]],
+    warehouse: str = "wh",
+    members: list[str] | None = None,
+    local_dir: str | None = None,
 ) -> Path:
     members = members or ["mastodon:@alice@social.example", "bluesky:alice.bsky.social"]
-    lines = [f"warehouse_dir = {_toml_value(warehouse)}", GROUPS + f"members = {_toml_value(members)}\n"]
+    lines = [f"warehouse_dir = {_toml_value(warehouse)}"]
+    if local_dir is not None:
+        lines.append(f"local_dir = {_toml_value(local_dir)}")
+    lines.append(GROUPS + f"members = {_toml_value(members)}\n")
     for source in sources:
         lines.append("[[sources]]")
         lines.extend(f"{key} = {_toml_value(value)}" for key, value in source.items())
         lines.append("")
-    path = folder / f"dissentry-{warehouse}.toml"
+    path = folder / f"dissentry-{re.sub(r'[^A-Za-z0-9_]+', '-', warehouse)}.toml"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
 

@@ -1,6 +1,10 @@
 """The DAGs run by real Airflow (`dag.test()`) against loopback servers shaped like Mastodon and
 Bluesky: the collection DAG, the same interval again, then the transform DAG, whose marts must
-equal those `dissentry.pipeline.run` builds from the same servers in another warehouse."""
+equal those `dissentry.pipeline.run` builds from the same servers in another warehouse.
+
+Twice: with the lake on local disk, and with the lake on S3 (moto's server on loopback), as the
+tasks of a CeleryExecutor or KubernetesExecutor deployment share it: then no task leaves a lake
+file on local disk, and the transform builds the marts from what the collection tasks uploaded."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -20,6 +25,7 @@ from dissentry.config import load_config
 from tests.dags.conftest import AirflowRun
 from tests.dags.support import realtime_rate_limits, write_config
 from tests.support.local_server import Reply, Request, serve
+from tests.support.s3_server import Bucket
 
 TOKEN = "tok-Zq81-never-logged"
 CONN_ID = "dissentry_test_mastodon"
@@ -44,7 +50,11 @@ class Restartable:
 
 
 def rows(path: Path) -> list[dict[str, Any]]:
-    return sorted(pq.read_table(path).to_pylist(), key=lambda r: json.dumps(r, sort_keys=True, default=str))
+    return sorted_rows(pq.read_table(path))
+
+
+def sorted_rows(table: pa.Table) -> list[dict[str, Any]]:
+    return sorted(table.to_pylist(), key=lambda r: json.dumps(r, sort_keys=True, default=str))
 
 
 def by_task(result: dict[str, Any], key: str) -> dict[str, Any]:
@@ -52,9 +62,13 @@ def by_task(result: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("lake", ["local", "s3"])
 def test_collect_then_transform_in_airflow_builds_the_marts_the_cli_builds(
-    tmp_path: Path, airflow_run: AirflowRun, monkeypatch: pytest.MonkeyPatch
+    lake: str, tmp_path: Path, airflow_run: AirflowRun, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
+    bucket: Bucket | None = request.getfixturevalue("s3_bucket") if lake == "s3" else None
+    warehouse = bucket.url("wh_airflow") if bucket else "wh_airflow"
+    local_dir = "serving" if bucket else None
     mastodon, bluesky = Restartable(mastodon_api.make_handler), Restartable(bluesky_api.make_handler)
     with serve(mastodon) as m_server, serve(bluesky) as b_server:
         sources = [
@@ -65,7 +79,7 @@ def test_collect_then_transform_in_airflow_builds_the_marts_the_cli_builds(
         ]
         # Mastodon authors are named after the instance they were fetched from: here, the loopback server
         members = [f"mastodon:@alice@{urlsplit(m_server.url).hostname}", "bluesky:alice.bsky.social"]
-        airflow_config = write_config(tmp_path, sources, warehouse="wh_airflow", members=members)
+        airflow_config = write_config(tmp_path, sources, warehouse=warehouse, members=members, local_dir=local_dir)
         monkeypatch.setenv("DISSENTRY_CONFIG", str(airflow_config))
         monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps({"conn_type": "generic", "password": TOKEN}))
         monkeypatch.delenv(TOKEN_ENV, raising=False)
@@ -110,6 +124,7 @@ def test_collect_then_transform_in_airflow_builds_the_marts_the_cli_builds(
         result = by_task(transformed, "value")
         assert result["normalise"]["rows"]["posts"] == 45 + 7  # the contract fakes' posts, each once
         assert [e["uri"] for e in transformed["asset_events"]] == ["dissentry://warehouse/marts"]
+        assert result["transform"]["warehouse"] == (warehouse if bucket else str(tmp_path / warehouse))
 
         # the command-line way, same servers started over, another warehouse; the token from the env
         mastodon.restart()
@@ -118,11 +133,25 @@ def test_collect_then_transform_in_airflow_builds_the_marts_the_cli_builds(
         reference = pipeline.run(load_config(write_config(tmp_path, sources, warehouse="wh_cli", members=members)))
         assert reference.ok
 
-    posts = rows(tmp_path / "wh_airflow" / "normalised" / "posts" / "platform=mastodon" / "data.parquet")
+    def airflow_lake(*parts: str) -> list[dict[str, Any]]:
+        if bucket is None:
+            return rows(tmp_path.joinpath("wh_airflow", *parts))
+        with bucket.fs.open("/".join([bucket.name, "wh_airflow", *parts]), "rb") as fh:
+            return sorted_rows(pq.read_table(fh))
+
+    posts = airflow_lake("normalised", "posts", "platform=mastodon", "data.parquet")
     assert len({p["post_id"] for p in posts}) == len(posts) == 45
     marts = sorted((tmp_path / "wh_cli" / "marts").glob("*.parquet"))
     references = rows(tmp_path / "wh_cli" / "marts" / "org_references.parquet")
     assert len(references) == 45  # alice's 45 Mastodon posts name "Contract", an alias of org_a
     assert len(marts) >= 4
     for mart in marts:
-        assert rows(tmp_path / "wh_airflow" / "marts" / mart.name) == rows(mart), mart.name
+        assert airflow_lake("marts", mart.name) == rows(mart), mart.name
+    if bucket is not None:
+        # the tasks shared the bucket, not a disk: local_dir holds the DuckDB file and locks only
+        on_disk = sorted(p.relative_to(tmp_path / "serving").as_posix()
+                         for p in (tmp_path / "serving").rglob("*") if p.is_file())
+        assert not [p for p in on_disk if p.endswith((".parquet", ".json"))], on_disk
+        assert not (tmp_path / "wh_airflow").exists()
+        layers = {k.split("/")[1] for k in bucket.object_keys("wh_airflow")}
+        assert {"raw", "collection_runs", "normalised", "marts", "state"} <= layers

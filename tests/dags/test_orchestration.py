@@ -8,7 +8,6 @@ import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 
 from connectors.mastodon.fixtures.contract import fake_api as mastodon_api
@@ -16,7 +15,6 @@ from dissentry import orchestration as orch
 from dissentry.config import Config, Source, load_config
 from tests.dags.support import realtime_rate_limits, write_config
 from tests.support.local_server import Reply, Request, serve
-from warehouse.lake import Lake
 
 
 def test_config_path_prefers_the_variable_then_the_environment_then_the_repo(tmp_path: Path) -> None:
@@ -128,12 +126,19 @@ def _failing_after_first_page(failing: dict[str, bool]) -> object:
     return handle
 
 
-def test_a_collection_that_fails_halfway_keeps_its_cursor_and_a_rerun_completes_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("lake_kind", ["local", "s3"])
+def test_a_collection_that_fails_halfway_keeps_its_cursor_and_a_rerun_completes_it(
+    lake_kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    from dissentry import pipeline
+
+    bucket = request.getfixturevalue("s3_bucket") if lake_kind == "s3" else None
     failing = {"on": True}
     no_sleep = {"sleep": lambda _s: None}  # the client's backoff between its 6 attempts
     with serve(_failing_after_first_page(failing)) as server:
         path = write_config(tmp_path, [{"name": "m", "platform": "mastodon", "instance": server.url,
-                                        "accounts": ["@alice"]}])
+                                        "accounts": ["@alice"]}],
+                            warehouse=bucket.url("wh") if bucket else "wh", local_dir="serving" if bucket else None)
         interval = (datetime(2026, 11, 23, tzinfo=UTC), datetime(2026, 11, 24, tzinfo=UTC))
         with pytest.raises(orch.CollectionFailed, match="500"):
             orch.collect_source(path, "m", interval=interval, http_overrides=no_sleep)
@@ -141,16 +146,18 @@ def test_a_collection_that_fails_halfway_keeps_its_cursor_and_a_rerun_completes_
         assert len(page2) == 6  # the client's attempts, all answered 500
 
         config = load_config(path)
-        lake = Lake(config.warehouse_path)
-        assert not [p for p in lake.root.rglob("*") if p.name.endswith(".tmp")]  # no half-written file
-        raw = [r for f in lake.raw_files("mastodon") for r in pq.read_table(f).to_pylist()
+        lake = pipeline.lake_for(config)
+        # no half-written file, in the lake or in local scratch
+        assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+        if bucket is not None:
+            assert not [k for k in bucket.object_keys() if k.endswith(".tmp")] and bucket.object_keys("wh/raw")
+        raw = [r for f in lake.raw_files("mastodon") for r in lake.read_table(f).to_pylist()
                if r["record_type"] == "status"]
         assert len(raw) == 40  # page 1, limit=40, landed whole
         cursor = lake.load_cursor("mastodon", "m")
         oldest_kept = min(int(r["record_id"]) for r in raw)
         assert cursor["targets"]["account:alice"]["pending"]["max_id"] == str(oldest_kept)
-        (failed_run,) = [r for f in (lake.root / "collection_runs").glob("*.parquet")
-                         for r in pq.read_table(f).to_pylist()]
+        (failed_run,) = [r for f in lake.files("collection_runs") for r in lake.read_table(f).to_pylist()]
         assert failed_run["status"] == "failed" and json.loads(failed_run["cursor_after"]) == cursor
 
         failing["on"] = False
@@ -160,10 +167,7 @@ def test_a_collection_that_fails_halfway_keeps_its_cursor_and_a_rerun_completes_
         assert summary["records_new"] == 5  # 45 statuses, 40 already held
         assert set(summary) >= {"run_id", "records_seen", "requests"} and "payload" not in summary
 
-        from dissentry import pipeline
-
         pipeline.normalise(config)
-        posts = [r for f in (lake.root / "normalised" / "posts").rglob("*.parquet")
-                 for r in pq.read_table(f).to_pylist()]
+        posts = [r for f in lake.files("normalised", "posts") for r in lake.read_table(f).to_pylist()]
         numbers = sorted(int(p["text"].rsplit(" ", 1)[1]) for p in posts)
         assert numbers == list(range(1, 46))  # every status once: nothing lost, nothing twice

@@ -72,3 +72,31 @@ def test_forget_erases_the_account_everywhere_and_keeps_it_out(tmp_path: Path) -
     # a later import of the same export does not bring the account back
     pipeline.run(config)
     assert query(root, f"SELECT count(*) FROM posts WHERE author_id = '{ACCOUNT_ID}'")[0][0] == 0
+
+
+def test_forget_reaches_an_account_known_only_from_frozen_rows(tmp_path: Path) -> None:
+    """Raw retention has deleted every raw file that named the account: its rows live on in the
+    frozen layer only, and forget must still find and remove them (found on the S3 lake first)."""
+    generate_sample(tmp_path / "data" / "sample", seed=4, scale=0.2)
+    text = (REPO / "dissentry.toml").read_text(encoding="utf-8")
+    text = text.replace("[[groups]]", "[settings]\nraw_retention_days = 30\n\n[[groups]]", 1)
+    (tmp_path / "dissentry.toml").write_text(text, encoding="utf-8")
+    config = load_config(tmp_path / "dissentry.toml")
+    pipeline.collect(config)
+    root = config.warehouse_path
+    for f in sorted((root / "raw" / "platform=mastodon").rglob("*.parquet")):
+        aged = f.parent.parent / "date=2000-01-01" / f.name
+        aged.parent.mkdir(parents=True, exist_ok=True)
+        f.rename(aged)
+    pipeline.run(config)  # the import lands the files again, content-deduplicated; retention freezes the old
+    for f in sorted((root / "raw" / "platform=mastodon").rglob("*.parquet")):
+        f.unlink()  # now only the frozen layer knows the account
+    pipeline.normalise(config)
+    pipeline.transform(config)
+    assert query(root, f"SELECT count(*) FROM posts WHERE author_id = '{ACCOUNT_ID}'")[0][0] > 0
+
+    result = CliRunner().invoke(app, ["--config", str(tmp_path / "dissentry.toml"), "forget", FORGOTTEN, "--yes"])
+    assert result.exit_code == 0, result.output
+    assert query(root, f"SELECT count(*) FROM posts WHERE author_id = '{ACCOUNT_ID}'")[0][0] == 0
+    assert query(root, f"SELECT count(*) FROM accounts WHERE account_id = '{ACCOUNT_ID}'")[0][0] == 0
+    assert query(root, "SELECT count(*) FROM posts")[0][0] > 0

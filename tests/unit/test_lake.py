@@ -14,7 +14,7 @@ from warehouse.lake import Lake, atomic_path, raw_writer, sanitise_partition_val
 @pytest.mark.parametrize("name", ["../../etc", "..", ".", "a/b", "x'; DROP TABLE posts; --", "a\\b", "名前"])
 def test_partition_values_never_escape_the_lake(tmp_path: Path, name: str) -> None:
     lake = Lake(tmp_path / "lake")
-    path = lake.raw_batch_path("mastodon", name, "2026-01-01", "run", 0).resolve()
+    path = Path(lake.raw_batch_path("mastodon", name, "2026-01-01", "run", 0)).resolve()
     assert path.is_relative_to((tmp_path / "lake" / "raw").resolve())
     encoded = sanitise_partition_value(name)
     assert "/" not in encoded and encoded not in (".", "..")
@@ -45,7 +45,7 @@ def test_batch_writer_bounds_memory_and_numbers_files(tmp_path: Path) -> None:
         if writer.full():
             writer.flush()
     writer.flush()
-    assert [f.name for f in writer.files] == ["r1-00000.parquet", "r1-00001.parquet", "r1-00002.parquet"]
+    assert [Path(f).name for f in writer.files] == ["r1-00000.parquet", "r1-00001.parquet", "r1-00002.parquet"]
     assert writer.rows_written == 5
     table = pq.read_table(writer.files[0])
     assert table.schema.equals(schema.RAW)
@@ -58,12 +58,12 @@ def test_cursor_round_trip_and_temp_files_are_hidden(tmp_path: Path) -> None:
     assert lake.load_cursor("bluesky", "s") == {"newest": "2026-01-01T00:00:00Z", "n": 1}
     leftovers = [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
     assert leftovers == []
-    assert os.listdir(lake.cursor_path("bluesky", "s").parent) == ["source=s.json"]
+    assert os.listdir(Path(lake.cursor_path("bluesky", "s")).parent) == ["source=s.json"]
 
 
 def test_stale_temp_files_of_killed_writers_are_swept(tmp_path: Path) -> None:
     lake = Lake(tmp_path)
-    folder = lake.raw_batch_path("mastodon", "s", "2026-01-01", "r", 0).parent
+    folder = Path(lake.raw_batch_path("mastodon", "s", "2026-01-01", "r", 0)).parent
     folder.mkdir(parents=True)
     stale = folder / ".r-00000.parquet.abc.tmp"
     fresh = folder / ".r-00001.parquet.def.tmp"
