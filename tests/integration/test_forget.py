@@ -13,6 +13,7 @@ from dissentry import pipeline
 from dissentry.cli import app
 from dissentry.config import load_config
 from dissentry.sample import generate_sample
+from tests.support.sample_project import sample_project
 
 REPO = Path(__file__).resolve().parents[2]
 FORGOTTEN = "mastodon:@ugozeller@social.example"
@@ -77,11 +78,7 @@ def test_forget_erases_the_account_everywhere_and_keeps_it_out(tmp_path: Path) -
 def test_forget_reaches_an_account_known_only_from_frozen_rows(tmp_path: Path) -> None:
     """Raw retention has deleted every raw file that named the account: its rows live on in the
     frozen layer only, and forget must still find and remove them (found on the S3 lake first)."""
-    generate_sample(tmp_path / "data" / "sample", seed=4, scale=0.2)
-    text = (REPO / "dissentry.toml").read_text(encoding="utf-8")
-    text = text.replace("[[groups]]", "[settings]\nraw_retention_days = 30\n\n[[groups]]", 1)
-    (tmp_path / "dissentry.toml").write_text(text, encoding="utf-8")
-    config = load_config(tmp_path / "dissentry.toml")
+    config = sample_project(tmp_path, seed=4, scale=0.2, raw_retention_days=30)
     pipeline.collect(config)
     root = config.warehouse_path
     for f in sorted((root / "raw" / "platform=mastodon").rglob("*.parquet")):

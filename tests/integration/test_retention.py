@@ -13,6 +13,7 @@ from dissentry.config import load_config
 from dissentry.forget import forget_account
 from dissentry.retention import apply_retention
 from dissentry.sample import generate_sample
+from tests.support.sample_project import sample_project
 from warehouse.lake import Lake
 
 REPO = Path(__file__).resolve().parents[2]
@@ -63,11 +64,7 @@ def test_expired_raw_is_deleted_and_its_normalised_rows_and_marts_stay(tmp_path:
 
 
 def test_retention_is_applied_by_normalise_when_configured(tmp_path: Path) -> None:
-    generate_sample(tmp_path / "data" / "sample", seed=9, scale=0.1)
-    text = (REPO / "dissentry.toml").read_text(encoding="utf-8")
-    text = text.replace("[[groups]]", "[settings]\nraw_retention_days = 30\n\n[[groups]]", 1)
-    (tmp_path / "dissentry.toml").write_text(text, encoding="utf-8")
-    config = load_config(tmp_path / "dissentry.toml")
+    config = sample_project(tmp_path, seed=9, scale=0.1, raw_retention_days=30)
     pipeline.collect(config)
     lake = Lake(config.warehouse_path)
     # age one raw file past the retention window
