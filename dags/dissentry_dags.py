@@ -1,7 +1,11 @@
 """dissentry's Airflow DAGs, generated from dissentry.toml. Wiring only.
 
 - dissentry_collect_<schedule>: one DAG per distinct source schedule; per platform one task mapped
-  over that platform's sources, in the pool dissentry_<platform>, emitting the raw Asset.
+  over that platform's sources, in the pool dissentry_<platform>; then `publish_raw`, once every
+  collection of the run has ended, emits the raw Asset of each platform that landed data.
+  One task emits them all, together: events from many mapped tasks finishing moments apart are
+  partly left behind by Airflow's asset scheduling (apache/airflow#54659, #56050), which would
+  delay the marts until some later collection.
 - dissentry_transform: runs when any raw Asset is updated; normalise, then transform (one slot
   pool dissentry_duckdb), emitting the marts Asset.
 
@@ -18,7 +22,17 @@ from functools import reduce
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, Asset, Connection, CronTriggerTimetable, Variable, get_current_context, task
+from airflow.sdk import (
+    DAG,
+    Asset,
+    Connection,
+    CronTriggerTimetable,
+    TriggerRule,
+    Variable,
+    get_current_context,
+    task,
+)
+from airflow.sdk.exceptions import AirflowSkipException
 
 from dissentry import orchestration as orch
 
@@ -53,9 +67,18 @@ MARTS = Asset(orch.MARTS_ASSET_URI)
 def collect(config_file: str, platform: str, source_name: str, **context: Any) -> dict[str, Any]:
     get_current_context()["dissentry_source"] = source_name  # type: ignore[typeddict-unknown-key]  # UI label
     interval = (context.get("data_interval_start"), context.get("data_interval_end"))
-    summary = orch.collect_source(config_file, source_name, interval=interval, password_for=_connection_password)
-    context["outlet_events"][Asset(orch.raw_asset_uri(platform))].extra = summary
-    return summary
+    return orch.collect_source(config_file, source_name, interval=interval, password_for=_connection_password)
+
+
+@task(trigger_rule=TriggerRule.ALL_DONE)  # a failed source must not hold back what the others landed
+def publish_raw(summaries: dict[str, Any], **context: Any) -> dict[str, Any]:
+    interval = (context.get("data_interval_start"), context.get("data_interval_end"))
+    events = orch.raw_events({platform: list(runs) for platform, runs in summaries.items()}, interval)
+    if not events:
+        raise AirflowSkipException("no collection of this run succeeded: nothing to publish")
+    for platform, extra in events.items():
+        context["outlet_events"][Asset(orch.raw_asset_uri(platform))].extra = extra
+    return events
 
 
 @task(retries=2, retry_delay=timedelta(minutes=1))
@@ -82,13 +105,15 @@ for expression, by_platform in orch.collection_plan(CONFIG).items():
         tags=["dissentry", "collect"],
         doc_md=f"Sources scheduled `{expression}` in `{CONFIG_FILE}`.",
     ):
-        for platform, names in by_platform.items():
-            collect.override(
+        collected = {
+            platform: collect.override(
                 task_id=f"collect_{platform}",
                 pool=orch.pool_name(platform),
                 execution_timeout=orch.execution_timeout(schedule),
-                outlets=[Asset(orch.raw_asset_uri(platform))],
             ).partial(config_file=CONFIG_FILE, platform=platform).expand(source_name=names)
+            for platform, names in by_platform.items()
+        }
+        publish_raw.override(outlets=[Asset(orch.raw_asset_uri(p)) for p in by_platform])(collected)
 
 RAW_ASSETS = [Asset(orch.raw_asset_uri(p)) for p in orch.platforms_of(CONFIG)]
 with DAG(

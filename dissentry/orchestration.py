@@ -202,6 +202,28 @@ def summarise(row: Mapping[str, Any], interval: tuple[datetime | None, datetime 
     return summary
 
 
+def raw_events(
+    summaries: Mapping[str, list[Mapping[str, Any]]], interval: tuple[datetime | None, datetime | None]
+) -> dict[str, dict[str, Any]]:
+    """The raw asset event of each platform whose collections of one DAG run succeeded at least
+    once: summed counts and the run ids (small, for XCom and the event's extra), never records."""
+    events: dict[str, dict[str, Any]] = {}
+    for platform, runs in sorted(summaries.items()):
+        runs = [r for r in runs if isinstance(r, Mapping)]  # a failed source left no summary
+        if not runs:
+            continue
+        events[platform] = {
+            "platform": platform,
+            "sources": sorted(r["source"] for r in runs),
+            "run_ids": sorted(r["run_id"] for r in runs),
+            **{key: sum(int(r.get(key) or 0) for r in runs)
+               for key in ("records_seen", "records_new", "records_quarantined", "requests")},
+            "data_interval_start": interval[0].isoformat() if interval[0] else None,
+            "data_interval_end": interval[1].isoformat() if interval[1] else None,
+        }
+    return events
+
+
 def collect_source(
     config_file: str | Path,
     source_name: str,

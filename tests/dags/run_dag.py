@@ -31,6 +31,7 @@ def describe() -> dict[str, Any]:
         for task in dag.tasks:
             tasks[task.task_id] = {
                 "pool": task.pool,
+                "trigger_rule": getattr(task.trigger_rule, "value", task.trigger_rule),
                 "retries": task.retries,
                 "retry_exponential_backoff": float(task.retry_exponential_backoff or 0),
                 "execution_timeout": task.execution_timeout.total_seconds() if task.execution_timeout else None,
@@ -91,7 +92,7 @@ def run(dag_id: str, logical_date: datetime | None) -> dict[str, Any]:
             )
         ]
         events = [
-            {"uri": uri, "extra": event.extra}
+            {"uri": uri, "extra": event.extra, "source_task_id": event.source_task_id}
             for event, uri in session.execute(
                 select(AssetEvent, AssetModel.uri).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
                 .where(AssetEvent.source_dag_id == dag_id, AssetEvent.source_run_id == run.run_id)

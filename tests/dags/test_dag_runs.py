@@ -90,6 +90,7 @@ def test_collect_then_transform_in_airflow_builds_the_marts_the_cli_builds(
         assert [(t["task_id"], t["map_index"], t["state"], t["pool"]) for t in collected["tasks"]] == [
             ("collect_bluesky", 0, "success", "dissentry_bluesky"),
             ("collect_mastodon", 0, "success", "dissentry_mastodon"),
+            ("publish_raw", -1, "success", "default_pool"),
         ]
         summaries = by_task(collected, "value")
         for task_id, source in (("collect_mastodon", "alice-mastodon"), ("collect_bluesky", "alice-bluesky")):
@@ -102,9 +103,16 @@ def test_collect_then_transform_in_airflow_builds_the_marts_the_cli_builds(
         assert summaries["collect_mastodon"]["records_seen"] == 46  # alice's account + 45 statuses
         assert any(h.get("X-RateLimit-Remaining") == "0" for h in mastodon.headers_sent)
         assert any(h.get("RateLimit-Remaining") == "0" for h in bluesky.headers_sent)
+        # one event per platform, all from publish_raw, with the counts of the platform's sources
+        assert {e["source_task_id"] for e in collected["asset_events"]} == {"publish_raw"}
         events = {e["uri"]: e["extra"] for e in collected["asset_events"]}
-        assert events == {"dissentry://raw/mastodon": summaries["collect_mastodon"],
-                          "dissentry://raw/bluesky": summaries["collect_bluesky"]}
+        assert events == {f"dissentry://raw/{p}": summaries["publish_raw"][p] for p in ("mastodon", "bluesky")}
+        for platform, source in (("mastodon", "alice-mastodon"), ("bluesky", "alice-bluesky")):
+            one_run = summaries[f"collect_{platform}"]
+            assert events[f"dissentry://raw/{platform}"] == {
+                "platform": platform, "sources": [source], "run_ids": [one_run["run_id"]],
+                **{k: one_run[k] for k in ("records_seen", "records_new", "records_quarantined", "requests")},
+                "data_interval_start": INTERVAL[0], "data_interval_end": INTERVAL[1]}
 
         # the Connection's password reached the server, and nothing else
         assert {r.headers.get("Authorization") for r in m_server.requests} == {f"Bearer {TOKEN}"}
@@ -114,7 +122,7 @@ def test_collect_then_transform_in_airflow_builds_the_marts_the_cli_builds(
         # the same interval again: cursors make it fetch nothing new, and nothing is doubled downstream
         again, out_again = airflow_run("test", "dissentry_collect_daily", INTERVAL[1])
         assert again["state"] == "success" and TOKEN not in out_again
-        assert {t: v["records_new"] for t, v in by_task(again, "value").items()} == {
+        assert {t: v["records_new"] for t, v in by_task(again, "value").items() if t.startswith("collect_")} == {
             "collect_mastodon": 0, "collect_bluesky": 0}
 
         transformed, out_transform = airflow_run("test", "dissentry_transform", "none")

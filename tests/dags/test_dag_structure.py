@@ -39,14 +39,18 @@ def test_dags_from_a_config(tmp_path: Path, airflow_run: AirflowRun, monkeypatch
     assert (hourly["timetable"], hourly["cron"], hourly["timezone"], hourly["interval"]) == (
         "CronTriggerTimetable", "0 * * * *", "UTC", 3600.0)
     assert hourly["max_active_runs"] == 1 and hourly["catchup"] is False
-    assert sorted(hourly["tasks"]) == ["collect_bluesky", "collect_mastodon"]
+    assert sorted(hourly["tasks"]) == ["collect_bluesky", "collect_mastodon", "publish_raw"]
     mastodon = hourly["tasks"]["collect_mastodon"]
     assert mastodon["mapped"] is True
     assert mastodon["expand"] == {"source_name": ["m-members", "m-tags"]}
     assert mastodon["pool"] == "dissentry_mastodon"
     assert (mastodon["retries"], mastodon["retry_exponential_backoff"]) == (3, 2.0)
     assert mastodon["execution_timeout"] == 3600.0
-    assert mastodon["outlets"] == ["dissentry://raw/mastodon"]
+    assert mastodon["outlets"] == [] and mastodon["downstream"] == ["publish_raw"]
+    # one task emits the run's raw assets once every collection has ended, failed ones included
+    publish = hourly["tasks"]["publish_raw"]
+    assert publish["outlets"] == ["dissentry://raw/bluesky", "dissentry://raw/mastodon"]
+    assert (publish["trigger_rule"], publish["mapped"]) == ("all_done", False)
     assert hourly["tasks"]["collect_bluesky"]["expand"] == {"source_name": ["b-members"]}
     assert hourly["tasks"]["collect_bluesky"]["pool"] == "dissentry_bluesky"
 

@@ -171,3 +171,18 @@ def test_a_collection_that_fails_halfway_keeps_its_cursor_and_a_rerun_completes_
         posts = [r for f in lake.files("normalised", "posts") for r in lake.read_table(f).to_pylist()]
         numbers = sorted(int(p["text"].rsplit(" ", 1)[1]) for p in posts)
         assert numbers == list(range(1, 46))  # every status once: nothing lost, nothing twice
+
+
+def test_raw_events_sum_each_platforms_sources_and_leave_out_a_platform_with_none_landed() -> None:
+    interval = (datetime(2026, 11, 23, tzinfo=UTC), datetime(2026, 11, 24, tzinfo=UTC))
+    run = {"records_quarantined": 0, "requests": 3, "status": "ok", "pages": 2}
+    events = orch.raw_events({
+        "mastodon": [{**run, "source": "b", "run_id": "r2", "records_seen": 5, "records_new": 4},
+                     {**run, "source": "a", "run_id": "r1", "records_seen": 7, "records_new": 0,
+                      "records_quarantined": 2}],
+        "bluesky": [],  # its one source failed past its retries: no summary, no event
+    }, interval)
+    assert events == {"mastodon": {
+        "platform": "mastodon", "sources": ["a", "b"], "run_ids": ["r1", "r2"], "records_seen": 12,
+        "records_new": 4, "records_quarantined": 2, "requests": 6,
+        "data_interval_start": "2026-11-23T00:00:00+00:00", "data_interval_end": "2026-11-24T00:00:00+00:00"}}
