@@ -275,7 +275,7 @@ def new_connection(
         temp_dir = lake.spill_dir
     if temp_dir is not None:
         temp_dir.mkdir(parents=True, exist_ok=True)
-        con.execute(f"SET temp_directory = '{temp_dir.as_posix()}'")
+        con.execute("SET temp_directory = ?", [temp_dir.as_posix()])
         con.execute("SET memory_limit = ?", [MEMORY_LIMIT])
     con.execute("SET preserve_insertion_order = false")
     register_functions(con)
@@ -346,7 +346,8 @@ def freeze_raw(lake: Lake, platform: str, files: list[str]) -> dict[str, int]:
 def _copy_to_lake(con: duckdb.DuckDBPyConnection, lake: Lake, select: str, final: str) -> int:
     """Write a query's rows to one lake file, whole or not at all; return the row count."""
     with lake.staged(final) as tmp:
-        con.execute(f"COPY ({select}) TO '{tmp.as_posix()}' (FORMAT parquet, COMPRESSION zstd)")
+        target = tmp.as_posix().replace("'", "''")
+        con.execute(f"COPY ({select}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
         return pq.ParquetFile(tmp).metadata.num_rows
 
 

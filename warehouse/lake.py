@@ -161,12 +161,6 @@ class Lake:
     def __repr__(self) -> str:
         return f"Lake({self.root!r})"
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Lake) and (self.root, self.local_dir) == (other.root, other.local_dir)
-
-    def __hash__(self) -> int:
-        return hash((self.root, self.local_dir))
-
     def check_reachable(self) -> None:
         """Fail early, naming the URL, when a remote lake's bucket is missing or the store is down."""
         if not self.remote:
