@@ -52,6 +52,11 @@ def _connection_password(conn_id: str) -> str | None:
     return Connection.get(conn_id).password
 
 
+def _store_credentials(conn_id: str) -> dict[str, Any]:
+    connection = Connection.get(conn_id)
+    return {"login": connection.login, "password": connection.password, "extra": connection.extra_dejson}
+
+
 CONFIG_FILE = str(orch.config_path(_config_variable(), os.environ, Path(__file__).resolve().parent))
 CONFIG = orch.load_config(CONFIG_FILE)
 MARTS = Asset(orch.MARTS_ASSET_URI)
@@ -67,7 +72,8 @@ MARTS = Asset(orch.MARTS_ASSET_URI)
 def collect(config_file: str, platform: str, source_name: str, **context: Any) -> dict[str, Any]:
     get_current_context()["dissentry_source"] = source_name  # type: ignore[typeddict-unknown-key]  # UI label
     interval = (context.get("data_interval_start"), context.get("data_interval_end"))
-    return orch.collect_source(config_file, source_name, interval=interval, password_for=_connection_password)
+    return orch.collect_source(config_file, source_name, interval=interval, password_for=_connection_password,
+                               credentials_for=_store_credentials)
 
 
 @task(trigger_rule=TriggerRule.ALL_DONE)  # a failed source must not hold back what the others landed
@@ -83,12 +89,12 @@ def publish_raw(summaries: dict[str, Any], **context: Any) -> dict[str, Any]:
 
 @task(retries=2, retry_delay=timedelta(minutes=1))
 def normalise(config_file: str) -> dict[str, Any]:
-    return orch.normalise_all(config_file)
+    return orch.normalise_all(config_file, credentials_for=_store_credentials)
 
 
 @task(retries=2, retry_delay=timedelta(minutes=1), pool=orch.DUCKDB_POOL, outlets=[MARTS])
 def transform(config_file: str, **context: Any) -> dict[str, Any]:
-    summary = orch.transform_all(config_file)
+    summary = orch.transform_all(config_file, credentials_for=_store_credentials)
     context["outlet_events"][MARTS].extra = summary
     return summary
 

@@ -202,6 +202,7 @@ class Config(_Strict):
     warehouse_dir: str = "data"  # a folder, or an object-store URL such as s3://bucket/prefix
     local_dir: str | None = None  # DuckDB file, locks, scratch; default: warehouse_dir, or "data" for a URL
     storage_options: dict[str, str | int | float | bool] = {}  # fsspec options of a remote lake, no secrets
+    storage_conn_id: str | None = None  # Airflow Connection with the store's credentials (DAGs only)
     groups: list[Group] = []
     sources: list[Source] = []
     settings: Settings = Settings()
@@ -225,6 +226,12 @@ class Config(_Strict):
                 "(AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY for S3) or an Airflow Connection"
             )
         return options
+
+    @model_validator(mode="after")
+    def _storage_conn_needs_s3(self) -> Config:
+        if self.storage_conn_id and not self.warehouse_dir.startswith(("s3://", "s3a://")):
+            raise ValueError("storage_conn_id: only an s3:// warehouse_dir takes its credentials from a Connection")
+        return self
 
     @property
     def base_dir(self) -> Path:

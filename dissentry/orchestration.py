@@ -175,6 +175,41 @@ def secret_env(source: Source, password_for: PasswordLookup | None) -> Iterator[
             os.environ[variable] = previous
 
 
+StoreCredentials = Callable[[str], Mapping[str, Any]]
+"""conn_id -> {"login", "password", "extra"} of an Airflow Connection (the DAG file reads it)."""
+
+
+@contextmanager
+def storage_env(config: Config, credentials_for: StoreCredentials | None) -> Iterator[None]:
+    """Put the lake store's credentials from the `storage_conn_id` Connection in the environment
+    for one task, the way boto reads them (access key = login, secret = password, and the extra's
+    `endpoint_url` and `region_name`); restore what was there afterwards. Without `storage_conn_id`
+    the worker's own environment or role decides, as on the command line."""
+    if not config.storage_conn_id or credentials_for is None:
+        yield
+        return
+    connection = credentials_for(config.storage_conn_id)
+    extra = connection.get("extra") or {}
+    wanted = {
+        "AWS_ACCESS_KEY_ID": connection.get("login"),
+        "AWS_SECRET_ACCESS_KEY": connection.get("password"),
+        "AWS_ENDPOINT_URL": extra.get("endpoint_url"),
+        "AWS_DEFAULT_REGION": extra.get("region_name"),
+    }
+    if not (wanted["AWS_ACCESS_KEY_ID"] and wanted["AWS_SECRET_ACCESS_KEY"]):
+        raise ValueError(f"Airflow connection {config.storage_conn_id!r} needs a login (access key id) and a password")
+    previous = {name: os.environ.get(name) for name in wanted}
+    os.environ.update({name: str(value) for name, value in wanted.items() if value})
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 # ---- task callables: each returns a small dict, never data ----------------------------------------
 _SUMMARY_KEYS = (
     "run_id",
@@ -230,6 +265,7 @@ def collect_source(
     *,
     interval: tuple[datetime | None, datetime | None] = (None, None),
     password_for: PasswordLookup | None = None,
+    credentials_for: StoreCredentials | None = None,
     http_overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Collect (or import) one source; raise CollectionFailed when the run failed so it is retried.
@@ -241,7 +277,7 @@ def collect_source(
 
     config = load_config(config_file)
     source = config.source(source_name)
-    with secret_env(source, password_for):
+    with secret_env(source, password_for), storage_env(config, credentials_for):
         (row,) = pipeline.collect(config, source_name, http_overrides=http_overrides)
     summary = summarise(row, interval)
     if row["status"] == "failed":
@@ -250,17 +286,20 @@ def collect_source(
     return summary
 
 
-def normalise_all(config_file: str | Path) -> dict[str, Any]:
-    from dissentry import pipeline
-
-    return {"rows": pipeline.normalise(load_config(config_file))}
-
-
-def transform_all(config_file: str | Path) -> dict[str, Any]:
+def normalise_all(config_file: str | Path, credentials_for: StoreCredentials | None = None) -> dict[str, Any]:
     from dissentry import pipeline
 
     config = load_config(config_file)
-    return {"tables": pipeline.transform(config), "warehouse": config.warehouse_location}
+    with storage_env(config, credentials_for):
+        return {"rows": pipeline.normalise(config)}
+
+
+def transform_all(config_file: str | Path, credentials_for: StoreCredentials | None = None) -> dict[str, Any]:
+    from dissentry import pipeline
+
+    config = load_config(config_file)
+    with storage_env(config, credentials_for):
+        return {"tables": pipeline.transform(config), "warehouse": config.warehouse_location}
 
 
 # ---- command line ------------------------------------------------------------------------------

@@ -33,12 +33,12 @@ def write_config(
     sources: list[dict[str, Any]],
     warehouse: str = "wh",
     members: list[str] | None = None,
-    local_dir: str | None = None,
+    top_level: dict[str, Any] | None = None,
 ) -> Path:
+    """A config of `sources`; `top_level` adds keys such as local_dir or storage_conn_id."""
     members = members or ["mastodon:@alice@social.example", "bluesky:alice.bsky.social"]
     lines = [f"warehouse_dir = {_toml_value(warehouse)}"]
-    if local_dir is not None:
-        lines.append(f"local_dir = {_toml_value(local_dir)}")
+    lines.extend(f"{key} = {_toml_value(value)}" for key, value in (top_level or {}).items())
     lines.append(GROUPS + f"members = {_toml_value(members)}\n")
     for source in sources:
         lines.append("[[sources]]")

@@ -25,11 +25,12 @@ from dissentry.config import load_config
 from tests.dags.conftest import AirflowRun
 from tests.dags.support import realtime_rate_limits, write_config
 from tests.support.local_server import Reply, Request, serve
-from tests.support.s3_server import Bucket
+from tests.support.s3_server import ACCESS_KEY, SECRET_KEY, Bucket
 
 TOKEN = "tok-Zq81-never-logged"
 CONN_ID = "dissentry_test_mastodon"
 TOKEN_ENV = "DISSENTRY_TEST_MASTODON_TOKEN"
+STORE_CONN_ID = "dissentry_test_store"
 INTERVAL = ("2026-11-23T00:00:00+00:00", "2026-11-24T00:00:00+00:00")
 
 
@@ -68,7 +69,15 @@ def test_collect_then_transform_in_airflow_builds_the_marts_the_cli_builds(
 ) -> None:
     bucket: Bucket | None = request.getfixturevalue("s3_bucket") if lake == "s3" else None
     warehouse = bucket.url("wh_airflow") if bucket else "wh_airflow"
-    local_dir = "serving" if bucket else None
+    top_level = None
+    if bucket is not None:
+        # the store's credentials and endpoint reach the tasks through an Airflow Connection only
+        top_level = {"local_dir": "serving", "storage_conn_id": STORE_CONN_ID}
+        monkeypatch.setenv(f"AIRFLOW_CONN_{STORE_CONN_ID.upper()}", json.dumps({
+            "conn_type": "aws", "login": ACCESS_KEY, "password": SECRET_KEY,
+            "extra": {"endpoint_url": bucket.endpoint, "region_name": "us-east-1"}}))
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"):
+            monkeypatch.delenv(name)
     mastodon, bluesky = Restartable(mastodon_api.make_handler), Restartable(bluesky_api.make_handler)
     with serve(mastodon) as m_server, serve(bluesky) as b_server:
         sources = [
@@ -79,7 +88,7 @@ def test_collect_then_transform_in_airflow_builds_the_marts_the_cli_builds(
         ]
         # Mastodon authors are named after the instance they were fetched from: here, the loopback server
         members = [f"mastodon:@alice@{urlsplit(m_server.url).hostname}", "bluesky:alice.bsky.social"]
-        airflow_config = write_config(tmp_path, sources, warehouse=warehouse, members=members, local_dir=local_dir)
+        airflow_config = write_config(tmp_path, sources, warehouse=warehouse, members=members, top_level=top_level)
         monkeypatch.setenv("DISSENTRY_CONFIG", str(airflow_config))
         monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps({"conn_type": "generic", "password": TOKEN}))
         monkeypatch.delenv(TOKEN_ENV, raising=False)
@@ -118,6 +127,7 @@ def test_collect_then_transform_in_airflow_builds_the_marts_the_cli_builds(
         assert {r.headers.get("Authorization") for r in m_server.requests} == {f"Bearer {TOKEN}"}
         assert all("Authorization" not in r.headers for r in b_server.requests)
         assert TOKEN not in out_collect and TOKEN not in json.dumps(collected)
+        assert SECRET_KEY not in out_collect and SECRET_KEY not in json.dumps(collected)
 
         # the same interval again: cursors make it fetch nothing new, and nothing is doubled downstream
         again, out_again = airflow_run("test", "dissentry_collect_daily", INTERVAL[1])
@@ -126,7 +136,7 @@ def test_collect_then_transform_in_airflow_builds_the_marts_the_cli_builds(
             "collect_mastodon": 0, "collect_bluesky": 0}
 
         transformed, out_transform = airflow_run("test", "dissentry_transform", "none")
-        assert transformed["state"] == "success" and TOKEN not in out_transform
+        assert transformed["state"] == "success" and TOKEN not in out_transform and SECRET_KEY not in out_transform
         assert [(t["task_id"], t["pool"]) for t in transformed["tasks"]] == [
             ("normalise", "default_pool"), ("transform", "dissentry_duckdb")]
         result = by_task(transformed, "value")

@@ -138,7 +138,7 @@ def test_a_collection_that_fails_halfway_keeps_its_cursor_and_a_rerun_completes_
     with serve(_failing_after_first_page(failing)) as server:
         path = write_config(tmp_path, [{"name": "m", "platform": "mastodon", "instance": server.url,
                                         "accounts": ["@alice"]}],
-                            warehouse=bucket.url("wh") if bucket else "wh", local_dir="serving" if bucket else None)
+                            warehouse=bucket.url("wh") if bucket else "wh", top_level={"local_dir": "serving"} if bucket else None)
         interval = (datetime(2026, 11, 23, tzinfo=UTC), datetime(2026, 11, 24, tzinfo=UTC))
         with pytest.raises(orch.CollectionFailed, match="500"):
             orch.collect_source(path, "m", interval=interval, http_overrides=no_sleep)
@@ -186,3 +186,35 @@ def test_raw_events_sum_each_platforms_sources_and_leave_out_a_platform_with_non
         "platform": "mastodon", "sources": ["a", "b"], "run_ids": ["r1", "r2"], "records_seen": 12,
         "records_new": 4, "records_quarantined": 2, "requests": 6,
         "data_interval_start": "2026-11-23T00:00:00+00:00", "data_interval_end": "2026-11-24T00:00:00+00:00"}}
+
+
+def test_storage_env_holds_the_store_credentials_only_during_the_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "the-workers-own")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    config = Config(warehouse_dir="s3://bucket/lake", storage_conn_id="store", config_path=tmp_path / "x.toml")
+    asked: list[str] = []
+
+    def credentials(conn_id: str) -> dict[str, object]:
+        asked.append(conn_id)
+        return {"login": "AKIA1", "password": "s3cret", "extra": {"endpoint_url": "http://127.0.0.1:9000"}}
+
+    with orch.storage_env(config, credentials):
+        assert (os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]) == ("AKIA1", "s3cret")
+        assert os.environ["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9000"
+    assert asked == ["store"]
+    assert os.environ["AWS_ACCESS_KEY_ID"] == "the-workers-own"  # restored, not removed
+    assert "AWS_SECRET_ACCESS_KEY" not in os.environ and "AWS_ENDPOINT_URL" not in os.environ
+
+    with pytest.raises(ValueError, match="needs a login"), orch.storage_env(config, lambda _c: {"password": "x"}):
+        pass
+    with orch.storage_env(config.model_copy(update={"storage_conn_id": None}), credentials):
+        assert os.environ["AWS_ACCESS_KEY_ID"] == "the-workers-own"  # no conn id: the worker's environment
+    assert asked == ["store"]
+
+
+def test_storage_conn_id_needs_an_s3_lake(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="only an s3:// warehouse_dir"):
+        Config(warehouse_dir="wh", storage_conn_id="store", config_path=tmp_path / "x.toml")
