@@ -163,16 +163,23 @@ def secret_env(source: Source, password_for: PasswordLookup | None) -> Iterator[
     password = password_for(source.conn_id)
     if not password:
         raise ValueError(f"source {source.name!r}: Airflow connection {source.conn_id!r} has no password")
-    variable = source.token_env
-    previous = os.environ.get(variable)
-    os.environ[variable] = password
+    with _scoped_env({source.token_env: password}):
+        yield
+
+
+@contextmanager
+def _scoped_env(values: Mapping[str, str]) -> Iterator[None]:
+    """Set `values` in the environment for one call, then put back what was there (or nothing)."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
         yield
     finally:
-        if previous is None:
-            os.environ.pop(variable, None)
-        else:
-            os.environ[variable] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 StoreCredentials = Callable[[str], Mapping[str, Any]]
@@ -198,16 +205,8 @@ def storage_env(config: Config, credentials_for: StoreCredentials | None) -> Ite
     }
     if not (wanted["AWS_ACCESS_KEY_ID"] and wanted["AWS_SECRET_ACCESS_KEY"]):
         raise ValueError(f"Airflow connection {config.storage_conn_id!r} needs a login (access key id) and a password")
-    previous = {name: os.environ.get(name) for name in wanted}
-    os.environ.update({name: str(value) for name, value in wanted.items() if value})
-    try:
+    with _scoped_env({name: str(value) for name, value in wanted.items() if value}):
         yield
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 # ---- task callables: each returns a small dict, never data ----------------------------------------
