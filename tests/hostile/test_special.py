@@ -439,3 +439,23 @@ def test_an_rss_zip_bomb_member_is_quarantined_and_the_other_feed_lands(tmp_path
     (q,) = quarantine(tmp_path)
     assert q["locator"] == f"{path}!bomb.xml" and "too large" in q["reason"]
     assert peak < 20 * MB
+
+
+# ---- a warehouse folder whose name is not SQL-safe -----------------------------------------------------------
+def test_a_warehouse_folder_with_a_quote_in_its_name_works_end_to_end(tmp_path: Path) -> None:
+    """Lake paths reach DuckDB as SQL strings (read_parquet, COPY, temp_directory): a quote in a
+    folder name must stay a character of the name, not end the string."""
+    from tests.support.sample_project import sample_project
+
+    config = sample_project(tmp_path, seed=2, scale=0.05)
+    text = (tmp_path / "dissentry.toml").read_text(encoding="utf-8")
+    (tmp_path / "dissentry.toml").write_text(
+        text.replace('warehouse_dir = "data"', 'warehouse_dir = "it\'s data; DROP"', 1), encoding="utf-8")
+    result = runner.invoke(app, ["--config", str(tmp_path / "dissentry.toml"), "run", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    warehouse = tmp_path / "it's data; DROP"
+    assert config.warehouse_path != warehouse and (warehouse / "dissentry.duckdb").is_file()
+    assert any((warehouse / "marts").glob("*.parquet")) and any((warehouse / "normalised").rglob("*.parquet"))
+    posts = runner.invoke(app, ["--config", str(tmp_path / "dissentry.toml"), "sql", "--format", "json",
+                                "SELECT count(*) AS n FROM posts"])
+    assert posts.exit_code == 0 and json.loads(posts.output)[0]["n"] > 0
