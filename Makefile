@@ -43,7 +43,10 @@ airflow: setup
 	@echo "Airflow UI: http://127.0.0.1:8080   login: admin   password: printed below by the simple auth manager,"
 	@echo "kept in data/airflow/simple_auth_manager_passwords.json.generated. DAGs: dags/ (from dissentry.toml);"
 	@echo "pools created. Ctrl-C stops every component. Guide: docs/airflow.md"
-	$(AIRFLOW_ENV) $(BIN)/airflow standalone
+	@# Airflow's scheduler can hang on Ctrl-C's SIGINT (LocalExecutor); on SIGTERM every component
+	@# shuts down. So standalone runs in a session of its own and Ctrl-C becomes one SIGTERM to it.
+	@$(AIRFLOW_ENV) setsid $(BIN)/airflow standalone & pid=$$!; \
+	trap 'echo "stopping Airflow..."; kill -TERM -$$pid 2>/dev/null; wait $$pid' INT TERM; wait $$pid
 
 airflow-smoke: setup
 	$(BIN)/python scripts/airflow_smoke.py
