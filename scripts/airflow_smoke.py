@@ -53,6 +53,7 @@ SPLIT_POOL_SLOTS = 1
 # stays busy for up to ~5 s after its task ended (Airflow's supervisor), and the workers were still
 # held by the scheduled run. 16 leaves room for that; the default 32 forks twice as many idle workers.
 PARALLELISM = 16
+CONTROL_ATTEMPTS = 2
 
 
 def free_port() -> int:
@@ -398,19 +399,24 @@ def smoke(home: Path, timeout: float) -> int:
 
         # A/B in one instance: the same executor and tasks, only the pool's size differs. The control
         # shows the executor runs the mapped instances side by side when the pool lets it.
-        t0 = time.monotonic()
-        control = api.call("POST", f"/dags/{COLLECT_DAG}/dagRuns",
-                           json={"logical_date": datetime.now(UTC).isoformat(), "note": "airflow_smoke.py control"})
-        control_id = control["dag_run_id"]
-        control_state = wait_for(f"{COLLECT_DAG} control run", lambda: finished_run(api, COLLECT_DAG, control_id),
-                                 timeout, every=2)["state"]
-        timings[f"{COLLECT_DAG} control run"] = time.monotonic() - t0
-        print(f"{COLLECT_DAG} {control_id} (control): {control_state}", flush=True)
-        if control_state != "success":
-            problems.append(f"{COLLECT_DAG} control run {control_id} ended {control_state}")
-        control_line, control_problems = control_check(api, control_id, f"collect_{SPLIT_PLATFORM}", split_pool,
-                                                       SPLIT_PARTS)
-        print(control_line, flush=True)
+        # A run the executor happened to serialise (a slow fork on a loaded machine) proves nothing either
+        # way, so the control gets a second chance before the check counts as failed.
+        for attempt in range(1, CONTROL_ATTEMPTS + 1):
+            t0 = time.monotonic()
+            control = api.call("POST", f"/dags/{COLLECT_DAG}/dagRuns", json={
+                "logical_date": datetime.now(UTC).isoformat(), "note": f"airflow_smoke.py control {attempt}"})
+            control_id = control["dag_run_id"]
+            control_state = wait_for(f"{COLLECT_DAG} control run",
+                                     lambda c=control_id: finished_run(api, COLLECT_DAG, c), timeout, every=2)["state"]
+            timings[f"{COLLECT_DAG} control run {attempt}"] = time.monotonic() - t0
+            print(f"{COLLECT_DAG} {control_id} (control): {control_state}", flush=True)
+            control_line, control_problems = control_check(api, control_id, f"collect_{SPLIT_PLATFORM}", split_pool,
+                                                           SPLIT_PARTS)
+            print(control_line, flush=True)
+            if control_state != "success":
+                control_problems.append(f"{COLLECT_DAG} control run {control_id} ended {control_state}")
+            if not control_problems:
+                break
         problems += control_problems
         # 3.3's PATCH validates a whole pool even with update_mask (422 without `pool`, `include_deferred`)
         api.call("PATCH", f"/pools/{split_pool}", params={"update_mask": "slots"},

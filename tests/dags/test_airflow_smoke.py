@@ -79,8 +79,9 @@ def test_airflow_standalone_smoke(tmp_path: Path) -> None:
     intervals = re.findall(r"(sample-mastodon-\d) \[([\d:.]+)-([\d:.]+)\]", pool.group(1))
     assert sorted(name for name, _, _ in intervals) == [f"sample-mastodon-{i}" for i in (1, 2, 3)], pool.group(0)
     # ...and that means something only because the same executor ran them side by side when the pool let it
-    control = re.search(r"(?m)^control: pool dissentry_mastodon \(3 slots\): 3 mapped tasks ran up to (\d) at once", output)
-    assert control and int(control.group(1)) >= 2, why
+    # (the last control line: a control run the executor happened to serialise is tried once more)
+    controls = re.findall(r"(?m)^control: pool dissentry_mastodon \(3 slots\): 3 mapped tasks ran up to (\d) at once", output)
+    assert controls and int(controls[-1]) >= 2, why
     executor = re.search(r"(?m)^executor (\S+), core\.parallelism (\d+)", output)
     assert executor and executor.group(1).endswith("LocalExecutor") and int(executor.group(2)) >= 3, why
 
