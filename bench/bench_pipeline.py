@@ -77,14 +77,21 @@ def generate_input(work_dir: Path, posts: int, seed: int) -> float:
     return time.perf_counter() - started
 
 
-def _count(con: Any, sql: str) -> int:
-    return int(con.execute(sql).fetchone()[0])
+def _count(lake: Any, view: str) -> int:
+    """Rows of one lake view (raw_records, posts, ...), read the way the pipeline reads them."""
+    from warehouse.catalog import connect, create_lake_views
+
+    con = connect()
+    try:
+        create_lake_views(con, lake, [view])
+        return int(con.execute(f'SELECT count(*) FROM "{view}"').fetchone()[0])
+    finally:
+        con.close()
 
 
 def run_stage(stage: str, work_dir: Path) -> dict[str, Any]:
     """One stage, in this process. Returns row counts (the parent times it and reads its rusage)."""
     from dissentry import pipeline
-    from warehouse.catalog import connect, create_lake_views
 
     config = bench_config(work_dir)
     lake = pipeline.lake_for(config)
@@ -96,21 +103,11 @@ def run_stage(stage: str, work_dir: Path) -> dict[str, Any]:
     elif stage == "normalise":
         counts = pipeline.normalise(config)
         rows_out = int(counts.get("posts", 0))
-        con = connect()
-        try:
-            create_lake_views(con, lake)
-            rows_in = _count(con, "SELECT count(*) FROM raw_records")
-        finally:
-            con.close()
+        rows_in = _count(lake, "raw_records")
     elif stage == "transform":
         tables = pipeline.transform(config)
         rows_out = sum(int(n) for n in tables.values())
-        con = connect()
-        try:
-            create_lake_views(con, lake)
-            rows_in = _count(con, "SELECT count(*) FROM posts")
-        finally:
-            con.close()
+        rows_in = _count(lake, "posts")
     else:
         raise SystemExit(f"unknown stage {stage!r}")
     return {"rows_in": rows_in, "rows_out": rows_out}

@@ -247,12 +247,9 @@ class Lake:
 
     def files(self, *parts: str, suffix: str = ".parquet") -> list[str]:
         """Every finished file under `parts` (temporary files of writers in progress excluded)."""
-        base = self.path(*parts)
-        if not self.fs.isdir(base):
-            return []
-        return sorted(
-            self._url(p) for p in self.fs.find(base) if p.endswith(suffix) and not _is_temp_name(p)
-        )
+        # one listing: find() of a prefix that does not exist is empty, locally and in a bucket
+        found = self.fs.find(self.path(*parts))
+        return sorted(self._url(p) for p in found if p.endswith(suffix) and not _is_temp_name(p))
 
     def has_files(self, layer: str, table: str | None = None) -> bool:
         return bool(self.files(layer, table) if table else self.files(layer))

@@ -14,48 +14,9 @@ from dissentry import pipeline
 from dissentry.cli import app
 from dissentry.config import load_config
 from dissentry.sample import generate_sample
+from tests.hostile.corpus import mastodon_status as status  # one Status shape for every suite
 
 runner = CliRunner()
-
-
-def status(n: int, text: str = "hello", account: str = "alice") -> dict:
-    """A minimal Mastodon Status in the API's shape (only fields the mapping reads)."""
-    return {
-        "id": str(110_000_000_000_000_000 + n),
-        "created_at": f"2026-02-0{1 + n % 9}T10:00:00.000Z",
-        "in_reply_to_id": None,
-        "in_reply_to_account_id": None,
-        "sensitive": False,
-        "spoiler_text": "",
-        "visibility": "public",
-        "language": "en",
-        "uri": f"https://social.example/users/{account}/statuses/{n}",
-        "url": f"https://social.example/@{account}/{n}",
-        "replies_count": 0,
-        "reblogs_count": 0,
-        "favourites_count": n,
-        "edited_at": None,
-        "content": f"<p>{text} {n}</p>",
-        "reblog": None,
-        "account": {
-            "id": "1",
-            "username": account,
-            "acct": account,
-            "display_name": account.title(),
-            "note": "<p>bio</p>",
-            "url": f"https://social.example/@{account}",
-            "created_at": "2024-01-01T00:00:00.000Z",
-            "followers_count": 1,
-            "following_count": 2,
-            "statuses_count": 3,
-        },
-        "media_attachments": [],
-        "mentions": [],
-        "tags": [],
-        "emojis": [],
-        "card": None,
-        "poll": None,
-    }
 
 
 CONFIG = """
