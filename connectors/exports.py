@@ -22,6 +22,7 @@ import io
 import json
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -30,6 +31,7 @@ from connectors.base import ImportFormatError, Reject
 
 _CHUNK = 1 << 20
 _MAX_VALUE_BYTES = 16 << 20  # one record larger than this is quarantined, never buffered whole
+MAX_VALUE_BYTES = _MAX_VALUE_BYTES  # the same cap for CSV lines (connectors.tabular)
 _decoder = json.JSONDecoder()
 # bytes that are not UTF-8 survive decoding as lone surrogates, so one bad record can be rejected
 # and the records around it still read
@@ -55,8 +57,70 @@ def zip_member_problem(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
+class _GzipMembers(io.RawIOBase):
+    """The decompressed bytes of a gzip file's members, one after another, as `gzip` reads them,
+    except that bytes after the last whole member that do not begin another one (trailing garbage,
+    zero padding a tool left) end the stream instead of failing it: the records before them stay."""
+
+    def __init__(self, path: Path) -> None:
+        self._fh = open(path, "rb")  # noqa: SIM115 - closed in close()
+        self._d = zlib.decompressobj(31)
+        self._out = b""
+        self._done = False
+        self._members = 0
+        self.trailing_bytes = 0
+        # the stream ended inside a member: reported by the reader after the records before it,
+        # never raised here, where io.BufferedReader would drop the bytes it had already read
+        self.truncated = False
+
+    def readable(self) -> bool:
+        return True
+
+    def _fill(self) -> None:
+        while not self._out and not self._done:
+            if self._d.eof:
+                self._members += 1
+                rest = self._d.unused_data + self._fh.read(max(0, 2 - len(self._d.unused_data)))
+                if not rest:
+                    self._done = True
+                    return
+                if rest[:2] != b"\x1f\x8b":  # not another member: the end of the data
+                    self.trailing_bytes = len(rest) + len(self._fh.read())
+                    self._done = True
+                    return
+                self._d = zlib.decompressobj(31)
+                data = rest
+            else:
+                data = self._d.unconsumed_tail or self._fh.read(_CHUNK)
+                if not data:
+                    self.truncated = True
+                    self._done = True
+                    return
+            try:
+                self._out = self._d.decompress(data, _CHUNK)
+            except zlib.error as exc:
+                if self._members:  # something after a whole member that only looked like one
+                    self.trailing_bytes = len(data) + len(self._fh.read())
+                    self._done = True
+                    return
+                raise gzip.BadGzipFile(f"not a valid gzip file: {exc}") from None
+
+    def readinto(self, buffer: Any) -> int:
+        self._fill()
+        n = min(len(buffer), len(self._out))
+        buffer[:n] = self._out[:n]
+        self._out = self._out[n:]
+        return n
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
+
+
 def _open_binary(path: Path) -> BinaryIO:
-    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+    if path.suffix == ".gz":
+        return io.BufferedReader(_GzipMembers(path), _CHUNK)  # type: ignore[return-value]
+    return open(path, "rb")
 
 
 def _open_text(path: Path) -> io.TextIOBase:
@@ -180,6 +244,9 @@ def _iter_jsonl(path: Path) -> Iterator[tuple[str, Any | Reject]]:
                 yield f"{path}:{line_no + 1}", Reject(f"{path}:{line_no + 1}", f"file is truncated: {exc}")
                 return
             if not raw:
+                if getattr(getattr(fh, "raw", None), "truncated", False):
+                    yield f"{path}:{line_no + 1}", Reject(f"{path}:{line_no + 1}", "file is truncated: the gzip "
+                                                          "stream ends before its end-of-stream marker")
                 return
             line_no += 1
             locator = f"{path}:{line_no}"

@@ -1,48 +1,54 @@
-"""The one HTTP client every API connector uses: httpx + tenacity.
+"""The one HTTP client every API connector uses: httpx, with retries and rate limits of its own.
 
 What it does for a connector:
 - timeouts on connect and read; retries with exponential backoff and jitter on connection errors,
-  timeouts, 5xx, truncated or invalid JSON bodies;
-- 429: waits for `Retry-After` (seconds or an HTTP date) when sent, else until the platform's
-  rate-limit reset (Mastodon sends no Retry-After), else backs off;
-- reads the platform's rate-limit headers through a small parser the connector supplies and
-  sleeps *before* the budget is exhausted rather than after a 429;
+  timeouts, 5xx, truncated or invalid JSON bodies (at most `max_attempts` in a row);
+- rate limits (connectors/rate_limit.py): reads the platform's headers through a small parser the
+  connector supplies, corrects them for the server's clock (`Date`), sleeps *before* the budget is
+  exhausted, learns when a window really ends when the reset header is wrong or missing, paces
+  itself from the documented limit when there are no headers at all; a 429 while budget is known to
+  be left is a short backoff, `Retry-After` is obeyed. Rate-limit retries are bounded by time
+  (`max_wait_seconds` per request), not by a count;
 - a request budget per client (every attempt counts, retries included) so a run never exceeds
   what the operator allowed;
-- counts requests, waits and seconds waited, for the `collection_runs` table;
-- never logs or returns secrets: URLs are logged without query values named like tokens, and
-  auth headers are only ever set on the httpx client.
+- counts requests, 429s and every wait with its reason, for the `collection_runs` table;
+- never logs or returns secrets: every message and URL that leaves the client has the values of
+  its auth headers (and anything token-shaped) replaced by `***`; an error keeps the status, the
+  reason phrase and a short, redacted excerpt of the body, never the body itself.
 
 `sleep` and `clock` are injectable so tests can run a rate-limit wait without waiting.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import email.utils
 import json
 import logging
+import random
+import re
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 import httpx
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from connectors.rate_limit import Documented, RateLimit, RateLimiter
+
+__all__ = ["BudgetExhausted", "Documented", "HttpClient", "HttpError", "RateLimit", "RateLimitParser",
+           "no_rate_limit_headers", "parse_retry_after", "redact", "redact_url", "register_secret"]
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "dissentry/0.1 (research data collection; +https://github.com/dissentry/dissentry)"
-_SECRET_PARAMS = ("token", "access_token", "key", "secret", "password", "auth", "signature", "sig")
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """What the platform's headers say: requests left in this window and when it resets (epoch s)."""
-
-    remaining: float | None
-    reset_at: float | None
-
+_SECRET_PARAMS = ("token", "access_token", "key", "secret", "password", "auth", "signature", "sig", "jwt",
+                  "session", "code")
+ERROR_EXCERPT_CHARS = 160
 
 RateLimitParser = Callable[[httpx.Headers, float], RateLimit]
 
@@ -51,11 +57,97 @@ def no_rate_limit_headers(headers: httpx.Headers, now: float) -> RateLimit:
     return RateLimit(None, None)
 
 
+# ---- secrets: every value the process holds is scrubbed from whatever it writes or prints ----------
+# Process-wide on purpose: connectors build record locators and messages with `redact_url` and
+# `HttpError` outside any client, and a server may echo a token anywhere (a body, a Link, a redirect).
+_SECRETS: set[str] = set()
+_SECRETS_LOCK = threading.Lock()
+_MIN_SECRET_CHARS = 6  # shorter values would scrub ordinary words
+_TOKEN_SHAPES = [
+    # an auth scheme and its credentials
+    re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=:-]{6,}"),
+    # key=value / "key": "value" with a secret-like key
+    re.compile(r"(?i)((?:access|refresh|id|api|auth|session|client)?[_-]?(?:token|secret|password|passwd|jwt|"
+               r"apikey|api_key|signature|authorization)[\"']?\s*[:=]\s*[\"']?)([^\"'&\s,;}<>]{4,})"),
+    re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*)?"),  # a JWT
+    re.compile(r"\b[A-Za-z0-9_-]{40,}\b"),  # a long opaque credential-like run
+]
+
+
+def register_secret(value: str | None) -> None:
+    """A value that must never appear in anything written or printed (tokens, passwords)."""
+    if not value:
+        return
+    value = value.strip()
+    candidates = {value}
+    scheme, _, rest = value.partition(" ")
+    if rest:  # "Bearer abc": the credentials alone too
+        candidates.add(rest.strip())
+        if scheme.lower() == "basic":
+            try:
+                decoded = base64.b64decode(rest.strip(), validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError, ValueError):
+                decoded = ""
+            candidates |= {decoded, decoded.partition(":")[2]}  # user:password, and the password
+    with _SECRETS_LOCK:
+        _SECRETS.update(c for c in candidates if len(c) >= _MIN_SECRET_CHARS)
+
+
+def _scrub_known(text: str) -> str:
+    with _SECRETS_LOCK:
+        secrets = sorted(_SECRETS, key=len, reverse=True)  # a longer secret may contain a shorter one
+    for secret in secrets:
+        for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
+            if form in text:
+                text = text.replace(form, "***")
+    return text
+
+
+def redact(text: str) -> str:
+    """`text` with every registered secret (also URL-encoded) and anything token-shaped replaced by ***."""
+    if not text:
+        return text
+    text = _scrub_known(text)
+    text = _TOKEN_SHAPES[0].sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
+    text = _TOKEN_SHAPES[1].sub(lambda m: f"{m.group(1)}***", text)
+    text = _TOKEN_SHAPES[2].sub("***", text)
+    return _TOKEN_SHAPES[3].sub("***", text)
+
+
+def redact_url(url: str | httpx.URL) -> str:
+    """The URL with the values of token-like query parameters, any user:password and every registered
+    secret replaced by `***` (it is what connectors store as a record's locator)."""
+    parts = urlsplit(str(url))
+    query = [
+        (k, "***" if any(s in k.lower() for s in _SECRET_PARAMS) else v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rpartition("@")[2]
+    return _scrub_known(urlunsplit(parts._replace(netloc=netloc, query=urlencode(query))))
+
+
+def body_excerpt(response: httpx.Response, limit: int = ERROR_EXCERPT_CHARS) -> str:
+    """A short, redacted, one-line excerpt of a response body, for an error message."""
+    try:
+        text = response.text
+    except (httpx.ResponseNotRead, UnicodeDecodeError, LookupError):
+        return ""
+    text = " ".join(text.split())
+    # redact the whole body first: a secret cut in half by the excerpt would no longer match
+    text = redact(text[: limit * 8])
+    return text[:limit] + ("..." if len(text) > limit else "")
+
+
 class HttpError(RuntimeError):
-    """A request that failed for good (after retries, or a 4xx that retrying cannot fix)."""
+    """A request that failed for good (after retries, or a 4xx that retrying cannot fix).
+
+    Its message is redacted when it is made, so wherever it is printed, logged or stored
+    (`collection_runs.errors`) it carries no secret."""
 
     def __init__(self, message: str, status_code: int | None = None) -> None:
-        super().__init__(message)
+        super().__init__(redact(message))
         self.status_code = status_code
 
 
@@ -64,19 +156,8 @@ class BudgetExhausted(HttpError):
 
 
 class _Retryable(Exception):
-    def __init__(self, message: str, wait_seconds: float | None = None) -> None:
+    def __init__(self, message: str) -> None:
         super().__init__(message)
-        self.wait_seconds = wait_seconds
-
-
-def redact_url(url: str | httpx.URL) -> str:
-    """The URL with the values of token-like query parameters replaced by `***`."""
-    parts = urlsplit(str(url))
-    query = [
-        (k, "***" if any(s in k.lower() for s in _SECRET_PARAMS) else v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-    ]
-    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
@@ -90,8 +171,10 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
         pass
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError):
         return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - now)
 
 
@@ -102,17 +185,24 @@ class HttpClient:
         *,
         headers: Mapping[str, str] | None = None,
         rate_limit_parser: RateLimitParser = no_rate_limit_headers,
+        documented_limit: Documented | None = None,
         max_requests: int | None = None,
         max_attempts: int = 6,
         timeout: float = 30.0,
         min_remaining: float = 1,
         max_wait_seconds: float = 900.0,
         backoff_max_seconds: float = 60.0,
+        secrets: tuple[str, ...] = (),
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.platform = platform
+        for name, value in (headers or {}).items():
+            if _is_secret_header(name):
+                register_secret(value)
+        for value in secrets:
+            register_secret(value)
         self._client = httpx.Client(
             headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
@@ -122,17 +212,20 @@ class HttpClient:
         self._parse_rate_limit = rate_limit_parser
         self._max_requests = max_requests
         self._max_attempts = max_attempts
-        self._min_remaining = min_remaining
         self._max_wait = max_wait_seconds
         self._backoff_max = backoff_max_seconds
         self._sleep = sleep
         self._clock = clock
-        self._limit = RateLimit(None, None)
+        self.limiter = RateLimiter(min_remaining=min_remaining, documented=documented_limit,
+                                   max_step=backoff_max_seconds)
         # figures for collection_runs
         self.requests = 0
-        self.rate_limit_waits = 0
+        self.responses_429 = 0
+        self.rate_limit_waits = 0  # waits for a rate limit (every reason but "error")
         self.rate_limit_wait_seconds = 0.0
         self.retries = 0
+        self.waits: Counter[str] = Counter()  # reason -> waits
+        self.wait_seconds: Counter[str] = Counter()  # reason -> seconds
 
     def __enter__(self) -> HttpClient:
         return self
@@ -145,39 +238,37 @@ class HttpClient:
 
     def set_header(self, name: str, value: str) -> None:
         """For tokens obtained during a run (e.g. a session); never logged."""
+        if _is_secret_header(name):
+            register_secret(value)
         self._client.headers[name] = value
 
+    @property
+    def clock_skew_seconds(self) -> float:
+        """The server's clock minus ours, as the client corrects for it (0 when they agree)."""
+        return self.limiter.skew.offset
+
+    def wait_summary(self) -> dict[str, dict[str, float]]:
+        """Every wait by reason: {"window": {"waits": 8, "seconds": 61.3}, ...}."""
+        return {reason: {"waits": self.waits[reason], "seconds": round(self.wait_seconds[reason], 3)}
+                for reason in sorted(self.waits)}
+
     # ---- waiting --------------------------------------------------------------------------------
-    def _wait(self, seconds: float, why: str) -> None:
-        seconds = min(max(seconds, 0.0), self._max_wait)
+    def _wait(self, seconds: float, reason: str, what: str, waited: float) -> float:
+        """Sleep `seconds` for `reason`; refuse when the request's waits would pass max_wait_seconds."""
         if seconds <= 0:
-            return
-        self.rate_limit_waits += 1
-        self.rate_limit_wait_seconds += seconds
-        log.info("%s: waiting %.1fs (%s)", self.platform, seconds, why)
-        self._sleep(seconds)
-
-    def _wait_if_budget_low(self) -> None:
-        limit = self._limit
-        if limit.remaining is None or limit.reset_at is None or limit.remaining > self._min_remaining:
-            return
-        self._wait(limit.reset_at - self._clock() + 0.5, f"rate limit: {limit.remaining:g} requests left")
-        self._limit = RateLimit(None, None)  # the window has reset
-
-    def _backoff(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Retryable) and exc.wait_seconds is not None:
-            return min(exc.wait_seconds, self._max_wait)
-        return wait_random_exponential(multiplier=0.5, max=self._backoff_max)(state)
-
-    def _before_sleep(self, state: RetryCallState) -> None:
-        self.retries += 1
-        exc = state.outcome.exception() if state.outcome else None
-        seconds = state.upcoming_sleep
-        if isinstance(exc, _Retryable) and exc.wait_seconds is not None:
+            return 0.0
+        if waited + seconds > self._max_wait:
+            raise HttpError(
+                f"{what}: rate limited; waiting {seconds:.0f}s more (after {waited:.0f}s) would pass "
+                f"max_wait_seconds={self._max_wait:g} ({reason}); the next run resumes here", 429)
+        self.waits[reason] += 1
+        self.wait_seconds[reason] += seconds
+        if reason != "error":
             self.rate_limit_waits += 1
             self.rate_limit_wait_seconds += seconds
-        log.warning("%s: retrying in %.1fs after: %s", self.platform, seconds, exc)
+        log.info("%s: waiting %.1fs (%s)", self.platform, seconds, reason)
+        self._sleep(seconds)
+        return seconds
 
     # ---- requests -------------------------------------------------------------------------------
     def get_json(self, url: str, params: Mapping[str, Any] | None = None) -> tuple[Any, httpx.Response]:
@@ -190,11 +281,7 @@ class HttpClient:
 
         Any status below 400 is returned as is (a 304 Not Modified included); the body is read whole.
         """
-        retrying = self._retrying()
-        try:
-            _, response = retrying(self._attempt, "GET", url, params, None, None, headers, False)
-        except _Retryable as exc:
-            raise HttpError(f"GET {redact_url(url)} failed after {self._max_attempts} attempts: {exc}") from None
+        _, response = self._request("GET", url, params, None, None, headers, False)
         return response
 
     def request_json(
@@ -207,21 +294,43 @@ class HttpClient:
         form: Mapping[str, str] | None = None,
     ) -> tuple[Any, httpx.Response]:
         """One logical request with retries. Returns (parsed JSON, the final response)."""
-        retrying = self._retrying()
-        try:
-            return retrying(self._attempt, method, url, params, json_body, form, None, True)
-        except _Retryable as exc:
-            raise HttpError(f"{method} {redact_url(url)} failed after {self._max_attempts} attempts: {exc}") from None
+        for body in (json_body, form):
+            if isinstance(body, Mapping):  # a login's password must never come back in a message
+                for key, value in body.items():
+                    if isinstance(value, str) and any(s in str(key).lower() for s in _SECRET_PARAMS):
+                        register_secret(value)
+        return self._request(method, url, params, json_body, form, None, True)
 
-    def _retrying(self) -> Retrying:
-        return Retrying(
-            stop=stop_after_attempt(self._max_attempts),
-            wait=self._backoff,
-            retry=retry_if_exception_type(_Retryable),
-            sleep=self._sleep,
-            before_sleep=self._before_sleep,
-            reraise=True,
-        )
+    def _request(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        json_body: Any,
+        form: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        parse_json: bool,
+    ) -> tuple[Any, httpx.Response]:
+        what = f"{method} {redact_url(url)}"
+        waited = 0.0  # this request's waits, bounded by max_wait_seconds
+        failures = 0  # errors in a row that are not rate limits, bounded by max_attempts
+        while True:
+            if self._max_requests is not None and self.requests >= self._max_requests:
+                raise BudgetExhausted(f"{self.platform}: request budget of {self._max_requests} spent")
+            seconds, reason = self.limiter.delay(self._clock())
+            waited += self._wait(seconds, reason, what, waited)
+            try:
+                return self._attempt(method, url, params, json_body, form, headers, parse_json)
+            except _RateLimited:
+                continue  # the limiter knows why and how long; `waited` bounds it
+            except _Retryable as exc:
+                failures += 1
+                if failures >= self._max_attempts:
+                    raise HttpError(f"{what} failed after {self._max_attempts} attempts: {exc}") from None
+                self.retries += 1
+                pause = random.uniform(0, min(self._backoff_max, 0.5 * 2 ** failures))
+                log.warning("%s: retrying in %.1fs after: %s", self.platform, pause, redact(str(exc)))
+                waited += self._wait(pause, "error", what, waited)
 
     def _attempt(
         self,
@@ -233,31 +342,36 @@ class HttpClient:
         headers: Mapping[str, str] | None,
         parse_json: bool,
     ) -> tuple[Any, httpx.Response]:
-        if self._max_requests is not None and self.requests >= self._max_requests:
-            raise BudgetExhausted(f"{self.platform}: request budget of {self._max_requests} spent")
-        self._wait_if_budget_low()
         self.requests += 1
+        sent = self._clock()
         try:
             response = self._client.request(method, url, params=params, json=json_body, data=form, headers=headers)
             if not parse_json:
                 response.read()
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
             raise _Retryable(f"{type(exc).__name__}: {exc}") from None
-        now = self._clock()
-        limit = self._parse_rate_limit(response.headers, now)
-        if limit.remaining is not None or limit.reset_at is not None:
-            self._limit = limit
+        received = self._clock()
+        limiter = self.limiter
+        limiter.skew.observe(response.headers.get("Date"), sent, received)
+        server_now = limiter.server_now(received)
+        limit = self._parse_rate_limit(response.headers, server_now)
+        retry_after = parse_retry_after(response.headers.get("Retry-After"), server_now) \
+            if response.status_code == 429 else None
+        limiter.observe(sent, received, response.status_code, limit, retry_after)
         where = redact_url(response.request.url)
         if response.status_code == 429:
-            wait = parse_retry_after(response.headers.get("Retry-After"), now)
-            if wait is None and limit.reset_at is not None:
-                wait = max(0.0, limit.reset_at - now) + 0.5
-            raise _Retryable(f"429 Too Many Requests from {where}", wait_seconds=wait)
+            self.responses_429 += 1
+            log.warning("%s: 429 Too Many Requests from %s (%s)", self.platform, where,
+                        "budget left" if limiter.budget_left() else "budget spent")
+            raise _RateLimited()
         if response.status_code >= 500:
-            raise _Retryable(f"{response.status_code} from {where}")
+            raise _Retryable(f"{response.status_code} {response.reason_phrase} from {where}")
         if response.status_code >= 400:
+            excerpt = body_excerpt(response)
             raise HttpError(
-                f"{method} {where} answered {response.status_code}: {response.text[:200]}", response.status_code
+                f"{method} {where} answered {response.status_code} {response.reason_phrase}"
+                + (f": {excerpt}" if excerpt else ""),
+                response.status_code,
             )
         if not parse_json:
             return None, response
@@ -266,3 +380,13 @@ class HttpClient:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             # a body cut short by the server or the network: the next attempt usually gets it whole
             raise _Retryable(f"invalid or truncated JSON from {where}: {exc}") from None
+
+
+class _RateLimited(Exception):
+    """A 429: the limiter has recorded it and says how long to wait."""
+
+
+def _is_secret_header(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in ("authorization", "proxy-authorization", "cookie") or any(
+        s in lowered for s in ("token", "secret", "api-key", "apikey", "password"))

@@ -6,6 +6,7 @@ import csv
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +22,8 @@ from connectors.registry import UnknownPlatformError, platforms
 from dissentry import pipeline
 from dissentry.config import Config, ConfigError, load_config, parse_account_ref
 from dissentry.scaffold import ScaffoldError
-from warehouse.lake import LakeUnavailable
+from transforms.runner import ModelError
+from warehouse.lake import DiskFull, LakeUnavailable
 from warehouse.lock import WarehouseBusy
 
 app = typer.Typer(
@@ -56,7 +58,9 @@ def user_errors() -> Iterator[None]:
         yield
     except WarehouseBusy as exc:
         raise fail(str(exc), code=3) from None
-    except (ConfigError, UnknownPlatformError, ImportFormatError, ScaffoldError, LakeUnavailable) as exc:
+    except (ConfigError, UnknownPlatformError, ImportFormatError, ScaffoldError, LakeUnavailable, DiskFull) as exc:
+        raise fail(str(exc)) from None
+    except ModelError as exc:  # e.g. a stance classifier that cannot be loaded, or learns with no labels
         raise fail(str(exc)) from None
 
 
@@ -157,24 +161,71 @@ def transform() -> None:
 
 
 @app.command()
-def report() -> None:
-    """Print the headline tables from the warehouse."""
+def report(
+    html_path: Annotated[
+        Path | None,
+        typer.Argument(help="With --html: the file to write (default <warehouse>/report/index.html).",
+                       metavar="[PATH]", show_default=False),
+    ] = None,
+    html: Annotated[bool, typer.Option("--html", help="Write the report as one self-contained HTML file.")] = False,
+    figure_format: Annotated[
+        str | None, typer.Option("--format", "-f", help="Write the report's figures as png, svg or pdf files.")
+    ] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="With --format: the folder for the figures.")] = None,
+) -> None:
+    """Print the headline tables; --html PATH writes the whole report as a web page, --format png|svg the figures."""
     from dissentry.report import print_headlines
 
     config = _config()
+    if html_path is not None and not html:
+        raise fail(f"a PATH ({html_path}) is only read with --html: dissentry report --html {html_path}")
+    if out_dir is not None and figure_format is None:
+        raise fail("--out names the folder for --format png|svg|pdf")
+    if not html and figure_format is None:
+        with user_errors():
+            print_headlines(config, out)
+        return
+    from dissentry.report_html import FIGURE_FORMATS, ReportError, write_figures, write_html
+
+    if figure_format is not None and figure_format not in FIGURE_FORMATS:
+        raise fail(f"unknown figure format {figure_format!r}: use {', '.join(FIGURE_FORMATS)}")
     with user_errors():
-        print_headlines(config, out)
+        try:
+            if html:
+                path, built = write_html(config, html_path)
+                for panel in built.panels:
+                    if panel.not_enough:
+                        err.print(f"[yellow]note:[/yellow] {escape(panel.title)}: {escape(panel.not_enough)}",
+                                  highlight=False, soft_wrap=True)
+                out.print(f"Report: {path}", highlight=False, soft_wrap=True)
+            if figure_format is not None:
+                folder = out_dir or config.local_path / "report" / "figures"
+                written, skipped = write_figures(config, folder, figure_format)
+                for panel in skipped:
+                    err.print(f"[yellow]skipped[/yellow] {escape(panel.key)}: {escape(panel.not_enough or '')}",
+                              highlight=False, soft_wrap=True)
+                out.print(f"{len(written)} figures written to {folder}", highlight=False, soft_wrap=True)
+        except ReportError as exc:
+            raise fail(str(exc)) from None
 
 
 @app.command()
 def sql(
-    query: Annotated[str, typer.Argument(help="SQL to run against the warehouse (read-only).")],
+    query: Annotated[str, typer.Argument(help="SQL to run against the warehouse (queries only, sandboxed).")],
     format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json")] = "table",
+    unsafe: Annotated[
+        bool,
+        typer.Option("--unsafe", help="Full DuckDB: any file, COPY, ATTACH, INSTALL/LOAD, SET (your own machine)."),
+    ] = False,
 ) -> None:
-    """Query the warehouse: every table and mart by name."""
+    """Query the warehouse: every table and mart by name.
+
+    A sandbox by default: SELECT (DESCRIBE, SHOW, EXPLAIN) only, files only in the warehouse's
+    own folders, no extension installed or loaded, settings locked. `--unsafe` lifts all that; the
+    serving file is still opened read-only (every transform replaces it)."""
     import duckdb
 
-    from warehouse.catalog import connect
+    from warehouse.catalog import connect, lock_down
 
     config = _config()
     with user_errors():
@@ -182,12 +233,24 @@ def sql(
     db = lake.duckdb_path
     if not db.exists():
         raise fail(f"{db} does not exist yet: run `dissentry run` or `dissentry transform` first")
-    con = connect(db, read_only=True, lake=lake)
     try:
+        con = connect(db, read_only=True, lake=lake)
+    except duckdb.IOException as exc:  # a writer of another kind (an --unsafe or older process) holds it
+        raise fail(f"warehouse busy: {db} cannot be opened now ({str(exc).splitlines()[0]})", code=3) from None
+    try:
+        if not unsafe:
+            lock_down(con, [lake.root, str(lake.local_dir)])
+            refused = _refused_statement(con, query)
+            if refused:
+                raise fail(f"refused: {refused} (the sql shell runs queries only; --unsafe gives full DuckDB)")
         cursor = con.execute(query)
         columns = [d[0] for d in cursor.description or []]
         rows = cursor.fetchall()
+    except duckdb.PermissionException as exc:
+        raise fail(f"refused: {str(exc).splitlines()[0]} (--unsafe gives full DuckDB)") from None
     except duckdb.Error as exc:
+        if "configuration has been locked" in str(exc):
+            raise fail(f"refused: {str(exc).splitlines()[0]} (--unsafe gives full DuckDB)") from None
         raise fail(f"query failed: {exc}") from None
     finally:
         con.close()
@@ -205,16 +268,63 @@ def sql(
         raise fail(f"unknown format {format!r}: use table, csv or json")
 
 
+_EXPLAIN = re.compile(r"^\s*explain(\s+analy[sz]e)?\s+(?P<inner>.*)$", re.IGNORECASE | re.DOTALL)
+
+
+def _refused_statement(con: Any, query: str) -> str | None:
+    """The first statement that is not a query (COPY, ATTACH, INSTALL, SET, CREATE...), or None.
+
+    DuckDB parses; nothing runs. EXPLAIN ANALYZE runs what it explains, so that must be a query too."""
+    import duckdb
+
+    try:
+        statements = con.extract_statements(query)
+    except duckdb.Error:
+        return None  # a syntax error: executing it reports it the usual way
+    for statement in statements:
+        kind = statement.type
+        if kind == duckdb.StatementType.EXPLAIN:
+            match = _EXPLAIN.match(statement.query)
+            inner = _refused_statement(con, match.group("inner")) if match else "EXPLAIN"
+            if inner:
+                return inner
+        elif kind != duckdb.StatementType.SELECT:
+            return "INSTALL/LOAD statement" if kind == duckdb.StatementType.LOAD else f"{kind.name} statement"
+    return None
+
+
 @app.command()
 def sample(
     out_dir: Annotated[Path, typer.Option("--out", help="Where to write the sample files.")] = Path("data/sample"),
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 7,
     scale: Annotated[float, typer.Option(help="Multiply the number of posts.")] = 1.0,
+    label_from_truth: Annotated[
+        Path | None,
+        typer.Option(
+            "--label-from-truth",
+            help="Instead of writing the sample: fill the label column of FILE.csv (drawn by `dissentry labels "
+            "sample` from a warehouse built on the sample in --out) from the sample's planted truth, and write "
+            "FILE.labelled.csv beside it, for `dissentry labels import`.",
+            metavar="FILE.csv",
+        ),
+    ] = None,
 ) -> None:
-    """Write the synthetic sample data (Mastodon and Bluesky API shapes) that `make run` imports."""
-    from dissentry.sample import generate_sample
+    """Write the synthetic sample data (Mastodon and Bluesky API shapes) that `make run` imports.
 
-    generate_sample(out_dir, seed=seed, scale=scale)
+    With --label-from-truth, act as a simulated annotator instead: label a drawn CSV from the stance the
+    generator planted for each post (truth_stance.jsonl in --out), as if a researcher had labelled it.
+    """
+    from dissentry import sample as synthetic
+
+    if label_from_truth is not None:
+        target = synthetic.labelled_path(label_from_truth)
+        try:
+            count = synthetic.label_from_truth(label_from_truth, out_dir, target)
+        except (OSError, synthetic.TruthLabelError) as exc:
+            raise fail(str(exc)) from None
+        out.print(f"labelled {count} rows from the planted truth in {out_dir}: {target}")
+        return
+    synthetic.generate_sample(out_dir, seed=seed, scale=scale)
     out.print(f"sample written to {out_dir}")
 
 
@@ -237,6 +347,7 @@ def forget(
     out.print(
         f"erased {summary['platform']} account: {summary['raw_records_removed']:,} raw records from "
         f"{summary['raw_files_rewritten']} files, {summary['quarantine_rows_removed']} quarantine rows; "
+        f"{summary.get('other_records_redacted', 0):,} other people's records now name it by its erasure token; "
         "the normalised layer and marts were rebuilt; the erasure is recorded in the `erasures` table"
     )
     target = parse_account_ref(account)
@@ -245,6 +356,31 @@ def forget(
     if listed:
         err.print(f"[yellow]note:[/yellow] {escape(str(config.config_path))} still lists {escape(account)} "
                   f"(groups: {', '.join(sorted(set(listed)))}): remove it there too", highlight=False, soft_wrap=True)
+
+
+export_app = typer.Typer(help="Write warehouse data in other tools' formats.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("network")
+def export_network(
+    out_file: Annotated[Path, typer.Option("--out", help="The file to write.")],
+    format: Annotated[str, typer.Option("--format", "-f", help="graphml, gexf or csv (edges; nodes beside it).")],
+    kind: Annotated[str, typer.Option(help="reply, repost, quote, mention or all.")] = "all",
+    period: Annotated[str, typer.Option(help="A period label (e.g. 2026-02) or all.")] = "all",
+) -> None:
+    """The interaction graph network_mixing measures (nodes: group, role, post counts; weighted edges)."""
+    from dissentry.export import ExportError
+    from dissentry.export import export_network as write
+
+    config = _config()
+    with user_errors():
+        try:
+            network, written = write(config, out_file, fmt=format, kind=kind, period=period)
+        except ExportError as exc:
+            raise fail(str(exc)) from None
+    out.print(f"{len(network.nodes):,} accounts, {len(network.edges):,} ties (kind {kind}, period {period}): "
+              + ", ".join(str(p) for p in written), highlight=False, soft_wrap=True)
 
 
 @app.command("new-connector")
@@ -261,6 +397,108 @@ def new_connector(
         out.print(f"  wrote {path}")
     out.print(f"Now run: .venv/bin/pytest tests/contract -k {name}   (it fails until the connector is filled in)")
     out.print("Guide: docs/adding-a-connector.md")
+
+
+labels_app = typer.Typer(
+    help="Validate the measure: draw a random sample of references to label, and import the labels.",
+    no_args_is_help=True,
+)
+app.add_typer(labels_app, name="labels")
+
+
+@labels_app.command("sample")
+def labels_sample(
+    per_group: Annotated[int, typer.Option("--per-group", help="References to draw per group.", min=1)],
+    out_file: Annotated[Path, typer.Option("--out", help="The file to write (FILE.csv; FILE.json for Label Studio).")],
+    period: Annotated[str | None, typer.Option(help="Only references of this period (e.g. 2026-02).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: a random one, printed and recorded).")] = None,
+    format: Annotated[str, typer.Option("--format", help="csv, or labelstudio (tasks + labelling config).")] = "csv",
+) -> None:
+    """Draw a simple random sample of each group's own-organisation references for people to label."""
+    from dissentry.labels import LabelsError, sample_references
+
+    config = _config()
+    with user_errors():
+        lake = pipeline.lake_for(config)
+        try:
+            result = sample_references(lake, per_group=per_group, out=out_file, period=period, seed=seed, fmt=format,
+                                       groups=[g.id for g in config.groups])
+        except LabelsError as exc:
+            raise fail(str(exc)) from None
+    for stratum in result.strata:
+        out.print(f"{stratum.group_id}: drew {stratum.sample_size} of {stratum.frame_size} references "
+                  f"not drawn before (scope {result.scope})", highlight=False)
+        if stratum.frame_size < per_group:
+            err.print(f"[yellow]warning:[/yellow] {escape(stratum.group_id)} has only {stratum.frame_size} references "
+                      f"left to draw, fewer than --per-group {per_group}", highlight=False, soft_wrap=True)
+    if not result.drawn:
+        raise fail("nothing was drawn: no group has a reference that no earlier draw picked", code=1)
+    for path in result.files:
+        out.print(f"wrote {path}", highlight=False)
+    out.print(f"draw {result.draw_id}, seed {result.seed}: recorded in the lake (label_draws)", highlight=False)
+    if format == "csv":
+        out.print(f"Fill the `label` column with critical, supportive or neutral, then: "
+                  f"dissentry labels import {result.files[0]}", highlight=False)
+    else:
+        out.print("Create a Label Studio project with the .label_config.xml, import the tasks, label them, export "
+                  "JSON, then: dissentry labels import EXPORT.json", highlight=False)
+
+
+@labels_app.command("import")
+def labels_import(
+    file: Annotated[Path, typer.Argument(help="A labelled CSV (post_id, label) or a Label Studio JSON export.")],
+    annotator: Annotated[str | None, typer.Option(help="Who labelled a CSV (default: the file's name).")] = None,
+) -> None:
+    """Import people's labels: critical, supportive or neutral per post. Exit 1 when rows were rejected."""
+    from dissentry.labels import LabelsError, import_labels
+
+    config = _config()
+
+    def warn(locator: str, reason: str) -> None:
+        err.print(f"[yellow]warning:[/yellow] {escape(locator)}: {escape(reason)}", highlight=False, soft_wrap=True)
+
+    with user_errors():
+        lake = pipeline.lake_for(config)
+        try:
+            result = import_labels(lake, file, annotator=annotator, warn=warn)
+        except LabelsError as exc:
+            raise fail(str(exc)) from None
+    if result.fmt == "csv" and annotator is None:
+        out.print(f"annotator: {result.annotator!r} (the file's name; say who with --annotator NAME)", highlight=False)
+    elif result.fmt == "labelstudio" and annotator is not None:
+        err.print("[yellow]note:[/yellow] --annotator is ignored for a Label Studio export: it names its annotators",
+                  highlight=False)
+    parts = [f"{result.landed} labels landed", f"{result.rejected} rejected (quarantined)",
+             f"{result.dropped_erased} dropped (posts of erased accounts)"]
+    if result.unlabelled:
+        parts.append(f"{result.unlabelled} not labelled yet")
+    if result.cancelled:
+        parts.append(f"{result.cancelled} cancelled in Label Studio")
+    out.print(f"{result.file}: {result.rows_read} rows read: " + ", ".join(parts), highlight=False)
+    if result.agreement_error:
+        err.print(f"[yellow]note:[/yellow] {escape(result.agreement_error)}", highlight=False, soft_wrap=True)
+    if result.agreement:
+        from dissentry.labels import agreement_table
+
+        out.print(agreement_table(result.agreement))
+    raise typer.Exit(result.exit_code)
+
+
+@app.command()
+def evaluate() -> None:
+    """Rebuild the marts and print how well each stance classifier agrees with people's labels."""
+    from dissentry.labels import print_evaluation
+    from warehouse.catalog import connect
+
+    config = _config()
+    with user_errors():
+        lake = pipeline.lake_for(config)
+        pipeline.transform(config, progress=sys.stderr.isatty())
+    con = connect(lake.duckdb_path, read_only=True, lake=lake)
+    try:
+        print_evaluation(con, out)
+    finally:
+        con.close()
 
 
 def entrypoint() -> None:  # pragma: no cover - console script wrapper

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from connectors.identity import canonical_handle
 from connectors.registry import platforms
 
 KNOWN_PLATFORMS: tuple[str, ...] = tuple(platforms())
@@ -38,7 +39,8 @@ def parse_account_ref(ref: str) -> tuple[str, str]:
     """
     platform, sep, handle = ref.partition(":")
     platform = platform.strip().lower()
-    handle = handle.strip().lstrip("@").lower()
+    # one spelling per account (NFKC, no zero-width or bidi characters, IDNA host), as the mappings
+    handle = canonical_handle(handle)
     if not sep or not handle:
         raise ValueError(f"account {ref!r} must look like 'platform:handle', e.g. 'mastodon:@alice@social.example'")
     if platform not in KNOWN_PLATFORMS:
@@ -142,6 +144,17 @@ class Source(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _label_is_no_platform(self) -> Source:
+        if self.platform in ("csv", "jsonl"):
+            from connectors.tabular.connector import label_problem
+
+            label = self.options.get("platform_label")
+            problem = label_problem(label, self.platform) if isinstance(label, str) else None
+            if problem:
+                raise ValueError(f"options.{problem}")
+        return self
+
+    @model_validator(mode="after")
     def _conn_id_needs_token_env(self) -> Source:
         if self.conn_id and not self.token_env:
             raise ValueError("conn_id needs token_env: the environment variable the connection's secret is put in")
@@ -152,8 +165,17 @@ class Source(_Strict):
         return bool(self.files) and not (self.accounts or self.hashtags or self.query)
 
 
+_BUILTIN_CLASSIFIERS = ("auto", "vader_rules", "trained")
+_PLUGIN_CLASSIFIER = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
+
+
 class StanceSettings(_Strict):
-    classifier: Literal["vader_rules"] = "vader_rules"
+    # "auto": `trained` once min_training_labels consensus labels exist, else `vader_rules`;
+    # "package.module:ClassName" loads a user's own classifier (see transforms/stance.py)
+    classifier: str = "auto"
+    min_training_labels: Annotated[int, Field(ge=10)] = 100
+    cross_fit_folds: Annotated[int, Field(ge=2, le=20)] = 5
+    seed: int = 0
     negative_threshold: float = -0.05
     positive_threshold: float = 0.05
     critical_cues: list[str] = [
@@ -178,6 +200,17 @@ class StanceSettings(_Strict):
         "cannot support",
         "no longer support",
     ]
+
+    @field_validator("classifier")
+    @classmethod
+    def _known_classifier(cls, value: str) -> str:
+        value = value.strip()
+        if value in _BUILTIN_CLASSIFIERS or _PLUGIN_CLASSIFIER.match(value):
+            return value
+        raise ValueError(
+            f"unknown stance classifier {value!r}: use one of {', '.join(_BUILTIN_CLASSIFIERS)} "
+            "or 'package.module:ClassName' for your own class"
+        )
 
 
 class MembershipSettings(_Strict):

@@ -9,7 +9,8 @@ For each platform with raw data:
 3. Dedup: one row per post_id (latest version wins) and per account_id (full profiles beat the
    partial author views embedded in posts, then the latest wins). URLs are normalised (lower-case
    host, no `www.`, no tracking parameters, no fragment) and reduced to their registered domain.
-4. Each table is written to `normalised/<table>/platform=P/data.parquet` atomically.
+4. Each table is written to `normalised/<generation>/<table>/platform=P/data.parquet`; the
+   generation is published whole, by one manifest write, when every platform's tables are written.
 
 The whole platform is rebuilt each time: simple and always consistent with raw. (Incremental
 normalisation over new raw partitions is the next step once lakes outgrow a laptop.)
@@ -20,8 +21,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import duckdb
@@ -29,11 +32,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from connectors.base import RawRecord
+from connectors.identity import canonical_handle, canonical_host
 from connectors.registry import get_connector, platforms
-from dissentry.privacy import Pseudonymiser
+from dissentry.privacy import Pseudonymiser, title_key
 from warehouse import schema
 from warehouse.catalog import connect
-from warehouse.lake import Lake
+from warehouse.lake import Lake, new_run_id
 
 TRACKING_PARAMS = re.compile(
     r"^(utm_[a-z_]+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid|igsh|ref_src|ref_url|_hsenc|_hsmi|yclid|s_cid|"
@@ -125,18 +129,41 @@ def _register(con: duckdb.DuckDBPyConnection, name: str, fn: Callable[[str | Non
 
 def register_functions(con: duckdb.DuckDBPyConnection) -> None:
     """The helpers a mapping.sql may call: html_to_text, normalise_url, registered_domain, safe_timestamp."""
-    # a timestamp Python and Arrow can hold (years 1-9999), else NULL: never a BC date from '0000-...'
+    # a timestamp Python and Arrow can hold (years 1-9999), else NULL: never a BC date from '0000-...';
+    # a leap second (23:59:60, which DuckDB cannot hold) is clamped to :59 rather than lost
+    con.execute(
+        "CREATE OR REPLACE MACRO leap_clamped(v) AS "
+        "regexp_replace(CAST(v AS VARCHAR), '([T ][0-9]{2}:[0-9]{2}):60([^0-9]|$)', '\\1:59\\2')"
+    )
     con.execute(
         "CREATE OR REPLACE MACRO safe_timestamp(v) AS "
-        "CASE WHEN TRY_CAST(v AS TIMESTAMPTZ) >= TIMESTAMPTZ '0001-01-01 00:00:00+00' "
-        "AND TRY_CAST(v AS TIMESTAMPTZ) < TIMESTAMPTZ '9999-12-31 00:00:00+00' THEN TRY_CAST(v AS TIMESTAMPTZ) END"
+        "CASE WHEN TRY_CAST(leap_clamped(v) AS TIMESTAMPTZ) >= TIMESTAMPTZ '0001-01-01 00:00:00+00' "
+        "AND TRY_CAST(leap_clamped(v) AS TIMESTAMPTZ) < TIMESTAMPTZ '9999-12-31 00:00:00+00' "
+        "THEN TRY_CAST(leap_clamped(v) AS TIMESTAMPTZ) END"
     )
     for name, fn in (
         ("html_to_text", html_to_text_one),
         ("normalise_url", normalise_url_one),
         ("registered_domain", registered_domain_one),
+        ("canonical_host", lambda v: None if v is None else canonical_host(v)),
     ):
         _register(con, name, fn)
+    # `acct`, or `acct@host` for a local one, in the one spelling of connectors/identity.py
+    con.create_function(
+        "account_handle", _account_handles, ["VARCHAR", "VARCHAR"], "VARCHAR", type="arrow",
+        null_handling="special", side_effects=False,
+    )
+
+
+def _account_handles(accts: pa.Array, hosts: pa.Array) -> pa.Array:
+    out = []
+    for acct, host in zip(accts.to_pylist(), hosts.to_pylist(), strict=True):
+        if acct is None or not acct.strip("@ \t"):
+            out.append(None)
+            continue
+        handle = canonical_handle(acct)
+        out.append(handle if "@" in handle or not host else canonical_handle(f"{handle}@{host}"))
+    return pa.array(out, type=pa.string())
 
 
 MAPPED_TABLES = ("posts", "accounts", "org_articles")
@@ -182,10 +209,13 @@ _PSEUDONYMISED: dict[str, dict[str, str]] = {
             "repost_of_author_id", "quote_of_post_id", "quote_of_author_id")},
         "url": "NULL",
         "text": "pseudonym_text(text)",
+        # a card titled with an account's display name (a profile card) names the person
+        "link_title": "CASE WHEN pseudonym_title_key(link_title) IN (SELECT name FROM pseudonym_names) "
+                      "THEN pseudonym_title(link_title) ELSE pseudonym_text(link_title) END",
     },
     "accounts": {"account_id": "pseudonym_id(account_id)", "handle": "pseudonym_handle(handle)",
                  "display_name": "pseudonym_markers(display_name)", "bio": "pseudonym_markers(bio)"},
-    "post_links": {"post_id": "pseudonym_id(post_id)"},
+    "post_links": {"post_id": "pseudonym_id(post_id)", "url": "pseudonym_url(url)"},  # profile links
     "post_hashtags": {"post_id": "pseudonym_id(post_id)"},
     "post_mentions": {"post_id": "pseudonym_id(post_id)", "account_id": "pseudonym_id(account_id)",
                       "handle": "pseudonym_handle(handle)"},
@@ -246,7 +276,10 @@ def _build_platform_tables(con: duckdb.DuckDBPyConnection, platform: str, raw_sq
         """
     )
     return tables | {
-        "posts": _cast_select(schema.POSTS, "posts_latest") + " ORDER BY post_id",
+        # a post's URL is a web address or nothing: a `javascript:` or `data:` "URL" never reaches a report
+        "posts": _cast_select(schema.POSTS, "(SELECT * REPLACE (CASE WHEN regexp_matches(trim(url), "
+                              "'^https?://[^/?#\\s]+', 'i') THEN url END AS url) FROM posts_latest)")
+                 + " ORDER BY post_id",
         "post_links": """
             SELECT DISTINCT post_id, url, registered_domain(url) AS domain
             FROM (SELECT post_id, normalise_url(unnest(links)) AS url FROM posts_latest)
@@ -286,8 +319,12 @@ def new_connection(
             ("pseudonym_handle", pseudonymiser.handle),
             ("pseudonym_text", pseudonymiser.text),
             ("pseudonym_markers", pseudonymiser.markers_only),
+            ("pseudonym_url", pseudonymiser.url),
+            ("pseudonym_title", pseudonymiser.title_digest),
+            ("pseudonym_title_key", title_key),
         ):
             _register(con, name, fn)
+        con.execute("CREATE OR REPLACE TEMP TABLE pseudonym_names (name VARCHAR)")
     return con
 
 
@@ -352,31 +389,71 @@ def _copy_to_lake(con: duckdb.DuckDBPyConnection, lake: Lake, select: str, final
 
 
 def normalise_lake(
-    lake: Lake, platform_names: Iterable[str] | None = None, *, pseudonymiser: Pseudonymiser | None = None
+    lake: Lake,
+    platform_names: Iterable[str] | None = None,
+    *,
+    pseudonymiser: Pseudonymiser | None = None,
+    keep_previous: bool = True,
 ) -> dict[str, int]:
-    """Rebuild the normalised layer from raw (and frozen rows of expired raw); rows per table."""
+    """Rebuild the normalised layer from raw (and frozen rows of expired raw); rows per table.
+
+    Every table of every platform goes into a new generation folder; the generation is published
+    whole at the end by one manifest write (`Lake.publish_normalised`), so a normalise killed at
+    any point leaves the previous generation visible. `keep_previous=False` deletes the previous
+    generation's files once the new one is published (forget: nothing erased may survive)."""
     counts = {name: 0 for name in schema.NORMALISED}
+    generation = new_run_id()
+    previous = lake.normalised_manifest()
+    entries: dict[str, Any] = {}
     con = new_connection(pseudonymiser=pseudonymiser, lake=lake)
     use_erased_keys(con, lake.erased_account_keys())
     try:
         for platform in platform_names or platforms():
             files = lake.raw_files(platform)
             fresh = _build_platform_tables(con, platform, _raw_files_sql(files)) if files else {}
+            frozen = {table: lake.frozen_path(table, platform) for table in schema.NORMALISED}
             selects = {
                 table: select
                 for table in schema.NORMALISED
-                if (select := _with_frozen(lake, table, fresh.get(table), lake.frozen_path(table, platform)))
+                if (select := _with_frozen(lake, table, fresh.get(table), frozen[table]))
             }
             if pseudonymiser is not None:
+                # this platform's display names, which a link card's title must not spell
+                names = f"SELECT DISTINCT pseudonym_title_key(display_name) FROM ({selects['accounts']})" \
+                    if "accounts" in selects else "SELECT NULL WHERE false"
+                con.execute(f"CREATE OR REPLACE TEMP TABLE pseudonym_names AS SELECT * FROM ({names}) AS t(name) "
+                            "WHERE name IS NOT NULL")
                 selects = {t: _pseudonymised_select(t, s) for t, s in selects.items()}
+            tables: dict[str, Any] = {}
             for table in schema.NORMALISED:
-                final = lake.normalised_path(table, platform)
                 if table not in selects:
-                    lake.delete(final)
                     continue
-                counts[table] += _copy_to_lake(con, lake, selects[table], final)
+                final = lake.normalised_path(table, platform, generation)
+                rows = _copy_to_lake(con, lake, selects[table], final)
+                counts[table] += rows
+                tables[table] = {"files": [lake.relative(final)], "rows": rows}
+            if tables:
+                # what the generation covers: an incremental normalise starts from this
+                entries[platform] = {
+                    "tables": tables,
+                    "raw_files": [lake.relative(f) for f in files],
+                    "frozen_files": sorted(lake.relative(f) for f in frozen.values() if lake.exists(f)),
+                }
     finally:
         con.close()
+    pseudonymised = pseudonymiser is not None
+    if platform_names is not None and previous is not None:  # platforms not rebuilt keep their tables
+        entries = {**{p: e for p, e in previous["platforms"].items() if p not in set(platform_names)}, **entries}
+    manifest = {
+        "format": 1,
+        "generation": generation,
+        "published_at": datetime.now(UTC).isoformat(),
+        "pseudonymised": pseudonymised,
+        "platforms": dict(sorted(entries.items())),
+    }
+    # files written without pseudonymisation must not linger beside pseudonymised ones (or back)
+    same_privacy = previous is None or previous.get("pseudonymised", False) == pseudonymised
+    lake.publish_normalised(manifest, keep_previous=keep_previous and same_privacy)
     return counts
 
 

@@ -11,14 +11,19 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
+import threading
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
+import duckdb
+import pyarrow.parquet as pq
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -27,16 +32,26 @@ from connectors.base import ImportFormatError, Page
 from connectors.http import HttpClient, HttpError
 from connectors.registry import get_connector
 from dissentry.config import Config, Source
+from dissentry.erasure import IngestGuard
 from dissentry.normalise import normalise_lake
 from dissentry.privacy import pseudonymiser_for
 from dissentry.retention import apply_retention
 from warehouse import schema
-from warehouse.catalog import connect, create_lake_views
+from warehouse.catalog import (
+    building_path,
+    connect,
+    create_lake_views,
+    publish_serving_file,
+    sweep_building_files,
+)
 from warehouse.lake import (
     Lake,
+    disk_full_error,
+    is_disk_full,
     new_run_id,
     quarantine_writer,
     raw_writer,
+    sanitise_partition_value,
     write_collection_run,
 )
 from warehouse.lock import exclusive
@@ -113,6 +128,19 @@ def _ingest(
     lake.sweep_stale_temp_files()
     cap_hit = False
     task = progress.add_task(description or f"{mode} {source_name}", total=None) if progress else None
+    # accounts erased by `dissentry forget`: dropped, and redacted in other people's records,
+    # before anything is written (dissentry/erasure.py); None when nothing was ever erased
+    guard = IngestGuard.for_lake(lake, platform)
+    # the run's row comes first, as 'running': a run killed outright (SIGKILL, power loss) then
+    # leaves no raw batch that no run row accounts for; the next run of the source, holding its
+    # lock, knows that run is dead and marks it 'interrupted' with what it had landed
+    _reconcile_killed_runs(lake, platform, source_name)
+    write_collection_run(lake, {
+        "run_id": run_id, "source": source_name, "platform": platform, "mode": mode, "started_at": started,
+        "status": "running", "pages": 0, "records_seen": 0, "records_new": 0, "records_quarantined": 0,
+        "cursor_before": json.dumps(cursor_before, sort_keys=True) if cursor_before is not None else None,
+        "errors": "[]", "cap_hit": False,
+    })
 
     def commit() -> None:
         nonlocal committed_cursor, last_commit
@@ -124,6 +152,7 @@ def _ingest(
             committed_cursor = pending_cursor
 
     iterator = iter(pages)
+    interrupted: KeyboardInterrupt | None = None
     try:
         while True:
             if max_pages is not None and n_pages >= max_pages:
@@ -137,7 +166,7 @@ def _ingest(
             n_pages += 1
             cap_hit = cap_hit or page.cap_hit
             now = datetime.now(UTC)
-            for record in page.records:
+            for record in guard.records(page.records) if guard else page.records:
                 # a microsecond apart, in input order: of two versions of one record in one run,
                 # the later one is the newer, as "latest fetch wins" expects
                 seq += 1
@@ -154,7 +183,7 @@ def _ingest(
                         "run_id": run_id,
                     }
                 )
-            for reject in page.rejects:
+            for reject in guard.rejects(page.rejects) if guard else page.rejects:
                 log.warning("quarantined %s: %s", reject.locator, reject.reason)
                 bad.append(
                     {
@@ -177,16 +206,42 @@ def _ingest(
         status = "partial" if (errors or cap_hit) else "ok"
     except (HttpError, ImportFormatError, OSError, ValueError) as exc:
         # what was fetched before the fault is kept, and so is the cursor that covers it
-        errors.append(str(exc))
+        problem: Exception = exc
+        if is_disk_full(exc):
+            # what could not land is dropped with its cursor: the next run fetches it again
+            problem = disk_full_error([lake.write_folder])
+            raw.discard()
+            bad.discard()
+            pending_cursor = committed_cursor
+        errors.append(str(problem))
         status = "failed"
-        log.error("%s %s: %s", mode, source_name, exc)
+        log.error("%s %s: %s", mode, source_name, problem)
+    except KeyboardInterrupt as exc:  # SIGINT, and SIGTERM through _interruptible()
+        # as for a failure: what landed is kept with its cursor, and the run says it was stopped
+        interrupted = exc
+        errors.append(f"interrupted by {getattr(exc, 'signal_name', 'SIGINT')}: the next run resumes "
+                      f"from the last committed page")
+        status = "interrupted"
+        log.error("%s %s: interrupted", mode, source_name)
     finally:
         close = getattr(iterator, "close", None)
         if close:
             close()
-    commit()
+        if guard:
+            guard.close()
+    try:
+        commit()
+    except OSError as exc:  # the last batch: the disk filled up as the run ended
+        if not is_disk_full(exc):
+            raise
+        raw.discard()
+        bad.discard()
+        errors.append(str(disk_full_error([lake.write_folder])))
+        status = "failed"
     if bad.rows_written and status == "ok":
         status = "partial"
+    if guard and (note := guard.note()):
+        errors.append(note)  # a count, never an id; keeping erased accounts out is no fault of the run
     finished = datetime.now(UTC)
     row = {
         "run_id": run_id,
@@ -207,11 +262,49 @@ def _ingest(
         "requests": http.requests if http else 0,
         "errors": json.dumps(errors, ensure_ascii=False),
         "cap_hit": cap_hit,
+        "responses_429": http.responses_429 if http else 0,
+        "waits": json.dumps(http.wait_summary() if http else {}, sort_keys=True),
+        "clock_skew_seconds": http.clock_skew_seconds if http else None,
     }
-    write_collection_run(lake, row)
+    try:
+        write_collection_run(lake, row)
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        raise disk_full_error([lake.write_folder], note=" (the run's row could not be written: the next run of "
+                              "this source records it as interrupted)") from None
+    if interrupted is not None:
+        raise interrupted  # the row is written; the caller (the CLI: a non-zero exit) still stops
     if progress is not None and task is not None:
         progress.update(task, total=raw.rows_written, completed=raw.rows_written)
     return row
+
+
+def _reconcile_killed_runs(lake: Lake, platform: str, source_name: str) -> None:
+    """Rows still 'running' of this source, seen while holding its lock: their process died."""
+    if not lake.has_files("collection_runs"):
+        return
+    con = connect(lake=lake)
+    try:
+        glob = lake.glob("collection_runs").replace("'", "''")
+        cursor = con.execute(
+            f"SELECT * FROM read_parquet('{glob}', union_by_name = true, hive_partitioning = false) "
+            "WHERE status = 'running' AND platform = ? AND source = ?", [platform, source_name]
+        )
+        names = [d[0] for d in cursor.description or []]
+        killed = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+    finally:
+        con.close()
+    folder = (f"platform={sanitise_partition_value(platform)}", f"source={sanitise_partition_value(source_name)}")
+    for row in killed:
+        def landed(layer: str, run_id: str = row["run_id"]) -> int:
+            return sum(lake.num_rows(f) for f in lake.files(layer, *folder)
+                       if f.rsplit("/", 1)[-1].startswith(run_id + "-"))
+
+        row.update(status="interrupted", records_seen=landed("raw"), records_quarantined=landed("quarantine"),
+                   errors=json.dumps(["killed before it finished: the batches it had landed are kept, and the "
+                                      "next run resumed from the last committed cursor"]))
+        write_collection_run(lake, {k: v for k, v in row.items() if k in schema.COLLECTION_RUNS.names})
 
 
 def _count_new_records(lake: Lake, platform: str, run_id: str, files: list[str]) -> int:
@@ -262,7 +355,7 @@ def collect(
                 continue
             connector = get_connector(source.platform)
             with _source_lock(lake, source.platform, source.name, "collect"), \
-                    http_client_for(source, **(http_overrides or {})) as http:
+                    http_client_for(source, **(http_overrides or {})) as http, _interruptible():
                 cursor = lake.load_cursor(source.platform, source.name)
                 rows.append(
                     _ingest(
@@ -345,7 +438,8 @@ def import_export(
         errors.extend(f"{f}: no such file or folder" for f in missing)
         files = [f for f in files if f.exists()]
     lake = _lake or lake_for(config)
-    with _source_lock(lake, platform, name, "import"), _progress(progress and _bar is None) as own_bar:
+    with _source_lock(lake, platform, name, "import"), _progress(progress and _bar is None) as own_bar, \
+            _interruptible():
         return _ingest(
             lake,
             platform=platform,
@@ -359,49 +453,114 @@ def import_export(
         )
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM (or SIGINT) during a collection or import: `_ingest` writes the run row, then it stops."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.signal_name = signal.Signals(signum).name
+        super().__init__(self.signal_name)
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """SIGTERM and SIGINT become `Interrupted` inside the block, once: a second signal while the
+    run row is written is held back, so the row is written whole. A SIGTERM handler that was there
+    before (Airflow's) is called afterwards, so its caller sees what it expects."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals are delivered to the main thread only
+        return
+    received: list[int] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        if len(received) == 1:
+            raise Interrupted(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        if received and received[0] == signal.SIGTERM and callable(previous[signal.SIGTERM]):
+            previous[signal.SIGTERM](signal.SIGTERM, None)
+
+
 def _source_lock(lake: Lake, platform: str, source_name: str, mode: str) -> AbstractContextManager[None]:
     """One collection or import per source at a time: its cursor and run row are its own."""
     return exclusive(lake, f"source-{platform}-{source_name}", what=f"{mode} {source_name}")
 
 
-def normalise(config: Config) -> dict[str, int]:
+def normalise(config: Config, *, keep_previous: bool = True) -> dict[str, int]:
+    """Rebuild the normalised layer, published whole (`keep_previous=False`: see normalise_lake)."""
     lake = lake_for(config)
     pseudonymiser = pseudonymiser_for(config)  # checked before anything is rewritten
-    with exclusive(lake, "build", what="normalise"):
+    with exclusive(lake, "build", what="normalise"), _disk_full_is_one_line(lake.write_folder, spill=lake.spill_dir):
         if config.settings.raw_retention_days:
             apply_retention(lake, config.settings.raw_retention_days)
-        return normalise_lake(lake, pseudonymiser=pseudonymiser)
+        return normalise_lake(lake, pseudonymiser=pseudonymiser, keep_previous=keep_previous)
+
+
+@contextmanager
+def _disk_full_is_one_line(*folders: Path, spill: Path) -> Iterator[None]:
+    """A full disk, or a full spill folder (DuckDB: "Out of Memory: failed to offload ...
+    max_temp_directory_size"), becomes DiskFull naming the fullest folder; what was published
+    before stays as it was. An Out of Memory error with room left to spill stays what it is."""
+    try:
+        yield
+    except Exception as exc:
+        if not is_disk_full(exc):
+            raise
+        spill_full = isinstance(exc, duckdb.OutOfMemoryException)
+        raise disk_full_error([spill, *folders], note=" (DuckDB had no room left to spill)" if spill_full else ""
+                              ) from None
 
 
 def transform(config: Config, *, progress: bool = False) -> dict[str, int]:
     """Build dissentry.duckdb: views over the lake, config tables, models, marts exported to Parquet."""
     lake = lake_for(config)
-    with exclusive(lake, "build", what="transform"):
+    with exclusive(lake, "build", what="transform"), _disk_full_is_one_line(lake.write_folder, spill=lake.local_dir):
         return _transform(config, lake, progress)
 
 
 def _transform(config: Config, lake: Lake, progress: bool) -> dict[str, int]:
+    """Build the serving file beside the old one and swap it in; then publish the mart copies.
+
+    A kill at any point before the swap leaves the old file and the old mart copies as they were
+    (the half-built file is swept by the next transform); the copies are staged while the file is
+    built and renamed into place right after it, from the file they were exported from."""
     from transforms.config_tables import load_config_tables
     from transforms.runner import MART_NAMES, run_models
 
-    con = connect(lake.duckdb_path, lake=lake)
+    final = lake.duckdb_path
+    sweep_building_files(final)  # under the build lock: whatever is there, a killed transform left
+    lake.sweep_stale_temp_files(older_than_seconds=0, layers=("marts",))
+    building = building_path(final)
     try:
-        create_lake_views(con, lake)
-        load_config_tables(con, config)
-        with _progress(progress) as bar:
-            task = bar.add_task("transform", total=None) if bar else None
+        with ExitStack() as mart_copies:
+            con = connect(building, lake=lake)
+            try:
+                create_lake_views(con, lake)
+                load_config_tables(con, config)
+                with _progress(progress) as bar:
+                    task = bar.add_task("transform", total=None) if bar else None
 
-            def on_model(name: str, rows: int) -> None:
-                if bar is not None and task is not None:
-                    bar.update(task, advance=1, description=f"transform: {name} ({rows:,} rows)")
+                    def on_model(name: str, rows: int) -> None:
+                        if bar is not None and task is not None:
+                            bar.update(task, advance=1, description=f"transform: {name} ({rows:,} rows)")
 
-            tables = run_models(con, config, on_model=on_model)
-        for mart in MART_NAMES:
-            arrow_table = con.sql(f'SELECT * FROM "{mart}"').to_arrow_table()
-            lake.write_parquet(arrow_table, lake.mart_path(mart))
-        con.execute("CHECKPOINT")
+                    tables = run_models(con, config, on_model=on_model)
+                for mart in MART_NAMES:
+                    staged = mart_copies.enter_context(lake.staged(lake.mart_path(mart)))
+                    pq.write_table(con.sql(f'SELECT * FROM "{mart}"').to_arrow_table(), staged, compression="zstd")
+                con.execute("CHECKPOINT")
+            finally:
+                con.close()
+            publish_serving_file(building, final)
+            # leaving the stack renames (or uploads) the staged mart copies into place
     finally:
-        con.close()
+        sweep_building_files(final)  # nothing once published; a failed build's file otherwise
     return tables
 
 

@@ -9,7 +9,12 @@ only whoever holds it can link a pseudonym back to an account (by hashing candid
   so replies, reposts and mentions still join and the network measures are unchanged;
 - handles become the digest alone, and the configuration's handles are mapped the same way, so
   group membership still resolves; post URLs (which spell the handle) are dropped; `@handle`
-  mentions inside post text are replaced by their pseudonyms;
+  mentions inside post text are replaced by their pseudonyms, found in the text as a reader sees
+  it (NFKC, without zero-width and bidi characters: `@\u202ealice` and a fullwidth `＠alice` are
+  mentions of alice too);
+- links to a profile (`https://host/@alice`, `/users/alice`, `bsky.app/profile/alice...`,
+  `x.com/alice`) keep their host and lose the handle; a link card titled with an account's display
+  name (as Mastodon titles profile cards: `Name (@handle)`) gets a digest for a title;
 - display names and bios are reduced to the configured identity markers they carry (whole words,
   as the transforms match them), so membership inference and identity-marker shares are unchanged
   while names and self-descriptions are gone.
@@ -23,11 +28,40 @@ import hashlib
 import hmac
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
+from connectors.identity import INVISIBLE, canonical_handle, clean_text
 from dissentry.config import Config, ConfigError
 
 _MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_][\w.\-]*(?:@[A-Za-z0-9][\w.\-]*[A-Za-z0-9])?)")
+_CARD_HANDLE = re.compile(r"\s*\(@[^()]*\)\s*$")  # Mastodon's profile cards: "Name (@user@host)"
+_X_HOSTS = {"twitter.com", "x.com", "mobile.twitter.com"}
+_X_RESERVED = {"i", "home", "search", "intent", "share", "hashtag", "explore", "settings", "messages",
+               "notifications", "compose", "login", "signup", "tos", "privacy"}
+
+
+def _folded(value: str) -> tuple[str, list[int]]:
+    """`value` as a reader sees it (NFKC, invisible characters gone), and for every character of
+    that the index of the character of `value` it came from (plus one past the end)."""
+    out: list[str] = []
+    index: list[int] = []
+    for i, ch in enumerate(value):
+        if INVISIBLE.match(ch):
+            continue
+        folded = ch if ch.isascii() else unicodedata.normalize("NFKC", ch)
+        out.append(folded)
+        index.extend([i] * len(folded))
+    index.append(len(value))
+    return "".join(out), index
+
+
+def title_key(value: str | None) -> str | None:
+    """A link card title as comparable with display names: `Name (@handle)` -> `name`."""
+    if not value:
+        return None
+    return _CARD_HANDLE.sub("", clean_text(value)).strip().lower() or None
 
 
 @dataclass(frozen=True)
@@ -65,7 +99,50 @@ class Pseudonymiser:
     def text(self, value: str | None) -> str | None:
         if value is None:
             return None
-        return _MENTION.sub(lambda m: "@" + self.handle(m.group(1)), value)
+        if value.isascii():
+            return _MENTION.sub(lambda m: "@" + self.handle(m.group(1)), value)
+        # match in the folded text, replace in the original: the rest of the text stays as written
+        folded, index = _folded(value)
+        pieces: list[str] = []
+        last = 0
+        for m in _MENTION.finditer(folded):
+            start, end = index[m.start()], index[m.end() - 1] + 1
+            pieces += [value[last:start], "@" + self.handle(m.group(1))]
+            last = end
+        if not pieces:
+            return value
+        pieces.append(value[last:])
+        return "".join(pieces)
+
+    def url(self, value: str | None) -> str | None:
+        """A link to a profile (or a post under it) with the handle replaced by its digest."""
+        if not value:
+            return value
+        try:
+            parts = urlsplit(value)
+        except ValueError:
+            return value
+        host = (parts.hostname or "").lower()
+        path = parts.path
+        m = re.match(r"^/@([^/@]+)(@[^/]+)?(/.*)?$", path)  # Mastodon and its kin: /@user[@host][/id]
+        if m:
+            handle = canonical_handle(m.group(1) + (m.group(2) or "@" + host))
+            path = f"/@{self.handle(handle)}{m.group(3) or ''}"
+        elif m := re.match(r"^/users/([^/]+)(/.*)?$", path):  # an ActivityPub actor URI
+            path = f"/users/{self.handle(canonical_handle(m.group(1) + '@' + host))}{m.group(2) or ''}"
+        elif host.endswith("bsky.app") and (m := re.match(r"^/profile/([^/]+)(/.*)?$", path)):
+            path = f"/profile/{self.handle(m.group(1))}{m.group(2) or ''}"
+        elif (host.removeprefix("www.") in _X_HOSTS and (m := re.match(r"^/([A-Za-z0-9_]{1,15})(/.*)?$", path))
+              and m.group(1).lower() not in _X_RESERVED):
+            path = f"/{self.handle(m.group(1))}{m.group(2) or ''}"
+        else:
+            return value
+        return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
+
+    def title_digest(self, value: str | None) -> str | None:
+        """A link card title that is a display name, as a digest (the title stays, the name goes)."""
+        key = title_key(value)
+        return None if key is None else self.digest("title:" + key)
 
 
 def pseudonymiser_for(config: Config) -> Pseudonymiser | None:

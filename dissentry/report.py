@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -19,7 +20,10 @@ DISSENT_COLUMNS = [
     ("posts", "posts"),
     ("org_reference_posts", "own-org refs"),
     ("critical_posts", "critical"),
-    ("dissent_rate", "dissent rate"),
+    ("dissent_rate", "dissent rate (raw)"),
+    ("labelled_refs", "labelled"),
+    ("dissent_rate_corrected", "dissent rate (corrected)"),
+    ("dissent_diff_vs_others_corrected", "corrected − others"),
     ("dissenter_share", "dissenter share"),
     ("rate_ratio_vs_others", "ratio vs others"),
     ("rate_ratio_p_value", "p (Fisher)"),
@@ -98,11 +102,53 @@ def print_headlines(config: Config, console: Console) -> None:
     try:
         console.print(_headline_table(con, "dissent_frequency", DISSENT_COLUMNS,
                                       "Dissent frequency (members' posts about their own organisation, all periods)"))
+        for line in validation_lines(con):
+            console.print(line, highlight=False, soft_wrap=True)
         console.print(_headline_table(con, "echo_chamber", ECHO_COLUMNS, "Echo chamber (all periods)"))
-        console.print("[dim]Second line of a cell: 95% Wilson interval. Per-month rows and every column: "
+        console.print("[dim]Second line of a cell: 95% interval (Wilson for raw shares; for the corrected rate "
+                      "it includes the classifier's error). Per-month rows and every column: "
                       "dissentry sql \"SELECT * FROM dissent_frequency\"[/dim]")
     finally:
         con.close()
+
+
+def _relation_exists(con: Any, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchone()[0])
+
+
+def validation_lines(con: Any) -> list[str]:
+    """Plain words on what the dissent rates rest on: the classifier, its evaluation, the labels."""
+    if not _relation_exists(con, "reference_stance"):
+        return []
+    used = con.execute("SELECT DISTINCT classifier, classifier_version FROM reference_stance").fetchall()
+    name = ", ".join(f"{n} ({v})" for n, v in used) or "none (no references yet)"
+    lines = [f"Stance classifier: {escape(name)}"]
+    evaluation = None
+    if _relation_exists(con, "stance_evaluation"):
+        evaluation = con.execute(
+            "SELECT n, f1_critical, macro_f1, prediction FROM stance_evaluation WHERE is_configured AND scope = 'all'"
+        ).fetchone()
+    measures = dict(con.execute("SELECT group_id, measure FROM dissent_frequency WHERE period = 'all'").fetchall())
+    if evaluation is None:
+        lines.append(
+            "[bold yellow]Unvalidated:[/bold yellow] no reference carries a person's label, so these dissent rates "
+            "are the classifier's alone and their intervals leave out its error (they cover sampling error only). "
+            "Validate them: dissentry labels sample --per-group 100 --seed 1 --out to_label.csv, label the file, "
+            "dissentry labels import to_label.csv, dissentry evaluate (README: Validating the measure)."
+        )
+        return lines
+    n, f1, macro, prediction = evaluation
+    how = "cross-fitted, " if prediction == "cross_fitted" else ""
+    lines.append(f"Evaluated on {n:,} labelled references ({how}docs/metrics.md): F1 of critical "
+                 f"{_fmt(f1)}, macro-F1 {_fmt(macro)}. Details: dissentry evaluate")
+    short = sorted(g for g, m in measures.items() if m in ("too_few_labels", "unvalidated"))
+    if short:
+        lines.append(
+            f"[bold yellow]Too few labels[/bold yellow] for a corrected rate in {escape(', '.join(short))}: their raw "
+            "rates are unvalidated and their intervals leave out the classifier's error; draw more with "
+            "dissentry labels sample."
+        )
+    return lines
 
 
 def runs_table(rows: list[dict[str, Any]]) -> Table:

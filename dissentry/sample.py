@@ -18,6 +18,12 @@ targets are drawn in-group with the same probability for every kind of interacti
 quote, mention), so the in-group share does not depend on how a transform weighs the kinds. The
 realised counts are returned as `SampleTruth` and written to `truth.json`.
 
+The planted stance of every post written (towards its author's own organisation: 'neutral' for a
+post with no stance sentence, a repost, an official's or an unaffiliated account's post) goes to
+`truth_stance.jsonl`, one line per post keyed by its canonical `post_id` (as the connectors'
+mappings build it). `label_from_truth` fills the `label` column of a CSV drawn by
+`dissentry labels sample` from it: a simulated annotator, as if a researcher had labelled the draw.
+
 Generation is deterministic (`random.Random(seed)`, a fixed base date, no wall clock) and streams:
 a day of posts is generated, sorted by time and written before the next day starts, and only a
 few recent posts per account are kept as reply/repost/quote targets, so `scale` may be large.
@@ -27,8 +33,10 @@ from __future__ import annotations
 
 import argparse
 import base64
+import csv
 import hashlib
 import html
+import io
 import json
 import random
 import unicodedata
@@ -49,6 +57,7 @@ FEED_PAGE_SIZE = 50
 STATUSES_FILE = "mastodon.jsonl"  # Mastodon statuses, one per line
 FEEDS_FILE = "bluesky.jsonl"  # Bluesky author-feed pages and profiles
 TRUTH_FILE = "truth.json"
+TRUTH_STANCE_FILE = "truth_stance.jsonl"  # the planted stance of every post, by post_id
 _TARGET_WINDOW = 6  # recent posts per account that others may reply to, repost or quote
 
 # ---- groups and their planted behaviour --------------------------------------------------------
@@ -565,6 +574,8 @@ class Published:
     mastodon: dict[str, Any] | None = None  # the Status
     bsky_view: dict[str, Any] | None = None  # the PostView
     bsky_root: dict[str, Any] | None = None  # the PostView of its thread root
+    post_id: str = ""  # the canonical post_id the connector's mapping gives this post
+    url: str | None = None  # its page, as `posts.url` carries it
 
 
 @dataclass
@@ -575,6 +586,7 @@ class Draft:
     segments: list[Segment] = field(default_factory=list)
     card: Card | None = None
     target: Published | None = None
+    stance: str | None = None  # the planted stance towards the author's own organisation, if any
 
 
 def _b32(data: bytes) -> str:
@@ -773,7 +785,10 @@ class MastodonWriter:
         }
         self.fh.write(json.dumps(status, ensure_ascii=False, separators=(",", ":")) + "\n")
         self.count += 1
-        return Published(actor, draft.created_at, mastodon=status)
+        # mapping.sql: 'mastodon:<host of the instance that served it>:<id>'; the sample is served
+        # by social.example, remote authors' statuses included
+        return Published(actor, draft.created_at, mastodon=status, post_id=f"mastodon:{INSTANCE_HOST}:{status_id}",
+                         url=status["url"])
 
 
 # ---- Bluesky rendering -------------------------------------------------------------------------
@@ -876,7 +891,8 @@ class BlueskyWriter:
                            "uri": uri, "cid": _cid(uri), "indexedAt": _iso_ms(draft.created_at)},
             }
             self._add(actor, item)
-            return Published(actor, draft.created_at)
+            # mapping.sql: a repost is 'bluesky:<the repost record's at-uri>' and has no page
+            return Published(actor, draft.created_at, post_id=f"bluesky:{uri}")
         uri = self._record_uri(actor, "app.bsky.feed.post", draft.created_at)
         cid = _cid(uri)
         text, facets = _bluesky_text_and_facets(draft.segments)
@@ -916,7 +932,9 @@ class BlueskyWriter:
                     labels=[])
         item = {"post": view, **item}
         self._add(actor, item)
-        return Published(actor, draft.created_at, bsky_view=view, bsky_root=root_view)
+        page = f"https://bsky.app/profile/{actor.did}/post/{uri.rsplit('/', 1)[1]}"
+        return Published(actor, draft.created_at, bsky_view=view, bsky_root=root_view, post_id=f"bluesky:{uri}",
+                         url=page)
 
     def _add(self, actor: Actor, item: dict[str, Any]) -> None:
         buf = self._buffers.setdefault(actor.index, [])
@@ -1087,6 +1105,7 @@ class _Generator:
         if not keep_as_is:
             self._embellish(draft, group)
         self._count_member_post(draft, group, stance)
+        draft.stance = stance
         return draft
 
     def _count_repost(self, draft: Draft, group: GroupSpec) -> None:
@@ -1312,7 +1331,9 @@ def generate_sample(
     platforms: Sequence[str] = ("mastodon", "bluesky"),
     max_mastodon_statuses: int | None = None,
 ) -> SampleTruth:
-    """Write `mastodon.jsonl`, `bluesky.jsonl` and `truth.json` into `out_dir`; return the truth.
+    """Write `mastodon.jsonl`, `bluesky.jsonl`, `truth.json` and `truth_stance.jsonl` into `out_dir`.
+
+    Returns the truth.
 
     `scale` multiplies the number of posts (about 3,700 at 1.0), not the number of accounts, so the
     same configuration fits every scale. `max_mastodon_statuses` stops the Mastodon file at exactly
@@ -1335,7 +1356,8 @@ def generate_sample(
         )
     gen = _Generator(rng, roster, truth)
     with open(out_dir / STATUSES_FILE, "w", encoding="utf-8", newline="\n") as mfh, \
-         open(out_dir / FEEDS_FILE, "w", encoding="utf-8", newline="\n") as bfh:
+         open(out_dir / FEEDS_FILE, "w", encoding="utf-8", newline="\n") as bfh, \
+         open(out_dir / TRUTH_STANCE_FILE, "w", encoding="utf-8", newline="\n") as tfh:
         mastodon = MastodonWriter(mfh, random.Random(rng.random()), limit=max_mastodon_statuses)
         bluesky = BlueskyWriter(bfh, random.Random(rng.random()))
         for actor in roster:
@@ -1351,6 +1373,7 @@ def generate_sample(
                 draft = gen.draft(actor, when)
                 writer: MastodonWriter | BlueskyWriter = mastodon if actor.platform == "mastodon" else bluesky
                 published = writer.emit(draft)
+                _write_stance_truth(tfh, draft, published)
                 if draft.kind != "repost":
                     gen.recent[actor.index].append(published)
             if mastodon.full and "bluesky" not in platforms:
@@ -1361,6 +1384,94 @@ def generate_sample(
     truth.bluesky_pages = bluesky.pages
     write_truth(truth, out_dir)
     return truth
+
+
+def _write_stance_truth(fh: TextIO, draft: Draft, published: Published) -> None:
+    actor = draft.actor
+    line = {"post_id": published.post_id, "url": published.url, "platform": actor.platform, "author": actor.ref,
+            "group_id": actor.group, "role": actor.role, "kind": draft.kind,
+            "stance": draft.stance or "neutral"}
+    fh.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
+
+
+# ---- a simulated annotator: labels from the planted truth ------------------------------------------
+
+
+class TruthLabelError(ValueError):
+    """A CSV row that the planted truth cannot label (its post is not in this sample)."""
+
+
+def read_stance_truth(sample_dir: Path) -> dict[str, str]:
+    """post_id -> planted stance ('critical' | 'supportive' | 'neutral'), from `truth_stance.jsonl`."""
+    path = Path(sample_dir) / TRUTH_STANCE_FILE
+    if not path.exists():
+        raise TruthLabelError(f"{path} does not exist: write the sample first (dissentry sample --out {sample_dir})")
+    truth: dict[str, str] = {}
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            truth[row["post_id"]] = row["stance"]
+    return truth
+
+
+def labelled_path(csv_in: Path) -> Path:
+    """Where `dissentry sample --label-from-truth FILE.csv` writes: FILE.labelled.csv beside it."""
+    csv_in = Path(csv_in)
+    return csv_in.with_name(csv_in.stem + ".labelled" + (csv_in.suffix or ".csv"))
+
+
+def label_from_truth(csv_in: Path, sample_dir: Path, csv_out: Path) -> int:
+    """Fill the `label` column of a CSV drawn by `dissentry labels sample` from the planted truth.
+
+    A simulated annotator: every row gets the stance the generator planted for its post, as if a
+    researcher had read and labelled it; the other columns are copied unchanged. A row whose
+    `post_id` is not in the sample (or is empty) is refused with its file and line, and nothing is
+    written, so a half-labelled file never stands in for a labelled draw. Returns the rows labelled.
+    """
+    csv_in, csv_out = Path(csv_in), Path(csv_out)
+    truth = read_stance_truth(sample_dir)
+    raw = csv_in.read_bytes()
+    bom = raw.startswith(b"\xef\xbb\xbf")  # kept: a spreadsheet-friendly CSV stays one
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise TruthLabelError(f"{csv_in}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        return _fill_from_truth(reader, truth, csv_in, Path(sample_dir), csv_out, bom)
+    except csv.Error as exc:
+        raise TruthLabelError(f"{csv_in}:{reader.line_num}: not a readable CSV ({exc})") from None
+
+
+def _fill_from_truth(reader: csv.DictReader[str], truth: dict[str, str], csv_in: Path, sample_dir: Path,
+                     csv_out: Path, bom: bool) -> int:
+    fields = list(reader.fieldnames or [])
+    if "post_id" not in fields:
+        raise TruthLabelError(f"{csv_in}: no post_id column (columns: {', '.join(fields) or 'none'})")
+    if "label" not in fields:
+        fields.append("label")
+    rows: list[dict[str, Any]] = []
+    unknown: list[str] = []
+    start = 2  # the line a row starts on (the header is line 1; a quoted text may span lines)
+    for row in reader:
+        post_id = (row.get("post_id") or "").strip()
+        if post_id not in truth:
+            unknown.append(f"{csv_in.name}:{start}: post {post_id!r}")
+        row["label"] = truth.get(post_id, "")
+        rows.append(row)
+        start = reader.line_num + 1
+    if unknown:
+        more = f" (and {len(unknown) - 3} more)" if len(unknown) > 3 else ""
+        raise TruthLabelError(
+            f"{len(unknown)} row(s) name a post that is not in the sample in {sample_dir}: "
+            f"{'; '.join(unknown[:3])}{more}. Was the CSV drawn from a warehouse built from another sample?")
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    csv_out.parent.mkdir(parents=True, exist_ok=True)
+    csv_out.write_bytes((b"\xef\xbb\xbf" if bom else b"") + buffer.getvalue().encode("utf-8"))
+    return len(rows)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

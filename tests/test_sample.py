@@ -6,7 +6,9 @@ generator's own counters), so `truth.json` is known to describe the data.
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 import json
 import re
 from collections import Counter, defaultdict
@@ -64,7 +66,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
     sample.generate_sample(a, seed=11, scale=0.3)
     sample.generate_sample(b, seed=11, scale=0.3)
     sample.generate_sample(c, seed=12, scale=0.3)
-    for name in (sample.STATUSES_FILE, sample.FEEDS_FILE, sample.TRUTH_FILE):
+    for name in (sample.STATUSES_FILE, sample.FEEDS_FILE, sample.TRUTH_FILE, sample.TRUTH_STANCE_FILE):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
         assert (a / name).read_bytes() != (c / name).read_bytes(), name
 
@@ -451,3 +453,176 @@ def test_truth_matches_an_independent_recount_of_the_files(sample_dir: Path) -> 
     # the insular group is planted as more inward-looking and more self-sourced than the others
     assert vanguard["in_group_share"] > max(centre["in_group_share"], green["in_group_share"]) + 0.2
     assert vanguard["own_source_share"] > max(centre["own_source_share"], green["own_source_share"]) + 0.4
+
+
+# ---- the planted stance of every post, and the simulated annotator ---------------------------------
+
+
+def _written_posts(sample_dir: Path) -> list[dict[str, Any]]:
+    """Every post the files hold, keyed as the connectors' mappings key them, derived from the files.
+
+    Mastodon: 'mastodon:<instance host>:<status id>' (a boost is a post of its own; a boosted or
+    quoted status is also a line of its own, so it is not counted twice). Bluesky: 'bluesky:<at-uri>'
+    of the post, or of the repost record for a repost.
+    """
+    roster = sample.build_roster()
+    group_of = {("mastodon", a.acct): a.group for a in roster if a.platform == "mastodon"}
+    group_of |= {("bluesky", a.did): a.group for a in roster if a.platform == "bluesky"}
+    role_of = {("mastodon", a.acct): a.role for a in roster if a.platform == "mastodon"}
+    role_of |= {("bluesky", a.did): a.role for a in roster if a.platform == "bluesky"}
+    acct_by_id = {a.mastodon_id: a.acct for a in roster if a.platform == "mastodon"}
+    posts: list[dict[str, Any]] = []
+
+    def add(post_id: str, url: str | None, key: tuple[str, str], text: str | None, official: list[tuple[str, str]]) -> None:
+        gid = group_of[key]
+        refers = (text is not None and role_of[key] == "member"
+                  and (_mentions_org(text, sample.GROUPS_BY_ID[gid])
+                       or any(group_of.get(t) == gid and role_of.get(t) == "official" for t in official)))
+        posts.append({"post_id": post_id, "url": url, "group_id": gid, "role": role_of[key], "text": text,
+                      "refers": refers})
+
+    for status in _statuses(sample_dir):
+        post_id = f"mastodon:{sample.INSTANCE_HOST}:{status['id']}"
+        key = ("mastodon", status["account"]["acct"])
+        if status["reblog"]:
+            add(post_id, status["url"], key, None, [])
+            continue
+        targets = [("mastodon", m["acct"]) for m in status["mentions"]]
+        if status["in_reply_to_account_id"]:
+            targets.append(("mastodon", acct_by_id[status["in_reply_to_account_id"]]))
+        if status["quote"]:
+            targets.append(("mastodon", status["quote"]["quoted_status"]["account"]["acct"]))
+        add(post_id, status["url"], key, _plain(status["content"]), targets)
+    for page in _bluesky(sample_dir)[1]:
+        for item in page["feed"]:
+            post = item["post"]
+            if "reason" in item:
+                add(f"bluesky:{item['reason']['uri']}", None, ("bluesky", item["reason"]["by"]["did"]), None, [])
+                continue
+            record = post["record"]
+            targets = []
+            if "reply" in record:
+                targets.append(("bluesky", AT_POST.match(record["reply"]["parent"]["uri"]).group(1)))
+            embed = record.get("embed", {})
+            if embed.get("$type") == "app.bsky.embed.record":
+                targets.append(("bluesky", AT_POST.match(embed["record"]["uri"]).group(1)))
+            targets += [("bluesky", f["did"]) for facet in record.get("facets", []) for f in facet["features"]
+                        if f["$type"].endswith("#mention")]
+            did, rkey = AT_POST.match(post["uri"]).groups()
+            add(f"bluesky:{post['uri']}", f"https://bsky.app/profile/{did}/post/{rkey}", ("bluesky", did),
+                record["text"], targets)
+    return posts
+
+
+def _stance_truth(sample_dir: Path) -> list[dict[str, Any]]:
+    return list(_lines(sample_dir / sample.TRUTH_STANCE_FILE))
+
+
+def test_stance_truth_covers_every_post_once_and_agrees_with_the_files(sample_dir: Path) -> None:
+    written = _written_posts(sample_dir)
+    lines = _stance_truth(sample_dir)
+    assert len(lines) == len(written) == len({p["post_id"] for p in written})
+    truth = {line["post_id"]: line for line in lines}
+    assert set(truth) == {p["post_id"] for p in written}
+    assert {line["stance"] for line in lines} == {"critical", "supportive", "neutral"}
+    planted = json.loads((sample_dir / sample.TRUTH_FILE).read_text(encoding="utf-8"))["groups"]
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for post in written:
+        line = truth[post["post_id"]]
+        assert line["url"] == post["url"] and line["group_id"] == post["group_id"] and line["role"] == post["role"]
+        if not post["refers"]:
+            # no stance sentence about the author's own organisation (cross-group jabs included)
+            assert line["stance"] == "neutral", post
+            continue
+        # every critical sentence carries a cue and no other does (test_stance_templates_are_classifiable)
+        assert (line["stance"] == "critical") == any(cue in post["text"].lower() for cue in CUES), post
+        counts[post["group_id"]][line["stance"]] += 1
+    for gid, group in planted.items():
+        assert counts[gid]["critical"] == group["critical_posts"], gid
+        assert counts[gid]["supportive"] == group["supportive_posts"], gid
+        assert counts[gid]["neutral"] == group["neutral_posts"], gid
+        assert sum(counts[gid].values()) == group["org_reference_posts"], gid
+
+
+CSV_COLUMNS = ["post_id", "group_id", "period", "reference_kind", "target", "text", "url", "label", "note"]
+
+
+def _draw_csv(path: Path, posts: list[dict[str, Any]], *, bom: bool = False) -> None:
+    """A CSV shaped like `dissentry labels sample` writes it (labels empty), texts quoted as needed."""
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
+    writer.writeheader()
+    for post in posts:
+        writer.writerow({"post_id": post["post_id"], "group_id": post["group_id"], "period": "2026-01",
+                         "reference_kind": "alias", "target": "X", "text": post["text"], "url": post["url"] or "",
+                         "label": "", "note": post.get("note", "")})
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + buffer.getvalue().encode("utf-8"))
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_label_from_truth_fills_every_row_of_a_drawn_csv(sample_dir: Path, tmp_path: Path) -> None:
+    written = [p for p in _written_posts(sample_dir) if p["refers"]]
+    drawn = written[::7][:60]
+    # a text with a comma, quotes and a line break: the row must survive the round trip whole
+    drawn[0] = {**drawn[0], "text": 'first line, "quoted"\nsecond line', "note": "tricky, row"}
+    source = tmp_path / "to_label.csv"
+    _draw_csv(source, drawn, bom=True)
+    target = tmp_path / "to_label.labelled.csv"
+    assert sample.labelled_path(source) == target
+    assert sample.label_from_truth(source, sample_dir, target) == len(drawn)
+    assert target.read_bytes().startswith(b"\xef\xbb\xbf")  # a spreadsheet's BOM is kept
+    rows = _read_csv(target)
+    assert len(rows) == len(drawn) and list(rows[0]) == CSV_COLUMNS
+    planted = {line["post_id"]: line["stance"] for line in _stance_truth(sample_dir)}
+    for row, before, post in zip(rows, _read_csv(source), drawn, strict=True):
+        assert row["label"] == planted[post["post_id"]]
+        # critical exactly when the text carries a cue: the label is the post's, not a neighbour's
+        if post is not drawn[0]:
+            assert (row["label"] == "critical") == any(cue in post["text"].lower() for cue in CUES)
+        assert {**row, "label": ""} == before  # every other column as drawn
+    assert rows[0]["text"] == 'first line, "quoted"\nsecond line' and rows[0]["note"] == "tricky, row"
+    assert {r["label"] for r in rows} >= {"critical", "supportive", "neutral"}
+
+
+def test_label_from_truth_refuses_a_post_that_is_not_in_the_sample(sample_dir: Path, tmp_path: Path) -> None:
+    written = [p for p in _written_posts(sample_dir) if p["refers"]][:3]
+    stranger = {"post_id": "mastodon:social.example:1", "group_id": "vanguard", "text": "not ours", "url": ""}
+    source = tmp_path / "to_label.csv"
+    # row 1 spans lines 2-3 (a line break in its text), so the stranger in row 3 starts on line 5
+    _draw_csv(source, [{**written[0], "text": "two\nlines"}, written[1], stranger, written[2]])
+    target = tmp_path / "out.csv"
+    with pytest.raises(sample.TruthLabelError, match=r"to_label\.csv:5: post 'mastodon:social\.example:1'"):
+        sample.label_from_truth(source, sample_dir, target)
+    assert not target.exists()  # nothing half-labelled is left behind
+    with pytest.raises(sample.TruthLabelError, match=r"truth_stance\.jsonl does not exist"):
+        sample.label_from_truth(source, tmp_path / "elsewhere", target)
+
+
+def test_sample_cli_labels_a_csv_from_truth_and_still_writes_samples(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from dissentry.cli import app
+
+    runner = CliRunner()
+    out = tmp_path / "sample"
+    result = runner.invoke(app, ["sample", "--out", str(out), "--seed", "5", "--scale", "0.2"])
+    assert result.exit_code == 0, result.output
+    assert (out / sample.TRUTH_STANCE_FILE).exists() and (out / sample.STATUSES_FILE).exists()
+    before = (out / sample.STATUSES_FILE).read_bytes()
+    posts = [p for p in _written_posts(out) if p["refers"]][:10]
+    source = tmp_path / "to_label.csv"
+    _draw_csv(source, posts)
+    result = runner.invoke(app, ["sample", "--out", str(out), "--label-from-truth", str(source)])
+    assert result.exit_code == 0, result.output
+    assert "labelled 10 rows" in result.output
+    assert [r["label"] for r in _read_csv(tmp_path / "to_label.labelled.csv")] == [
+        line["stance"] for p in posts for line in _stance_truth(out) if line["post_id"] == p["post_id"]]
+    assert (out / sample.STATUSES_FILE).read_bytes() == before  # labelling leaves the sample alone
+    _draw_csv(source, [*posts, {"post_id": "bluesky:at://nobody", "group_id": "x", "text": "", "url": ""}])
+    result = runner.invoke(app, ["sample", "--out", str(out), "--label-from-truth", str(source)])
+    assert result.exit_code == 2
+    assert "to_label.csv:12: post 'bluesky:at://nobody'" in result.output

@@ -8,6 +8,8 @@ escape); `cfg_group_terms.pattern` holds the same rule as an RE2 pattern built i
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from typing import Any
 
 import duckdb
@@ -16,6 +18,9 @@ import pyarrow as pa
 from dissentry.config import Config, parse_account_ref
 from dissentry.privacy import Pseudonymiser, pseudonymiser_for
 from transforms.terms import clean_term, sql_pattern
+from warehouse.lake import Lake
+
+log = logging.getLogger(__name__)
 
 CFG_SCHEMAS: dict[str, pa.Schema] = {
     "cfg_groups": pa.schema([("group_id", pa.string()), ("name", pa.string())]),
@@ -87,20 +92,45 @@ def _account_row(group_id: str, ref: str, pseudonymiser: Pseudonymiser | None = 
     return {"group_id": group_id, "platform": platform, "handle": handle, "account_ref": f"{platform}:{handle}"}
 
 
+def _erased_keys(config: Config) -> set[str]:
+    """sha256 of the account ids `dissentry forget` erased (the lake's register)."""
+    try:
+        lake = Lake(config.warehouse_location, local_dir=config.local_path, storage_options=config.storage_options)
+        return set(lake.erased_account_keys())
+    except (OSError, ValueError):  # no lake yet, or one that cannot be read: nothing was erased from it
+        return set()
+
+
+def _erased(ref: str, erased: set[str], group_id: str) -> bool:
+    """An erased account the configuration still lists: it is the user's own text, so it is not
+    edited, but it is said, and no cfg_ row (so no mart row) is built from it."""
+    platform, handle = parse_account_ref(ref)
+    if hashlib.sha256(f"{platform}:{handle}".encode()).hexdigest() not in erased:
+        return False
+    log.warning("group %s lists %s, which `dissentry forget` erased: remove it from the configuration "
+                "(no mart row is built from it)", group_id, ref)
+    return True
+
+
 def config_rows(config: Config) -> dict[str, list[dict[str, Any]]]:
     """Rows of every cfg_ table, as plain dicts (the tables' contents before they reach DuckDB)."""
     pseudonymiser = pseudonymiser_for(config)
+    erased = _erased_keys(config)
     groups = [{"group_id": g.id, "name": g.name} for g in config.groups]
     domains = sorted({(g.id, d) for g in config.groups for d in g.domains if d})
     accounts: dict[tuple[str, str], dict[str, Any]] = {}
     members: dict[tuple[str, str], dict[str, Any]] = {}
     for group in config.groups:
         for ref in group.accounts:
+            if erased and _erased(ref, erased, group.id):
+                continue
             row = _account_row(group.id, ref, pseudonymiser)
             accounts.setdefault((group.id, row["account_ref"]), row)
         for listed_person, refs in group.people():
             person_id = pseudonymiser.account_id(listed_person) if pseudonymiser is not None else listed_person
             for ref in refs:
+                if erased and _erased(ref, erased, group.id):
+                    continue
                 row = {**_account_row(group.id, ref, pseudonymiser), "person_id": person_id}
                 # An account listed twice keeps its first person: one account, one person.
                 members.setdefault((group.id, row["account_ref"]), row)

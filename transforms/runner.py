@@ -24,6 +24,7 @@ import graphlib
 import importlib.util
 import math
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,8 @@ MART_NAMES: tuple[str, ...] = (
     "group_members",
     "org_references",
     "reference_stance",
+    "stance_evaluation",
+    "label_agreement",
     "dissent_frequency",
     "echo_chamber",
     "network_mixing",
@@ -256,6 +259,8 @@ def _load_python_model(model: Model) -> Callable[[duckdb.DuckDBPyConnection, Con
     if spec is None or spec.loader is None:
         raise ModelError(f"{model.path}: cannot load Python model")
     module = importlib.util.module_from_spec(spec)
+    # registered before it runs, as importlib's recipe does: dataclasses and pickling look it up
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     build = getattr(module, "build", None)
     if not callable(build):
@@ -283,6 +288,8 @@ def _materialise(con: duckdb.DuckDBPyConnection, model: Model, config: Config) -
             con.execute(f"CREATE OR REPLACE TABLE {table} AS\n{select}\n")
     except duckdb.Error as exc:
         raise ModelError(f"model {model.name} ({model.path}) failed: {exc}") from exc
+    except ValueError as exc:  # a Python model refusing its input or settings says why in one line
+        raise ModelError(f"model {model.name}: {exc}") from exc
     return int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
 
 

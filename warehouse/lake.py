@@ -5,15 +5,27 @@ Layout under the lake's root, a local folder or an object-store URL (`s3://bucke
     raw/platform=P/source=S/date=YYYY-MM-DD/<run_id>-<n>.parquet     append-only, one file per batch
     quarantine/platform=P/source=S/date=YYYY-MM-DD/<run_id>-<n>.parquet
     collection_runs/<run_id>.parquet                                  one row per run
-    normalised/<table>/platform=P/data.parquet                        rebuilt by `normalise`
+    normalised/_manifest.json                                         the published generation (see below)
+    normalised/<generation>/<table>/platform=P/data.parquet           written by `normalise`
     frozen/<table>/platform=P/data.parquet                            rows of expired raw (retention)
     marts/<table>.parquet                                             copies of the marts
     erasures/<stamp>.parquet, state/erased_accounts.json              `dissentry forget`
+    labels/<import_id>.parquet, label_imports/<import_id>.parquet     `dissentry labels import`
+    label_draws/<draw_id>.parquet                                     `dissentry labels sample`
+    state/erased_posts.json                                           sha256 of erased post ids
     state/cursors/platform=P/source=S.json                            resume points
 
 and, always on local disk (`local_dir`: the lake's own folder when the lake is local):
 
     dissentry.duckdb, .locks/, .spill/, .staging/                     serving layer and scratch
+
+A normalise writes every table of every platform into a new generation folder, then publishes
+them together by replacing `normalised/_manifest.json` (one rename, or one PUT): it names the
+generation, each table's files and rows, and the raw and frozen files the generation covers.
+Readers follow the manifest (`Lake.normalised_files`, the catalog's views), so a normalise killed
+half-way leaves the previous generation visible, whole. The previous generation's files are kept
+until the next publish, for readers that hold a snapshot built on it (a notebook's open
+dissentry.duckdb); older ones, and unpublished folders of killed runs, are deleted.
 
 Every file appears whole or not at all. On local disk it is written beside its final name and
 renamed into place (rename is atomic on POSIX), so a killed process never leaves a half file
@@ -29,9 +41,11 @@ are what DuckDB's `read_parquet` takes, once `Lake.attach` has registered the fi
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import secrets
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -48,6 +62,7 @@ from fsspec.implementations.local import LocalFileSystem
 from warehouse import schema
 
 DUCKDB_FILE = "dissentry.duckdb"
+NORMALISED_MANIFEST = "_manifest.json"
 # stores whose listings fsspec would otherwise cache for the life of the process; another
 # machine's writes must show up in the next listing
 _LISTING_CACHE_PROTOCOLS = {"s3", "s3a", "gs", "gcs", "abfs", "az", "adl"}
@@ -120,9 +135,63 @@ class LakeUnavailable(OSError):
     """The lake's store cannot be reached or written; the message names the URL."""
 
 
+class DiskFull(OSError):
+    """A write failed for want of space; the message names the folder and its free space."""
+
+
+# how a full disk shows: errno from Python and pyarrow, text from DuckDB (a full spill folder is
+# DuckDB's "failed to offload ... max_temp_directory_size", reported as Out of Memory)
+_DISK_FULL_TEXT = ("No space left on device", "Disk quota exceeded", "max_temp_directory_size")
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, DiskFull) or (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)):
+        return True
+    return any(text in str(exc) for text in _DISK_FULL_TEXT)
+
+
+def _free_bytes(folder: Path) -> int | None:
+    path = folder
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    try:
+        return shutil.disk_usage(path).free
+    except OSError:
+        return None
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "unknown"
+    value, unit = float(n), "B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            break
+        value /= 1024
+    return f"{n} B" if unit == "B" else f"{value:.1f} {unit}"
+
+
+def disk_full_error(folders: list[Path], note: str = "") -> DiskFull:
+    """One line: the fullest of `folders` (where the failed write went) and what is free there."""
+    free = {folder: _free_bytes(folder) for folder in folders}
+    folder = min(free, key=lambda f: free[f] if free[f] is not None else 2**63)
+    error = DiskFull(f"disk full: {folder} has {_size(free[folder])} free; free some space and run again{note}")
+    error.errno = errno.ENOSPC
+    return error
+
+
 def _is_temp_name(path: str) -> bool:
     name = path.rsplit("/", 1)[-1]
     return name.startswith(".") or name.endswith(".tmp")
+
+
+def _generations_of(manifest: dict[str, Any]) -> set[str]:
+    """The generation folders a manifest's files live in (a platform not rebuilt keeps older ones)."""
+    found = {manifest["generation"]}
+    for entry in manifest["platforms"].values():
+        for table in entry["tables"].values():
+            found |= {rel.split("/")[1] for rel in table["files"] if rel.startswith("normalised/")}
+    return found
 
 
 class Lake:
@@ -198,8 +267,15 @@ class Lake:
     def collection_run_path(self, run_id: str) -> str:
         return self.path("collection_runs", f"{run_id}.parquet")
 
-    def normalised_path(self, table: str, platform: str) -> str:
-        return self.path("normalised", table, f"platform={sanitise_partition_value(platform)}", "data.parquet")
+    def normalised_path(self, table: str, platform: str, generation: str) -> str:
+        """A table's file in one (perhaps not yet published) generation of the normalised layer."""
+        return self.path(
+            "normalised", generation, table, f"platform={sanitise_partition_value(platform)}", "data.parquet"
+        )
+
+    @property
+    def normalised_manifest_path(self) -> str:
+        return self.path("normalised", NORMALISED_MANIFEST)
 
     def frozen_path(self, table: str, platform: str) -> str:
         """Normalised rows kept after their raw files expired (raw retention)."""
@@ -215,6 +291,22 @@ class Lake:
     def erased_register_path(self) -> str:
         """sha256 of every erased account id: normalisation keeps them out of later collections."""
         return self.path("state", "erased_accounts.json")
+
+    def label_path(self, import_id: str) -> str:
+        """People's labels landed by one `labels import` (append-only)."""
+        return self.path("labels", f"{import_id}.parquet")
+
+    def label_draw_path(self, draw_id: str) -> str:
+        """One `labels sample` draw: its design (seed, frames) and the sampled ids."""
+        return self.path("label_draws", f"{draw_id}.parquet")
+
+    def label_import_path(self, import_id: str) -> str:
+        return self.path("label_imports", f"{import_id}.parquet")
+
+    @property
+    def erased_posts_register_path(self) -> str:
+        """sha256 of every erased post id: `labels import` drops labels of erased accounts' posts."""
+        return self.path("state", "erased_posts.json")
 
     def cursor_path(self, platform: str, source: str) -> str:
         return self.path(
@@ -236,6 +328,11 @@ class Lake:
     @property
     def locks_dir(self) -> Path:
         return self.local_dir / ".locks"
+
+    @property
+    def write_folder(self) -> Path:
+        """The local folder lake writes land in first: the lake itself, or staging for a remote one."""
+        return self.local_dir / ".staging" if self.remote else Path(self.root)
 
     # ---- reading the file system ----------------------------------------------------------------
     def _url(self, fs_path: str) -> str:
@@ -262,7 +359,7 @@ class Lake:
         if layer == "normalised":
             assert table is not None
             return self.path("normalised", table, "*", "*.parquet")
-        if layer in ("collection_runs", "erasures"):
+        if layer in ("collection_runs", "erasures", "labels", "label_draws", "label_imports"):
             return self.path(layer, "*.parquet")
         return self.path(layer, "**", "*.parquet")
 
@@ -278,6 +375,56 @@ class Lake:
         with self.fs.open(path, "rb") as fh:
             return json.loads(fh.read().decode("utf-8"))
 
+    # ---- the normalised layer's published generation ----------------------------------------------
+    def relative(self, path: str) -> str:
+        """A lake path relative to the root, as manifests record it (the lake may move)."""
+        prefix = self.root + "/"
+        if not path.startswith(prefix):
+            raise ValueError(f"{path} is not inside the lake {self.root}")
+        return path[len(prefix):]
+
+    def normalised_manifest(self) -> dict[str, Any] | None:
+        """The published generation's manifest; None before the first normalise of this layout."""
+        path = self.normalised_manifest_path
+        return self.read_json(path) if self.exists(path) else None
+
+    def normalised_files(
+        self, table: str, platform: str | None = None, manifest: dict[str, Any] | None = None
+    ) -> list[str]:
+        """The published files of one normalised table (of one platform, or all).
+
+        Pass `manifest` when reading several tables, so they all come from one generation."""
+        manifest = manifest if manifest is not None else self.normalised_manifest()
+        if manifest is None:  # a lake last normalised before generations existed: one file per table
+            prefix = f"/platform={sanitise_partition_value(platform)}/" if platform else "/"
+            return [f for f in self.files("normalised", table) if prefix in f]
+        return [
+            self.path(rel)
+            for name, entry in sorted(manifest["platforms"].items())
+            if platform in (None, name)
+            for rel in entry["tables"].get(table, {}).get("files", [])
+        ]
+
+    def publish_normalised(self, manifest: dict[str, Any], *, keep_previous: bool = True) -> None:
+        """Publish a written generation (the one atomic step), then delete what no reader needs.
+
+        `keep_previous=False` (forget, a change of pseudonymisation) deletes the previous
+        generation too: its files may hold what must no longer exist anywhere."""
+        previous = self.normalised_manifest()
+        manifest = {**manifest, "previous": previous["generation"] if previous else None}
+        self.write_json(manifest, self.normalised_manifest_path)
+        keep = _generations_of(manifest)
+        if previous is not None and keep_previous:
+            keep |= _generations_of(previous)
+        base = self.path("normalised")
+        for entry in self.fs.ls(base, detail=False):
+            name = str(entry).rstrip("/").rsplit("/", 1)[-1]
+            if name == NORMALISED_MANIFEST or name in keep or _is_temp_name(name):
+                continue
+            # unpublished folders of killed runs, generations no reader needs, the old one-file layout
+            with contextlib.suppress(FileNotFoundError):
+                self.fs.rm(self._url(str(entry)) if self.remote else str(entry), recursive=True)
+
     def attach(self, con: Any) -> None:
         """Let a DuckDB connection read this lake's paths (registers the fsspec file system)."""
         if self.remote and not any(self.fs.protocol == p or p in self.fs.protocol for p in con.list_filesystems()):
@@ -286,7 +433,19 @@ class Lake:
     # ---- writing ----------------------------------------------------------------------------------
     @contextlib.contextmanager
     def staged(self, final: str) -> Iterator[Path]:
-        """Yield a local path to write; on success the file appears at `final`, whole."""
+        """Yield a local path to write; on success the file appears at `final`, whole.
+
+        A full local disk raises DiskFull, naming the folder and what is free there."""
+        try:
+            with self._staged(final) as tmp:
+                yield tmp
+        except OSError as exc:
+            if isinstance(exc, DiskFull) or not is_disk_full(exc):
+                raise
+            raise disk_full_error([self.write_folder if self.remote else Path(final).parent]) from exc
+
+    @contextlib.contextmanager
+    def _staged(self, final: str) -> Iterator[Path]:
         if not self.remote:
             with atomic_path(Path(final)) as tmp:
                 yield tmp
@@ -318,15 +477,18 @@ class Lake:
         with contextlib.suppress(FileNotFoundError):
             self.fs.rm_file(path)
 
-    def sweep_stale_temp_files(self, older_than_seconds: float = 3600.0) -> int:
+    def sweep_stale_temp_files(self, older_than_seconds: float = 3600.0, layers: tuple[str, ...] | None = None) -> int:
         """Remove temporary files a killed writer left behind (readers never saw them).
 
-        A remote lake never holds one (uploads are whole); its local staging folder may."""
+        A remote lake never holds one (uploads are whole); its local staging folder may.
+        `layers`: only these layers' folders (a step that holds the lock on what it writes there
+        may sweep them at any age: `transform` and marts/)."""
         cutoff = time.time() - older_than_seconds
-        folders = [self.local_dir / ".staging"]
+        folders = [self.local_dir / ".staging"] if layers is None else []
         if not self.remote:
-            folders += [Path(self.root) / layer for layer in
-                        ("raw", "quarantine", "collection_runs", "normalised", "frozen", "marts", "erasures", "state")]
+            folders += [Path(self.root) / layer for layer in layers or
+                        ("raw", "quarantine", "collection_runs", "normalised", "frozen", "marts", "erasures", "state",
+                         "labels", "label_draws", "label_imports")]
         removed = 0
         for base in folders:
             if not base.is_dir():
@@ -341,6 +503,10 @@ class Lake:
     # ---- state ------------------------------------------------------------------------------------
     def erased_account_keys(self) -> list[str]:
         path = self.erased_register_path
+        return sorted(self.read_json(path)) if self.exists(path) else []
+
+    def erased_post_keys(self) -> list[str]:
+        path = self.erased_posts_register_path
         return sorted(self.read_json(path)) if self.exists(path) else []
 
     def load_cursor(self, platform: str, source: str) -> dict[str, Any] | None:
@@ -383,6 +549,13 @@ class BatchWriter:
 
     def full(self) -> bool:
         return self._buffered >= self._batch_rows
+
+    def discard(self) -> int:
+        """Drop what is buffered (it could not be written: the disk is full); return how many rows."""
+        dropped = self._buffered
+        self._columns = {name: [] for name in self._schema.names}
+        self._buffered = 0
+        return dropped
 
     def flush(self) -> str | None:
         """Write what is buffered; return the file, or None when nothing was buffered."""

@@ -48,7 +48,7 @@ COLLECTION_RUNS = pa.schema(
         ("mode", pa.string()),  # collect | import
         ("started_at", TS),
         ("finished_at", TS),
-        ("status", pa.string()),  # ok | partial | failed
+        ("status", pa.string()),  # ok | partial | failed | interrupted (SIGTERM/SIGINT)
         ("pages", pa.int64()),
         ("records_seen", pa.int64()),
         ("records_new", pa.int64()),
@@ -60,6 +60,10 @@ COLLECTION_RUNS = pa.schema(
         ("requests", pa.int64()),
         ("errors", pa.string()),  # JSON list of error messages
         ("cap_hit", pa.bool_()),  # stopped by max_pages or a platform limit, so coverage is partial
+        # rate limits (connectors/http.py); null in rows written before these existed
+        ("responses_429", pa.int64()),
+        ("waits", pa.string()),  # JSON: reason -> {"waits": n, "seconds": s}, every wait of the run
+        ("clock_skew_seconds", pa.float64()),  # the server's clock minus ours, as corrected for
     ]
 )
 
@@ -67,10 +71,55 @@ ERASURES = pa.schema(
     [
         ("erased_at", TS),
         ("platform", pa.string()),
-        ("account_key", pa.string()),  # sha256 of the canonical account id: the erasure, not the account
+        # the erasure token that stands for the account in other people's posts: random, so the
+        # audit names the erasure, never the account (older rows: sha256 of the account id)
+        ("account_key", pa.string()),
         ("raw_records_removed", pa.int64()),
         ("raw_files_rewritten", pa.int64()),
         ("quarantine_rows_removed", pa.int64()),
+        ("other_records_redacted", pa.int64()),  # other people's records in which the account became its token
+    ]
+)
+
+# ---- people's labels (`dissentry labels sample | import`) ----------------------------------------
+
+LABELS = pa.schema(
+    [
+        ("post_id", pa.string()),  # as in posts (a pseudonym when pseudonymisation is on)
+        ("label", pa.string()),  # critical | supportive | neutral, lower case
+        ("annotator", pa.string()),  # --annotator, the file's stem, or labelstudio:<email or id>
+        ("labelled_at", TS),  # the label's own time (Label Studio updated_at), else the import's
+        ("imported_at", TS),
+        ("import_id", pa.string()),
+        ("locator", pa.string()),  # file:line, or file[task] for a Label Studio export
+    ]
+)
+
+LABEL_DRAWS = pa.schema(
+    [
+        ("draw_id", pa.string()),
+        ("seed", pa.int64()),
+        ("drawn_at", TS),
+        ("group_id", pa.string()),
+        ("scope", pa.string()),  # 'all' or the period label the draw was restricted to
+        ("frame_size", pa.int64()),  # references of that group/scope not drawn before, at draw time
+        ("sample_size", pa.int64()),  # drawn in this stratum
+        ("post_id", pa.string()),
+        ("position", pa.int64()),  # order of the draw within its stratum, from 0
+    ]
+)
+
+LABEL_IMPORTS = pa.schema(
+    [
+        ("import_id", pa.string()),
+        ("imported_at", TS),
+        ("file", pa.string()),  # basename only: a local path says nothing the lake needs
+        ("annotator", pa.string()),  # None for a Label Studio export, which names its own
+        ("format", pa.string()),  # csv | labelstudio
+        ("rows_read", pa.int64()),
+        ("labels_landed", pa.int64()),
+        ("rows_rejected", pa.int64()),
+        ("rows_dropped_erased", pa.int64()),  # labels of erased accounts' posts: counted, never kept
     ]
 )
 

@@ -39,7 +39,7 @@ import httpx
 
 from connectors.base import Connector, ImportFormatError, Page, RawRecord, Reject, TargetCursor
 from connectors.exports import iter_json_values
-from connectors.http import BudgetExhausted, HttpClient, HttpError, RateLimit, redact_url
+from connectors.http import BudgetExhausted, Documented, HttpClient, HttpError, RateLimit, redact_url
 
 if TYPE_CHECKING:
     from dissentry.config import Source
@@ -81,7 +81,13 @@ def bluesky_rate_limit(headers: httpx.Headers, now: float) -> RateLimit:
     reset = _number(headers.get("RateLimit-Reset"))
     if reset is not None and reset < 1e9:
         reset = now + reset
-    return RateLimit(remaining, reset)
+    # RateLimit-Policy: "3000;w=300" is the window's size and length
+    window = None
+    for part in (headers.get("RateLimit-Policy") or "").split(";")[1:]:
+        key, _, value = part.strip().partition("=")
+        if key == "w":
+            window = _number(value)
+    return RateLimit(remaining, reset, _number(headers.get("RateLimit-Limit")), window)
 
 
 # ---- the platform's shapes ----------------------------------------------------------------------
@@ -299,7 +305,8 @@ class BlueskyConnector(Connector):
     mapping_file: ClassVar[Path] = Path(__file__).with_name("mapping.sql")
 
     def http_client_options(self, source: Source) -> dict[str, Any]:
-        return {"rate_limit_parser": bluesky_rate_limit}
+        # the public AppView's documented limit, paced by only when the server sends no headers
+        return {"rate_limit_parser": bluesky_rate_limit, "documented_limit": Documented(3000, 300.0)}
 
     def collect(self, source: Source, cursor: dict[str, Any] | None, http: HttpClient) -> Iterator[Page]:
         base = (source.instance or PUBLIC_APPVIEW).rstrip("/")

@@ -38,7 +38,8 @@ import httpx
 
 from connectors.base import Connector, ImportFormatError, Page, RawRecord, Reject
 from connectors.exports import iter_json_values
-from connectors.http import HttpError, RateLimit, redact_url
+from connectors.http import Documented, HttpError, RateLimit, redact_url
+from connectors.identity import canonical_host, leap_second_clamped
 
 if TYPE_CHECKING:
     from connectors.http import HttpClient
@@ -80,7 +81,12 @@ def mastodon_rate_limit(headers: httpx.Headers, now: float) -> RateLimit:
         remaining = float(remaining_text) if remaining_text is not None else None
     except ValueError:
         remaining = None
-    return RateLimit(remaining, _parse_reset(headers.get("X-RateLimit-Reset"), now))
+    limit_text = headers.get("X-RateLimit-Limit")
+    try:
+        limit = float(limit_text) if limit_text is not None else None
+    except ValueError:
+        limit = None
+    return RateLimit(remaining, _parse_reset(headers.get("X-RateLimit-Reset"), now), limit)
 
 
 # ---- small helpers ----------------------------------------------------------------------------------
@@ -92,14 +98,19 @@ def normalise_instance(instance: str) -> str:
     if "://" not in text:
         text = "https://" + text
     parts = urlsplit(text)
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"), "", ""))
+    # one host, one spelling: `bücher.example` and `xn--bcher-kva.example` are the same instance
+    netloc = parts.netloc
+    if parts.hostname:
+        host = canonical_host(parts.hostname)
+        netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path.rstrip("/"), "", ""))
 
 
 def _origin_of(url: Any) -> str | None:
     if not isinstance(url, str) or "://" not in url:
         return None
     parts = urlsplit(url)
-    return f"https://{parts.hostname}" if parts.hostname else None
+    return f"https://{canonical_host(parts.hostname)}" if parts.hostname else None
 
 
 def _id_key(status_id: str) -> tuple[int, str]:
@@ -143,7 +154,8 @@ def _datetime_problem(value: Any, where: str) -> str | None:
     if not isinstance(value, str):
         return f"{where}created_at is missing" if value is None else f"{where}created_at is {_type_name(value)}"
     try:
-        datetime.fromisoformat(value.replace("Z", "+00:00"))
+        # a leap second is kept, as :59 (the mapping clamps it the same way)
+        datetime.fromisoformat(leap_second_clamped(value).replace("Z", "+00:00"))
     except ValueError:
         return f"{where}created_at {value[:40]!r} is not an ISO 8601 date"
     return None
@@ -280,7 +292,10 @@ class MastodonConnector(Connector):
                 headers["Authorization"] = f"Bearer {token}"
             else:
                 log.warning("mastodon: %s is not set; collecting without a token", source.token_env)
-        return {"headers": headers, "rate_limit_parser": mastodon_rate_limit}
+        # the documented limits: 300 requests per 5 minutes with a token, paging without one 300 per
+        # 15 minutes; the client paces by them only when the server sends no rate-limit headers
+        documented = Documented(300, 300.0) if headers else Documented(300, 900.0)
+        return {"headers": headers, "rate_limit_parser": mastodon_rate_limit, "documented_limit": documented}
 
     # ---- API collection -----------------------------------------------------------------------------
     def collect(self, source: Source, cursor: dict[str, Any] | None, http: HttpClient) -> Iterator[Page]:

@@ -3,7 +3,8 @@
 -- Ids inside a Status (its own, in_reply_to_id, accounts', mentions') are local to the instance that
 -- served it, which the connector stores as raw.origin. So a post is 'mastodon:<origin host>:<id>',
 -- while accounts are global: 'mastodon:<user>@<host>' in lower case, where an `acct` without '@' is
--- a local account of the origin instance.
+-- a local account of the origin instance. `account_handle` (dissentry/normalise.py) spells every
+-- handle one way: NFKC, no zero-width or bidi characters, lower case, the host IDNA-encoded.
 --
 -- One status record can carry several posts: a boost (`reblog` set) is a 'repost' post and the
 -- boosted status is a post of its own; a quote (Mastodon 4.4+ `quote.quoted_status`, or the plain
@@ -17,7 +18,7 @@ records AS (
     SELECT
         r.record_type, r.source, r.fetched_at, r.run_id, r.payload,
         r.payload::JSON AS j,
-        lower(regexp_extract(r.origin, '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/]*@)?([^/:?#]+)', 1)) AS host
+        canonical_host(regexp_extract(r.origin, '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/]*@)?([^/:?#]+)', 1)) AS host
     FROM raw AS r
     WHERE r.record_type IN ('status', 'account')
 ),
@@ -61,7 +62,7 @@ account_refs AS (
 account_map AS (
     SELECT
         host, local_id,
-        lower(arg_max(CASE WHEN contains(acct, '@') THEN acct ELSE acct || '@' || host END, fetched_at)) AS acct_full
+        account_handle(arg_max(acct, fetched_at), host) AS acct_full
     FROM account_refs
     WHERE local_id IS NOT NULL AND coalesce(acct, '') <> ''
     GROUP BY host, local_id
@@ -74,8 +75,7 @@ status_authors AS (   -- for ShallowQuotes, which name only the quoted status's 
 fields AS (
     SELECT
         c.source, c.fetched_at, c.run_id, c.payload, c.host, c.s,
-        lower(CASE WHEN contains(c.s -> 'account' ->> 'acct', '@') THEN c.s -> 'account' ->> 'acct'
-                   ELSE (c.s -> 'account' ->> 'acct') || '@' || c.host END) AS author,
+        account_handle(c.s -> 'account' ->> 'acct', c.host) AS author,
         CASE
             WHEN json_type(c.s -> 'quote' -> 'quoted_status') = 'OBJECT' THEN c.s -> 'quote' -> 'quoted_status'
             WHEN json_type(c.s -> 'quote') = 'OBJECT' AND json_type(c.s -> 'quote' -> 'account') = 'OBJECT'
@@ -117,7 +117,7 @@ content_posts AS (
         'mastodon:' || a.host || ':' || (a.s ->> 'id') AS post_id,
         'mastodon' AS platform,
         'mastodon:' || a.author AS author_id,
-        TRY_CAST(a.s ->> 'created_at' AS TIMESTAMPTZ) AS created_at,
+        safe_timestamp(a.s ->> 'created_at') AS created_at,
         CASE
             WHEN coalesce(a.s ->> 'spoiler_text', '') <> ''
                 THEN (a.s ->> 'spoiler_text') || chr(10) || chr(10) || html_to_text(a.html)
@@ -139,9 +139,7 @@ content_posts AS (
         CASE WHEN a.quote_id IS NOT NULL THEN 'mastodon:' || a.host || ':' || a.quote_id END AS quote_of_post_id,
         CASE
             WHEN coalesce(a.quote_acct, quoted_author.acct) IS NULL THEN NULL
-            WHEN contains(coalesce(a.quote_acct, quoted_author.acct), '@')
-                THEN 'mastodon:' || lower(coalesce(a.quote_acct, quoted_author.acct))
-            ELSE 'mastodon:' || lower(coalesce(a.quote_acct, quoted_author.acct) || '@' || a.host)
+            ELSE 'mastodon:' || account_handle(coalesce(a.quote_acct, quoted_author.acct), a.host)
         END AS quote_of_author_id,
         a.s -> 'card' ->> 'title' AS link_title,
         TRY_CAST(a.s ->> 'favourites_count' AS BIGINT) AS like_count,
@@ -169,8 +167,8 @@ content_posts AS (
                 lambda m: coalesce(m.acct, '') <> ''
             ),
             lambda m: {
-                'account_id': 'mastodon:' || lower(CASE WHEN contains(m.acct, '@') THEN m.acct ELSE m.acct || '@' || a.host END),
-                'handle': lower(CASE WHEN contains(m.acct, '@') THEN m.acct ELSE m.acct || '@' || a.host END)
+                'account_id': 'mastodon:' || account_handle(m.acct, a.host),
+                'handle': account_handle(m.acct, a.host)
             }
         )) AS mentions,
         list_distinct(list_transform(
@@ -190,9 +188,8 @@ boost_posts AS (
     SELECT
         'mastodon:' || w.host || ':' || (w.s ->> 'id') AS post_id,
         'mastodon' AS platform,
-        'mastodon:' || lower(CASE WHEN contains(w.s -> 'account' ->> 'acct', '@') THEN w.s -> 'account' ->> 'acct'
-                                  ELSE (w.s -> 'account' ->> 'acct') || '@' || w.host END) AS author_id,
-        TRY_CAST(w.s ->> 'created_at' AS TIMESTAMPTZ) AS created_at,
+        'mastodon:' || account_handle(w.s -> 'account' ->> 'acct', w.host) AS author_id,
+        safe_timestamp(w.s ->> 'created_at') AS created_at,
         '' AS text,
         CAST(NULL AS VARCHAR) AS lang,
         coalesce(w.s ->> 'url', w.s ->> 'uri') AS url,
@@ -200,10 +197,7 @@ boost_posts AS (
         CAST(NULL AS VARCHAR) AS reply_to_post_id,
         CAST(NULL AS VARCHAR) AS reply_to_author_id,
         'mastodon:' || w.host || ':' || (w.s -> 'reblog' ->> 'id') AS repost_of_post_id,
-        'mastodon:' || lower(CASE WHEN contains(w.s -> 'reblog' -> 'account' ->> 'acct', '@')
-                                  THEN w.s -> 'reblog' -> 'account' ->> 'acct'
-                                  ELSE (w.s -> 'reblog' -> 'account' ->> 'acct') || '@' || w.host END)
-            AS repost_of_author_id,
+        'mastodon:' || account_handle(w.s -> 'reblog' -> 'account' ->> 'acct', w.host) AS repost_of_author_id,
         CAST(NULL AS VARCHAR) AS quote_of_post_id,
         CAST(NULL AS VARCHAR) AS quote_of_author_id,
         CAST(NULL AS VARCHAR) AS link_title,
@@ -228,7 +222,7 @@ records AS (
     SELECT
         r.record_type, r.fetched_at,
         r.payload::JSON AS j,
-        lower(regexp_extract(r.origin, '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/]*@)?([^/:?#]+)', 1)) AS host
+        canonical_host(regexp_extract(r.origin, '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/]*@)?([^/:?#]+)', 1)) AS host
     FROM raw AS r
     WHERE r.record_type IN ('status', 'account')
 ),
@@ -259,8 +253,7 @@ account_objects AS (
 accts AS (
     SELECT
         *,
-        lower(CASE WHEN contains(a ->> 'acct', '@') THEN a ->> 'acct' ELSE (a ->> 'acct') || '@' || host END)
-            AS acct_full
+        account_handle(a ->> 'acct', host) AS acct_full
     FROM account_objects
     WHERE json_type(a) = 'OBJECT' AND coalesce(a ->> 'acct', '') <> ''
 )
@@ -272,7 +265,7 @@ SELECT DISTINCT
     html_to_text(coalesce(a ->> 'note', '')) AS bio,
     TRY_CAST(a ->> 'followers_count' AS BIGINT) AS followers,
     TRY_CAST(a ->> 'following_count' AS BIGINT) AS following,
-    TRY_CAST(a ->> 'created_at' AS TIMESTAMPTZ) AS created_at,
+    safe_timestamp(a ->> 'created_at') AS created_at,
     fetched_at,
     1 AS detail
 FROM accts;

@@ -55,7 +55,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from connectors.base import Connector, ImportFormatError, Page, RawRecord, Reject
-from connectors.exports import iter_json_values, zip_member_problem
+from connectors.exports import MAX_VALUE_BYTES, iter_json_values, zip_member_problem
+from connectors.identity import canonical_handle, leap_second_clamped
+from connectors.registry import CONNECTORS
 
 if TYPE_CHECKING:
     from connectors.http import HttpClient
@@ -119,16 +121,30 @@ class TabularOptions(BaseModel):
         return delimiter
 
 
+def label_problem(label: str | None, platform: str) -> str | None:
+    """Why `label` cannot namespace this table's ids: it names a platform dissentry reads itself,
+    whose post ids (`mastodon:...`) the table's rows would collide with and pass for."""
+    if label is None or label == platform or label not in CONNECTORS:
+        return None
+    return (f"platform_label {label!r} is the name of a platform dissentry reads itself: the table's posts "
+            f"would pass for {label} posts and their ids collide with them; choose another label, "
+            f"such as {label + '-archive'!r}")
+
+
 def parse_options(source: Source | None, platform: str) -> TabularOptions:
     if source is None:
         return TabularOptions()
     try:
-        return TabularOptions.model_validate(source.options)
+        options = TabularOptions.model_validate(source.options)
     except ValidationError as exc:
         problems = "; ".join(
             f"options.{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
         )
         raise TabularOptionsError(f"source {source.name!r} ({platform}): {problems}") from None
+    problem = label_problem(options.platform_label, platform)
+    if problem:
+        raise TabularOptionsError(f"source {source.name!r} ({platform}): options.{problem}")
+    return options
 
 
 # ---- values --------------------------------------------------------------------------------------
@@ -146,6 +162,7 @@ def parse_timestamp(value: Any, fmt: str | None) -> datetime:
         text = str(value).strip()
         if not text:
             raise ValueError("empty")
+        text = leap_second_clamped(text)  # 23:59:60 is kept, as 23:59:59
         if fmt:
             parsed = datetime.strptime(text, fmt)
             return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
@@ -203,7 +220,8 @@ def split_links(value: Any) -> list[str]:
 
 
 def handle(value: str) -> str:
-    return value.strip().lstrip("@").lower()
+    """One spelling per account: NFKC, no zero-width or bidi characters, lower case, IDNA host."""
+    return canonical_handle(value)
 
 
 def _unique(items: list[str]) -> list[str]:
@@ -286,7 +304,7 @@ class Mapper:
         out["links"] = _unique(urls_in(text) + split_links(get("links")))
         without_urls = URL.sub(" ", text)
         out["hashtags"] = _unique([t.lower() for t in HASHTAG.findall(without_urls)])
-        out["mentions"] = _unique([m.lower() for m in MENTION.findall(without_urls)])
+        out["mentions"] = _unique([handle(m) for m in MENTION.findall(without_urls)])
         return out
 
 
@@ -404,6 +422,7 @@ def _csv_rows(path: Path, fh: io.TextIOBase, header: list[str], columns: dict[st
         except StopIteration:
             break
         except csv.Error as exc:
+            lines.oversized = None  # the row is rejected either way
             full = pages.add(Reject(f"{path}:{start}", f"unreadable CSV row: {exc}"))
             if full:
                 yield full
@@ -411,6 +430,14 @@ def _csv_rows(path: Path, fh: io.TextIOBase, header: list[str], columns: dict[st
         except UnicodeDecodeError as exc:
             pages.add(Reject(f"{path}:{start}", f"not UTF-8 text from here on: {exc.reason}"))
             break
+        if lines.oversized is not None:
+            line_no, size = lines.oversized
+            lines.oversized = None
+            full = pages.add(Reject(f"{path}:{start}", f"line {line_no} is {size:,} characters, over the "
+                                    f"{MAX_VALUE_BYTES:,}-character limit for one record: the row was not read"))
+            if full:
+                yield full
+            continue
         if not any(c.strip() for c in cells):
             continue
         if any(_UNDECODABLE.search(c) for c in cells):
@@ -428,21 +455,39 @@ def _csv_rows(path: Path, fh: io.TextIOBase, header: list[str], columns: dict[st
 
 
 class _LineCounter:
-    """Iterates a file's lines for csv.reader while counting them, so a row's first line is known."""
+    """Iterates a file's lines for csv.reader while counting them, so a row's first line is known.
+
+    A line longer than the record cap is never read whole (a 1 GiB field would be, and then held
+    again by csv): it is skipped a chunk at a time and stands in the row as an empty line, and
+    `oversized` says which line it was and how long, so that row is quarantined."""
 
     def __init__(self, fh: io.TextIOBase) -> None:
         self.fh = fh
         self.count = 1  # the header line was read already
+        self.oversized: tuple[int, int] | None = None  # (line number, characters)
 
     def __iter__(self) -> _LineCounter:
         return self
 
     def __next__(self) -> str:
-        line = self.fh.readline()
-        if not line:
+        # a megabyte at a time: an over-long line is dropped as soon as it passes the cap
+        parts: list[str] = []
+        size = 0
+        while piece := self.fh.readline(1 << 20):
+            size += len(piece)
+            if size <= MAX_VALUE_BYTES:
+                parts.append(piece)
+            elif parts:
+                parts = []
+            if piece.endswith("\n"):
+                break
+        if not size:
             raise StopIteration
         self.count += 1
-        return line
+        if size > MAX_VALUE_BYTES:
+            self.oversized = (self.count, size)
+            return "\n"
+        return parts[0] if len(parts) == 1 else "".join(parts)
 
 
 # ---- JSON Lines ----------------------------------------------------------------------------------

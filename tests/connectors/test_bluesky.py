@@ -28,7 +28,7 @@ from connectors.bluesky.connector import (
     MissingCredentialsError,
     bluesky_rate_limit,
 )
-from connectors.http import HttpClient, HttpError
+from connectors.http import Documented, HttpClient, HttpError
 from connectors.registry import get_connector
 from dissentry.config import Source
 from dissentry.normalise import map_records
@@ -166,7 +166,7 @@ def test_registry_and_options() -> None:
     assert isinstance(get_connector("bluesky"), BlueskyConnector)
     assert connector.mapping_file.is_file()
     assert connector.http_client_options(Source(name="s", platform="bluesky", accounts=["a"])) == {
-        "rate_limit_parser": bluesky_rate_limit
+        "rate_limit_parser": bluesky_rate_limit, "documented_limit": Documented(3000, 300.0)
     }
 
 

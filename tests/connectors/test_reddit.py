@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from connectors.base import ImportFormatError, Page, RawRecord, Reject
-from connectors.http import HttpClient, HttpError
+from connectors.http import Documented, HttpClient, HttpError
 from connectors.reddit import connector as reddit_module
 from connectors.reddit.connector import (
     API_BASE,
@@ -119,7 +119,8 @@ def test_registry_and_client_options() -> None:
     assert connector.mapping_file.is_file()
     source = Source(name="s", platform="reddit", accounts=["alice"])
     assert connector.http_client_options(source) == {"headers": {"User-Agent": USER_AGENT},
-                                                      "rate_limit_parser": reddit_rate_limit}
+                                                      "rate_limit_parser": reddit_rate_limit,
+                                                      "documented_limit": Documented(600, 600.0)}
     custom = Source(name="s", platform="reddit", accounts=["alice"], options={"user_agent": "python:x:1 (by u/me)"})
     assert connector.http_client_options(custom)["headers"] == {"User-Agent": "python:x:1 (by u/me)"}
 
@@ -127,7 +128,7 @@ def test_registry_and_client_options() -> None:
 def test_rate_limit_headers_count_seconds_until_reset() -> None:
     headers = httpx.Headers({"x-ratelimit-remaining": "598.0", "x-ratelimit-reset": "342", "x-ratelimit-used": "2"})
     limit = reddit_rate_limit(headers, NOW)
-    assert (limit.remaining, limit.reset_at) == (598.0, NOW + 342)
+    assert (limit.remaining, limit.reset_at, limit.limit) == (598.0, NOW + 342, 600.0)
     assert reddit_rate_limit(httpx.Headers({}), NOW) == reddit_rate_limit(httpx.Headers({"x-ratelimit-reset": "x"}), NOW)
     assert reddit_rate_limit(httpx.Headers({}), NOW).remaining is None
 

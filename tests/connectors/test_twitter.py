@@ -23,6 +23,7 @@ from connectors.twitter.connector import IMPORT_PAGE_SIZE, TwitterConnector
 from dissentry import pipeline
 from dissentry.config import Config, Source
 from dissentry.normalise import map_records
+from tests.support.layers import published_files
 
 FIXTURES = Path(__file__).resolve().parents[2] / "connectors" / "twitter" / "fixtures"
 ARCHIVE = FIXTURES / "archive"
@@ -187,7 +188,8 @@ def test_pipeline_imports_an_unzipped_archive_folder_file_by_file(tmp_path: Path
     row = pipeline.import_export(config, "twitter", [folder])
     assert (row["status"], row["records_new"], row["records_quarantined"]) == ("ok", 6, 0)
     pipeline.normalise(config)
-    posts = pq.read_table(config.warehouse_path / "normalised" / "posts" / "platform=twitter" / "data.parquet")
+    (posts_file,) = published_files(config.warehouse_path, "posts")
+    posts = pq.read_table(posts_file)
     assert sorted(posts.column("author_id").to_pylist()) == ["twitter:1000001"] * 5
 
 

@@ -23,6 +23,7 @@ from dissentry import pipeline
 from dissentry.config import Config, Source
 from dissentry.normalise import map_records, read_mapping
 from tests.support.fake_time import FakeTime
+from tests.support.layers import published_files
 from tests.support.local_server import serve
 from warehouse import schema
 from warehouse.lake import Lake
@@ -48,7 +49,7 @@ def make_config(tmp_path: Path, platform: str, **source: Any) -> Config:
 
 
 def normalised_rows(config: Config, table: str) -> list[dict[str, Any]]:
-    files = sorted((config.warehouse_path / "normalised" / table).rglob("*.parquet"))
+    files = published_files(config.warehouse_path, table)
     rows = [r for f in files for r in pq.read_table(f).to_pylist()]
     return sorted(rows, key=lambda r: json.dumps(r, sort_keys=True, default=str))
 

@@ -53,8 +53,9 @@ def realtime_rate_limits(handler: Callable[[Request], Reply], seen: list[dict[st
     """Shift the fakes' rate-limit resets from their fake clock to just before the real now.
 
     The contract fakes announce "0 requests left until FAKE_EPOCH + 30"; FAKE_EPOCH is in 2027,
-    so with a real clock the client would wait its maximum (15 minutes). Moved to one second ago
-    the same answer must cost no wait at all, which the tests check in the run summaries.
+    so with a real clock the client would wait its maximum (15 minutes). Moved to one second ago,
+    with the fresh window's whole budget, the answer must cost no wait at all, which the tests check
+    in the run summaries.
     """
 
     def handle(request: Request) -> Reply:
@@ -66,6 +67,11 @@ def realtime_rate_limits(handler: Callable[[Request], Reply], seen: list[dict[st
             headers["X-RateLimit-Reset"] = datetime.fromtimestamp(fake + shift, UTC).isoformat()
         if "RateLimit-Reset" in headers:  # Bluesky: epoch seconds
             headers["RateLimit-Reset"] = str(int(float(headers["RateLimit-Reset"]) + shift))
+        # a window that ended a second ago has been replaced by a fresh one: a real server says so
+        # with its whole budget (a client rightly distrusts "0 left" beside a reset in the past)
+        for limit, remaining in (("X-RateLimit-Limit", "X-RateLimit-Remaining"), ("RateLimit-Limit", "RateLimit-Remaining")):
+            if remaining in headers:
+                headers[remaining] = headers.get(limit, "300")
         if seen is not None:
             seen.append(headers)
         reply.headers = headers

@@ -157,7 +157,13 @@ def test_collect_then_transform_in_airflow_builds_the_marts_the_cli_builds(
         with bucket.fs.open("/".join([bucket.name, "wh_airflow", *parts]), "rb") as fh:
             return sorted_rows(pq.read_table(fh))
 
-    posts = airflow_lake("normalised", "posts", "platform=mastodon", "data.parquet")
+    if bucket is None:
+        manifest = json.loads(tmp_path.joinpath("wh_airflow", "normalised", "_manifest.json").read_text())
+    else:
+        with bucket.fs.open("/".join([bucket.name, "wh_airflow", "normalised", "_manifest.json"]), "rb") as fh:
+            manifest = json.loads(fh.read())
+    (posts_file,) = manifest["platforms"]["mastodon"]["tables"]["posts"]["files"]  # the published generation
+    posts = airflow_lake(*posts_file.split("/"))
     assert len({p["post_id"] for p in posts}) == len(posts) == 45
     marts = sorted((tmp_path / "wh_cli" / "marts").glob("*.parquet"))
     references = rows(tmp_path / "wh_cli" / "marts" / "org_references.parquet")

@@ -168,7 +168,7 @@ def test_a_collection_that_fails_halfway_keeps_its_cursor_and_a_rerun_completes_
         assert set(summary) >= {"run_id", "records_seen", "requests"} and "payload" not in summary
 
         pipeline.normalise(config)
-        posts = [r for f in lake.files("normalised", "posts") for r in lake.read_table(f).to_pylist()]
+        posts = [r for f in lake.normalised_files("posts") for r in lake.read_table(f).to_pylist()]
         numbers = sorted(int(p["text"].rsplit(" ", 1)[1]) for p in posts)
         assert numbers == list(range(1, 46))  # every status once: nothing lost, nothing twice
 

@@ -33,6 +33,7 @@ from tests.hostile.corpus import (
     write_zip,
     write_zip_bomb,
 )
+from tests.support.layers import published_files
 
 runner = CliRunner()
 FIXTURES = Path(__file__).resolve().parents[2] / "connectors"
@@ -49,8 +50,7 @@ def quarantine(root: Path) -> list[dict]:
 
 
 def table(root: Path, name: str) -> list[dict]:
-    return [row for f in sorted((root / "wh" / "normalised" / name).rglob("*.parquet"))
-            for row in pq.read_table(f).to_pylist()]
+    return [row for f in published_files(root / "wh", name) for row in pq.read_table(f).to_pylist()]
 
 
 def raw_rows(root: Path) -> list[dict]:
@@ -334,7 +334,7 @@ def test_an_impossible_bluesky_created_at_falls_back_to_indexed_at(tmp_path: Pat
     assert pipeline.import_export(config, "bluesky", [path])["records_seen"] == 1
     pipeline.normalise(config)
 
-    posts = str(tmp_path / "wh" / "normalised" / "posts" / "*" / "*.parquet")
+    (posts,) = published_files(tmp_path / "wh", "posts")
     # read as text: a BC date would not even convert to a Python datetime
     con = duckdb.connect()
     try:

@@ -15,6 +15,7 @@ from dissentry.cli import app
 from dissentry.config import load_config
 from dissentry.sample import generate_sample
 from tests.hostile.corpus import mastodon_status as status  # one Status shape for every suite
+from tests.support.layers import published_normalised
 
 runner = CliRunner()
 
@@ -120,10 +121,11 @@ def test_wrong_platform_file_is_reported_by_name_and_the_rest_still_lands(projec
 def _snapshot(root: Path) -> dict[str, list[dict]]:
     """Every normalised table and mart, as sorted rows."""
     out: dict[str, list[dict]] = {}
-    for layer in ("normalised", "marts"):
-        for f in sorted((root / layer).rglob("*.parquet")):
-            rows = pq.read_table(f).to_pylist()
-            out[str(f.relative_to(root))] = sorted(rows, key=lambda r: json.dumps(r, sort_keys=True, default=str))
+    files = {f"normalised/{name}": f for name, f in published_normalised(root).items()}
+    files |= {str(f.relative_to(root)): f for f in sorted((root / "marts").rglob("*.parquet"))}
+    for name, f in files.items():
+        rows = pq.read_table(f).to_pylist()
+        out[name] = sorted(rows, key=lambda r: json.dumps(r, sort_keys=True, default=str))
     return out
 
 

@@ -13,6 +13,7 @@ from dissentry.config import load_config
 from dissentry.forget import forget_account
 from dissentry.retention import apply_retention
 from dissentry.sample import generate_sample
+from tests.support.layers import published_normalised
 from tests.support.sample_project import sample_project
 from warehouse.lake import Lake
 
@@ -21,9 +22,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 def snapshot(root: Path, layer: str, ignore: tuple[str, ...] = ()) -> dict[str, list[str]]:
     out = {}
-    for f in sorted((root / layer).rglob("*.parquet")):
+    files = published_normalised(root) if layer == "normalised" else {
+        str(f.relative_to(root / layer)): f for f in sorted((root / layer).rglob("*.parquet"))}
+    for name, f in files.items():
         rows = [{k: v for k, v in r.items() if k not in ignore} for r in pq.read_table(f).to_pylist()]
-        out[str(f.relative_to(root / layer))] = sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)
+        out[name] = sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)
     return out
 
 

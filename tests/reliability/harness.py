@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from tests.reliability.fault_server import (
     sources_for,
 )
 from tests.support.fake_time import FakeTime
+from tests.support.layers import published_files
 from tests.support.local_server import RunningServer
 
 POST_RECORD_TYPES = ("status", "feed_item", "t1", "t3")
@@ -84,10 +86,15 @@ def raw_post_versions(warehouse: Path) -> list[tuple[str, str, int]]:
         ).fetchall()
 
 
+def _posts_files(warehouse: Path) -> str:
+    """The published generation's posts files, as a DuckDB list literal."""
+    return "[" + ", ".join(f"'{f}'" for f in published_files(warehouse, "posts")) + "]"
+
+
 def normalised_post_ids(warehouse: Path) -> list[str]:
     with duckdb.connect() as con:
         return [r[0] for r in con.execute(
-            f"SELECT post_id FROM read_parquet('{warehouse}/normalised/posts/*/*.parquet', hive_partitioning = false)"
+            f"SELECT post_id FROM read_parquet({_posts_files(warehouse)}, hive_partitioning = false)"
         ).fetchall()]
 
 
@@ -96,7 +103,7 @@ def normalised_posts(warehouse: Path) -> list[tuple[Any, ...]]:
     with duckdb.connect() as con:
         return con.execute(
             f"""SELECT * EXCLUDE (fetched_at, run_id)
-                FROM read_parquet('{warehouse}/normalised/posts/*/*.parquet', hive_partitioning = false)
+                FROM read_parquet({_posts_files(warehouse)}, hive_partitioning = false)
                 ORDER BY post_id"""
         ).fetchall()
 
@@ -188,6 +195,13 @@ def kill_and_resume(config_file: Path, warehouse: Path, handler: FaultServer, *,
         proc = run_cli_collect(config_file, env)
         figures["runs"] += 1
         killed = False
+        # the random moment counts from the run's first request, not from the process's start: an
+        # interpreter that takes longer than the delay to import (a loaded machine) would otherwise
+        # be killed before it ever talks to the server, and the kill would prove nothing
+        deadline = time.monotonic() + 60
+        while sum(handler.requests.values()) == requests_before and proc.poll() is None \
+                and time.monotonic() < deadline:
+            time.sleep(0.005)
         try:
             proc.wait(timeout=rng.uniform(*delay))
             figures["finished_before_kill"] += 1

@@ -95,8 +95,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.connection.close()
             return
         payload = reply.encoded()
-        self.send_response(reply.status)
-        headers = {"Content-Type": "application/json; charset=utf-8", **reply.headers}
+        # the stock send_response adds a Date from the real clock; a handler on an injected clock
+        # sends its own (a rate-limit test measures clock skew from it), so only one goes out
+        self.send_response_only(reply.status)
+        self.send_header("Server", self.version_string())
+        headers = {"Content-Type": "application/json; charset=utf-8", "Date": self.date_time_string(), **reply.headers}
         for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))

@@ -144,6 +144,14 @@ def expected_dissent(group: str, period: str) -> dict[str, Any]:
         "others_critical_posts": o_crit,
         "others_dissent_rate": o_crit / o_refs,
         "rate_ratio_p_value": p,
+        # nobody labelled anything here: the rates are the classifier's alone
+        "measure": "unvalidated" if refs else "no_references",
+        "labelled_refs": 0,
+        **dict.fromkeys(
+            ["dissent_rate_corrected", "dissent_rate_corrected_lo", "dissent_rate_corrected_hi",
+             "others_dissent_rate_corrected", "dissent_diff_vs_others_corrected",
+             "dissent_diff_vs_others_corrected_lo", "dissent_diff_vs_others_corrected_hi",
+             "dissent_diff_p_value_corrected"]),
     }
     with_bounds(row, "dissent_rate", critical, refs)
     with_bounds(row, "dissenter_share", dissenters, members)

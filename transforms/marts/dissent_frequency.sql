@@ -8,6 +8,15 @@
 -- the others' rate is 0. rate_ratio_p_value: two-sided Fisher exact test of
 -- [[critical, not critical] this group, [critical, not critical] others], NULL unless both rows
 -- have references.
+-- Corrected for the stance classifier's error (int_dissent_correction, docs/metrics.md):
+-- labelled_refs are the references in the cell that a random draw picked and people labelled;
+-- dissent_rate_corrected with _lo/_hi is the rate estimated from the classifier's labels of every
+-- reference plus people's labels of that sample, its 95% interval covering sampling error and the
+-- classifier's error; NULL below the minimum number of labels. measure says which rate to read:
+-- 'corrected', 'too_few_labels' or 'unvalidated' (no labels at all: dissent_rate and its Wilson
+-- interval then leave the classifier's error out), or 'no_references'.
+-- dissent_diff_vs_others_corrected: this group's corrected rate minus the other groups' pooled
+-- corrected rate, with its interval and a two-sided p-value.
 -- grain: group_id, period
 -- not_null: group_id, period, members_active, posts, org_reference_posts, critical_posts, dissenters
 -- not_null: others_org_reference_posts, others_critical_posts
@@ -18,6 +27,11 @@
 -- check: dissent_rate_lo <= dissent_rate AND dissent_rate <= dissent_rate_hi
 -- check: dissenter_share_lo <= dissenter_share AND dissenter_share <= dissenter_share_hi
 -- check: (org_reference_posts = 0) = (dissent_rate IS NULL)
+-- not_null: labelled_refs, measure
+-- accepted: measure corrected too_few_labels unvalidated no_references
+-- range: dissent_rate_corrected 0 1; dissent_rate_corrected_lo 0 1; dissent_rate_corrected_hi 0 1
+-- check: labelled_refs <= org_reference_posts
+-- check: (measure = 'corrected') = (dissent_rate_corrected IS NOT NULL)
 WITH spine AS (
     SELECT g.group_id, p.period, p.period_start
     FROM cfg_groups AS g CROSS JOIN int_periods AS p
@@ -95,5 +109,16 @@ SELECT
     CASE WHEN org_reference_posts > 0 AND others_org_reference_posts > 0 THEN
         fisher_p(critical_posts, org_reference_posts - critical_posts,
                  others_critical_posts, others_org_reference_posts - others_critical_posts)
-    END AS rate_ratio_p_value
+    END AS rate_ratio_p_value,
+    c.measure,
+    c.labelled_refs,
+    c.dissent_rate_corrected,
+    c.dissent_rate_corrected_lo,
+    c.dissent_rate_corrected_hi,
+    c.others_dissent_rate_corrected,
+    c.dissent_diff_vs_others_corrected,
+    c.dissent_diff_vs_others_corrected_lo,
+    c.dissent_diff_vs_others_corrected_hi,
+    c.dissent_diff_p_value_corrected
 FROM rates
+JOIN int_dissent_correction AS c USING (group_id, period)

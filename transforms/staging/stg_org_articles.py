@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from dissentry.config import Config
 from warehouse import schema
-from warehouse.catalog import empty_relation_sql
+from warehouse.catalog import empty_relation_sql, has_relation
 
 SELECT = """
 SELECT
@@ -41,14 +41,6 @@ ORDER BY a.group_id, a.url
 """
 
 
-def _has_relation(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    rows = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = current_schema()",
-        [name],
-    ).fetchall()
-    return bool(rows[0][0])
-
-
 def build(con: duckdb.DuckDBPyConnection, config: Config) -> pa.Table:
-    relation = "org_articles" if _has_relation(con, "org_articles") else f"({empty_relation_sql(schema.ORG_ARTICLES)})"
+    relation = "org_articles" if has_relation(con, "org_articles") else f"({empty_relation_sql(schema.ORG_ARTICLES)})"
     return con.sql(SELECT.format(relation=relation)).to_arrow_table()
