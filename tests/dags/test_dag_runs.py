@@ -107,11 +107,11 @@ def test_collect_then_transform_in_airflow_builds_the_marts_the_cli_builds(
             assert (summary["source"], summary["status"], summary["mode"]) == (source, "ok", "collect")
             assert [summary["data_interval_start"], summary["data_interval_end"]] == list(INTERVAL)
             assert summary["pages"] >= 2 and summary["records_new"] == summary["records_seen"] > 0
-            # the first answer said "0 left until <reset>"; that reset is already past, so no wait
+            # the answers carry rate-limit headers whose reset is already past, with a fresh budget: no wait
             assert (summary["rate_limit_waits"], summary["rate_limit_wait_seconds"]) == (0, 0.0)
         assert summaries["collect_mastodon"]["records_seen"] == 46  # alice's account + 45 statuses
-        assert any(h.get("X-RateLimit-Remaining") == "0" for h in mastodon.headers_sent)
-        assert any(h.get("RateLimit-Remaining") == "0" for h in bluesky.headers_sent)
+        assert any("X-RateLimit-Reset" in h for h in mastodon.headers_sent)
+        assert any("RateLimit-Reset" in h for h in bluesky.headers_sent)
         # one event per platform, all from publish_raw, with the counts of the platform's sources
         assert {e["source_task_id"] for e in collected["asset_events"]} == {"publish_raw"}
         events = {e["uri"]: e["extra"] for e in collected["asset_events"]}
