@@ -2,23 +2,33 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
+# Two installs into one venv: the demo needs the runtime dependencies only (no Airflow, moto,
+# pytest, Jupyter or browser); the tests, lint and Airflow targets add the extras.
+RUN_STAMP := $(VENV)/.installed-run-stamp
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup run test lint bench clean airflow airflow-smoke
+.PHONY: setup setup-run run test lint bench clean airflow airflow-smoke
 
 setup: $(STAMP)
+setup-run: $(RUN_STAMP)
 
-$(STAMP): pyproject.toml
-	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $(RUN_STAMP)
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet -e ".[dev,airflow,s3]"
-	@touch $(STAMP)
+	@touch $(STAMP) $(RUN_STAMP)
 
 # The demo, then the validation workflow (README, "Validating the measure"): draw a random sample of
 # about 100 references per group, label it (here from the sample's planted truth, as if a researcher
 # had), import the labels and rebuild, so the headline shows the corrected rates beside the raw ones.
 # Run twice, it finds the planted-truth labels already in the lake and draws nothing more.
-run: setup
+run: setup-run
 	$(BIN)/dissentry sample --out data/sample
 	$(BIN)/dissentry --config dissentry.toml run
 	@if $(BIN)/dissentry --config dissentry.toml sql --format csv \

@@ -1,11 +1,24 @@
 """Benchmark the pipeline on N synthetic Mastodon statuses: import, normalise, transform.
 
-    .venv/bin/python bench/bench_pipeline.py --posts 1000000 [--work-dir bench/out/work] [--keep] [--s3]
+    .venv/bin/python bench/bench_pipeline.py --posts 1000000 [--incremental 0.01] [--work-dir DIR] [--keep] [--s3]
 
 The input is written first (streaming, by `dissentry.sample` in Mastodon's API shape) and is not
 timed as a pipeline stage. Each stage then runs in its own child process, so its peak resident
 memory (from `os.wait4`, the child's own rusage) belongs to that stage alone, and no stage inherits
 another's caches. Figures are printed with rich and, with `--json FILE`, appended as one JSON line.
+
+The same run also times "the limit" on the same files, each in its own child process too: DuckDB
+`read_json_objects` -> Parquet in the raw layer's shape (for import) and DuckDB scanning and
+rewriting the raw Parquet (for normalise). Ratios use CPU seconds (the child's user + system time
+from its rusage), which a shared machine disturbs far less than wall time. With `--incremental F`,
+F x N further statuses (the next ones of the same generated stream) are imported after the full
+build, and normalise + transform run again. The output ends with these lines:
+
+    import_vs_limit R        dissentry's import records per CPU second over the limit's
+    normalise_vs_limit R     normalise CPU seconds over the limit's
+    incremental_vs_full R    normalise + transform CPU after the new posts, over the full build's (n/a without it)
+    peak_rss_mib STAGE M     per stage
+    spill_mib M              the most DuckDB spill on disk at any moment (polled every 0.2 s)
 
 With `--s3` the lake is in a bucket of moto's S3 server, started on loopback for the run (the
 object-storage path a cluster uses: every read and write goes through fsspec and HTTP).
@@ -30,6 +43,10 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 STAGES = ("import", "normalise", "transform")
+LIMIT_STAGES = ("import_limit", "normalise_limit")
+INCREMENTAL_STAGES = ("import_more", "normalise_more", "transform_more")
+ALL_STAGES = STAGES + LIMIT_STAGES + INCREMENTAL_STAGES
+MORE_NAME = "mastodon-more.jsonl"
 SOURCE_NAME = "bench-mastodon"
 INPUT_NAME = "mastodon.jsonl"
 LAKE_URL_ENV = "DISSENTRY_BENCH_LAKE"  # set by --s3 for the stage processes
@@ -42,6 +59,8 @@ class StageResult:
     rows_out: int
     seconds: float
     peak_rss_mib: float
+    cpu_seconds: float = 0.0
+    spill_mib: float = 0.0
 
     @property
     def rows_per_second(self) -> float:
@@ -64,17 +83,59 @@ def bench_config(work_dir: Path) -> Any:
     return Config.model_validate({**data, "config_path": (work_dir / "dissentry.toml").resolve()})
 
 
-def generate_input(work_dir: Path, posts: int, seed: int) -> float:
-    """Write exactly `posts` statuses; return the seconds it took."""
+def generate_input(work_dir: Path, posts: int, seed: int, more: int = 0) -> float:
+    """Write exactly `posts` statuses (and `more` after them, into their own file); return the seconds."""
     from dissentry.sample import expected_posts, generate_sample
 
-    scale = posts / expected_posts(1.0, ("mastodon",)) * 1.15  # a little over, then cut at exactly N
+    total = posts + more
+    scale = total / expected_posts(1.0, ("mastodon",)) * 1.15  # a little over, then cut at exactly N
     started = time.perf_counter()
     truth = generate_sample(work_dir / "input", seed=seed, scale=scale, platforms=("mastodon",),
-                            max_mastodon_statuses=posts)
-    if truth.mastodon_statuses != posts:
-        raise SystemExit(f"generated {truth.mastodon_statuses} statuses, wanted {posts}")
+                            max_mastodon_statuses=total)
+    if truth.mastodon_statuses != total:
+        raise SystemExit(f"generated {truth.mastodon_statuses} statuses, wanted {total}")
+    if more:  # the stream's last `more` statuses are the new posts of the incremental run
+        full = work_dir / "input" / INPUT_NAME
+        head = work_dir / "input" / (INPUT_NAME + ".head")
+        with open(full, "rb") as src, open(head, "wb") as first, open(work_dir / "input" / MORE_NAME, "wb") as rest:
+            for i, line in enumerate(src):
+                (first if i < posts else rest).write(line)
+        os.replace(head, full)
     return time.perf_counter() - started
+
+
+def _limit_import(work_dir: Path) -> dict[str, Any]:
+    """The limit for import: DuckDB reads the JSONL and writes Parquet in the raw layer's shape."""
+    import duckdb
+
+    out = work_dir / "limit" / "raw.parquet"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    source = str(work_dir / "input" / INPUT_NAME).replace("'", "''")
+    con = duckdb.connect()
+    con.execute(f"""
+        COPY (SELECT 'mastodon' AS platform, '{SOURCE_NAME}' AS source, 'status' AS record_type,
+                     json ->> 'id' AS record_id, 'https://social.example' AS origin, json::VARCHAR AS payload,
+                     '{INPUT_NAME}:' || row_number() OVER () AS locator, now() AS fetched_at, 'limit' AS run_id
+              FROM read_json_objects('{source}', format = 'newline_delimited'))
+        TO '{out.as_posix()}' (FORMAT parquet, COMPRESSION zstd)""")
+    rows = int(con.execute(f"SELECT count(*) FROM read_parquet('{out.as_posix()}')").fetchone()[0])
+    con.close()
+    return {"rows_in": rows, "rows_out": rows}
+
+
+def _limit_normalise(work_dir: Path, lake: Any) -> dict[str, Any]:
+    """The limit for normalise: DuckDB scans the raw Parquet and writes it again."""
+    import duckdb
+
+    out = work_dir / "limit" / "rewritten.parquet"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    files = ", ".join("'" + f.replace("'", "''") + "'" for f in lake.raw_files())
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT * FROM read_parquet([{files}], union_by_name = true)) "
+                f"TO '{out.as_posix()}' (FORMAT parquet, COMPRESSION zstd)")
+    rows = int(con.execute(f"SELECT count(*) FROM read_parquet('{out.as_posix()}')").fetchone()[0])
+    con.close()
+    return {"rows_in": rows, "rows_out": rows}
 
 
 def _count(lake: Any, view: str) -> int:
@@ -95,16 +156,22 @@ def run_stage(stage: str, work_dir: Path) -> dict[str, Any]:
 
     config = bench_config(work_dir)
     lake = pipeline.lake_for(config)
-    if stage == "import":
-        run = pipeline.import_export(config, "mastodon", config.sources[0].files, SOURCE_NAME)
+    if stage in ("import", "import_more"):
+        files = config.sources[0].files if stage == "import" else [str(work_dir / "input" / MORE_NAME)]
+        run = pipeline.import_export(config, "mastodon", files, SOURCE_NAME)
         if run.get("status") not in (None, "ok"):
             raise SystemExit(f"import failed: {run}")
         rows_in = rows_out = int(run.get("records_seen") or 0)
-    elif stage == "normalise":
-        counts = pipeline.normalise(config)
+    elif stage in ("normalise", "normalise_more"):
+        # the first build is a full one; after the new posts, normalise does what it does by default
+        counts = pipeline.normalise(config, full=True) if stage == "normalise" else pipeline.normalise(config)
         rows_out = int(counts.get("posts", 0))
         rows_in = _count(lake, "raw_records")
-    elif stage == "transform":
+    elif stage == "import_limit":
+        return _limit_import(work_dir)
+    elif stage == "normalise_limit":
+        return _limit_normalise(work_dir, lake)
+    elif stage in ("transform", "transform_more"):
         tables = pipeline.transform(config)
         rows_out = sum(int(n) for n in tables.values())
         rows_in = _count(lake, "posts")
@@ -113,8 +180,30 @@ def run_stage(stage: str, work_dir: Path) -> dict[str, Any]:
     return {"rows_in": rows_in, "rows_out": rows_out}
 
 
+def spill_bytes(work_dir: Path) -> int:
+    """Bytes DuckDB has spilled right now: the lake's `.spill` folder and a building file's `.tmp`."""
+    total = 0
+    for folder, _, names in os.walk(work_dir):
+        if ".spill" in Path(folder).parts or any(part.endswith(".tmp") for part in Path(folder).parts):
+            for name in names:
+                with contextlib.suppress(OSError):
+                    total += (Path(folder) / name).stat().st_size
+    return total
+
+
 def measure(stage: str, work_dir: Path) -> StageResult:
-    """Run a stage in a child process; its peak RSS comes from that child's own rusage."""
+    """Run a stage in a child process; its peak RSS and CPU come from that child's own rusage."""
+    import threading
+
+    peak_spill = [0]
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.wait(0.2):
+            peak_spill[0] = max(peak_spill[0], spill_bytes(work_dir))
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
     started = time.perf_counter()
     child = subprocess.Popen(
         [sys.executable, str(Path(__file__).resolve()), "--stage", stage, "--work-dir", str(work_dir)],
@@ -124,12 +213,39 @@ def measure(stage: str, work_dir: Path) -> StageResult:
     output = child.stdout.read()
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
+    done.set()
+    poller.join()
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
         raise SystemExit(f"stage {stage} failed with exit code {child.returncode}")
     counts = json.loads(output.strip().splitlines()[-1])
     # ru_maxrss is in KiB on Linux
-    return StageResult(stage, counts["rows_in"], counts["rows_out"], seconds, usage.ru_maxrss / 1024)
+    return StageResult(stage, counts["rows_in"], counts["rows_out"], seconds, usage.ru_maxrss / 1024,
+                       cpu_seconds=usage.ru_utime + usage.ru_stime, spill_mib=peak_spill[0] / 2**20)
+
+
+def ratio_lines(results: list[StageResult]) -> list[str]:
+    """The closing lines, exactly as issue 12 names them."""
+    by = {r.stage: r for r in results}
+
+    def rate(r: StageResult) -> float:
+        return r.rows_in / r.cpu_seconds if r.cpu_seconds > 0 else 0.0
+
+    def fmt(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
+    imp, imp_limit = by.get("import"), by.get("import_limit")
+    norm, norm_limit = by.get("normalise"), by.get("normalise_limit")
+    lines = [
+        f"import_vs_limit {fmt(rate(imp) / rate(imp_limit) if imp and imp_limit and rate(imp_limit) else None)}",
+        f"normalise_vs_limit {fmt(norm.cpu_seconds / norm_limit.cpu_seconds if norm and norm_limit else None)}",
+    ]
+    full = [by[s].cpu_seconds for s in ("normalise", "transform") if s in by]
+    more = [by[s].cpu_seconds for s in ("normalise_more", "transform_more") if s in by]
+    lines.append(f"incremental_vs_full {fmt(sum(more) / sum(full) if len(more) == 2 and len(full) == 2 else None)}")
+    lines += [f"peak_rss_mib {r.stage} {r.peak_rss_mib:.0f}" for r in results]
+    lines.append(f"spill_mib {max((r.spill_mib for r in results), default=0.0):.0f}")
+    return lines
 
 
 def report(
@@ -143,15 +259,18 @@ def report(
     table.add_column("rows in", justify="right")
     table.add_column("rows out", justify="right")
     table.add_column("seconds", justify="right")
+    table.add_column("CPU s", justify="right")
     table.add_column("rows/s", justify="right")
     table.add_column("peak RSS MiB", justify="right")
     for r in results:
-        table.add_row(r.stage, f"{r.rows_in:,}", f"{r.rows_out:,}", f"{r.seconds:,.1f}", f"{r.rows_per_second:,.0f}",
-                      f"{r.peak_rss_mib:,.0f}")
+        table.add_row(r.stage, f"{r.rows_in:,}", f"{r.rows_out:,}", f"{r.seconds:,.1f}", f"{r.cpu_seconds:,.1f}",
+                      f"{r.rows_per_second:,.0f}", f"{r.peak_rss_mib:,.0f}")
     console = Console()
     console.print(table)
     console.print(f"input generation (not a pipeline stage): {generate_seconds:,.1f} s")
-    console.print(f"lake: {lake_url or 'local disk'}")
+    console.print(f"lake: {lake_url or 'local disk'}; load average at the end: {os.getloadavg()[0]:.1f}")
+    for line in ratio_lines(results):  # plain print: exact lines a script can grep
+        print(line)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -162,7 +281,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the work directory afterwards")
     parser.add_argument("--json", type=Path, help="append the figures to this file as one JSON line")
     parser.add_argument("--s3", action="store_true", help="put the lake in a local moto S3 server")
-    parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)  # internal: run one stage
+    parser.add_argument("--incremental", type=float, default=0.0,
+                        help="then import this fraction of N new statuses and normalise + transform again")
+    parser.add_argument("--stage", choices=ALL_STAGES, help=argparse.SUPPRESS)  # internal: run one stage
     args = parser.parse_args(argv)
     work_dir = args.work_dir.resolve()
 
@@ -182,8 +303,7 @@ def main(argv: list[str] | None = None) -> None:
 @contextlib.contextmanager
 def _s3_lake() -> Iterator[None]:
     """moto's S3 server on loopback, its bucket, and the environment the stage processes inherit."""
-    sys.path.insert(0, str(REPO))
-    from tests.support.s3_server import moto_server, new_bucket, s3_environment
+    from dissentry.testing.s3 import moto_server, new_bucket, s3_environment
 
     with moto_server() as endpoint:
         os.environ.update(s3_environment(endpoint))
@@ -193,11 +313,13 @@ def _s3_lake() -> Iterator[None]:
 
 def _bench(args: argparse.Namespace, work_dir: Path) -> None:
     try:
-        generate_seconds = generate_input(work_dir, args.posts, args.seed)
+        more = round(args.posts * args.incremental)
+        generate_seconds = generate_input(work_dir, args.posts, args.seed, more)
         input_bytes = (work_dir / "input" / INPUT_NAME).stat().st_size
         results: list[StageResult] = []
         failed = None
-        for stage in STAGES:
+        # the limits read the same files: the input, and the raw layer dissentry's import wrote
+        for stage in (*STAGES, *LIMIT_STAGES, *(INCREMENTAL_STAGES if more else ())):
             try:
                 results.append(measure(stage, work_dir))
             except SystemExit as exc:  # show the stages that did run, then fail

@@ -35,7 +35,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from dissentry import pipeline  # noqa: E402
-from tests.reliability.fault_server import (  # noqa: E402
+from dissentry.testing.faults import (  # noqa: E402
     FAULT_KINDS,
     REDDIT_ENV,
     FaultSchedule,
@@ -47,7 +47,7 @@ from tests.reliability.fault_server import (  # noqa: E402
     serve_faults,
     sources_for,
 )
-from tests.reliability.harness import (  # noqa: E402
+from dissentry.testing.harness import (  # noqa: E402
     FakeTime,
     assert_exactly,
     collect_and_check,

@@ -1,6 +1,6 @@
 """Rate limits when the platform's headers or clock are wrong: one `collect` run per variant.
 
-A local fake platform (tests/reliability/rate_limit_server.py) allows 30 requests per 10 s in
+A local fake platform (`dissentry.testing.rate_limits`) allows 30 requests per 10 s in
 windows aligned to the clock, answers 429 with a JSON body and no Retry-After as Mastodon does, and
 serves 5 Mastodon accounts of 2,000 statuses (the issue's setup). Variants: correct headers, the
 reset 30 s in the past, the reset missing, a 429 storm (every third request, while Remaining is
@@ -31,14 +31,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dissentry import pipeline  # noqa: E402
-from tests.reliability.fault_server import (  # noqa: E402
+from dissentry.testing import FakeTime  # noqa: E402
+from dissentry.testing.faults import (  # noqa: E402
     REDDIT_ENV,
     build_catalogue,
     make_config,
     serve_faults,
     sources_for,
 )
-from tests.reliability.rate_limit_server import (  # noqa: E402
+from dissentry.testing.rate_limits import (  # noqa: E402
     PAGE_SIZE,
     SIZES,
     VARIANTS,
@@ -46,7 +47,6 @@ from tests.reliability.rate_limit_server import (  # noqa: E402
     minimal_requests,
     posts_in,
 )
-from tests.support.fake_time import FakeTime  # noqa: E402
 
 POST_TYPES = ("status", "feed_item", "t1", "t3")
 

@@ -10,16 +10,25 @@ The pipeline (dissentry.pipeline) writes pages to the lake and commits cursors; 
 from __future__ import annotations
 
 import copy
+import difflib
 import json
+import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
 if TYPE_CHECKING:
     from connectors.http import HttpClient
     from dissentry.config import Source
+
+
+IMPORT_PAGE_SIZE = 1000
+"""Records and rejects per page read from a file: small enough to bound memory, large enough that
+the lake does not fill with tiny files."""
 
 
 @dataclass(frozen=True)
@@ -76,16 +85,135 @@ class ImportFormatError(ValueError):
     """A file that is not an export this connector can read (wrong platform, not JSON, ...)."""
 
 
+class ImportOnlyError(ValueError):
+    """An API collection was asked of a platform that can only be imported from files."""
+
+
+class OptionsError(ValueError):
+    """A source's `options` that its connector cannot use; the message names the source and the key."""
+
+
+class NoOptions(BaseModel):
+    """The options of a connector that takes none: any key given is a mistake."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_SECRET_KEY = re.compile(r"secret|password|token|credential|api_?key", re.IGNORECASE)
+
+
+def options_problem(model: type[BaseModel], options: Mapping[str, Any]) -> str | None:
+    """Why `options` do not fit `model`, as one line naming each key, or None when they do.
+
+    An unknown key gets the closest known one ("did you mean"), because a typo is by far the
+    likeliest cause, and the line ends with every known option so the fix is on screen.
+    """
+    try:
+        model.model_validate(dict(options))
+    except ValidationError as exc:
+        known = list(model.model_fields)  # as declared: the main options first
+        problems: list[str] = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"])
+            where = f"options.{key}" if key else "options"
+            if err["type"] == "extra_forbidden" and _SECRET_KEY.search(key):
+                # never nudge a secret towards a near-miss key: it belongs in the environment
+                problems.append(f"{where}: credentials do not belong in the config file; name the environment "
+                                "variable that holds them (token_env) instead")
+            elif err["type"] == "extra_forbidden":
+                close = difflib.get_close_matches(str(err["loc"][0]), known, n=1, cutoff=0.6)
+                hint = f", did you mean {close[0]!r}?" if close else ""
+                problems.append(f"{where}: unknown option{hint}")
+            elif err["type"] == "missing":
+                problems.append(f"{where}: required")
+            else:
+                problems.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
+        return "; ".join(problems) + f" (known options: {', '.join(known) or 'none'})"
+    return None
+
+
+def reject(locator: str, reason: str, content: Any = "") -> Reject:
+    """A record that cannot be used, with the reason; non-text content is kept as compact JSON."""
+    text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False, separators=(",", ":"))
+    return Reject(locator, reason, text)
+
+
+class Batcher:
+    """Gathers records and rejects into import pages of at most `size` items.
+
+    Readers `add` what they read and `yield from batcher.full()` where a page may be complete,
+    then `yield from batcher.rest()` at the end, so no reader counts page sizes itself.
+    """
+
+    def __init__(self, size: int = IMPORT_PAGE_SIZE) -> None:
+        self.size = size
+        self.page = Page()
+
+    def add(self, item: RawRecord | Reject) -> None:
+        (self.page.rejects if isinstance(item, Reject) else self.page.records).append(item)
+
+    def __len__(self) -> int:
+        return len(self.page.records) + len(self.page.rejects)
+
+    def full(self) -> Iterator[Page]:
+        """The current page, when it holds `size` items (then a fresh one starts)."""
+        if len(self) >= self.size:
+            page, self.page = self.page, Page()
+            yield page
+
+    def rest(self) -> Iterator[Page]:
+        """The last, partly filled page, if anything is left in it."""
+        if len(self):
+            page, self.page = self.page, Page()
+            yield page
+
+
+def paged(items: Iterable[RawRecord | Reject], size: int = IMPORT_PAGE_SIZE) -> Iterator[Page]:
+    """Import pages of `size` items from a stream of records and rejects."""
+    batcher = Batcher(size)
+    for item in items:
+        batcher.add(item)
+        yield from batcher.full()
+    yield from batcher.rest()
+
+
 class Connector(ABC):
     """One platform. Subclasses live in `connectors/<platform>/` and are listed in the registry."""
 
     platform: ClassVar[str]
     mapping_file: ClassVar[Path]  # SQL mapping raw records -> canonical posts and accounts
     reads_folders: ClassVar[bool] = False  # True: an export folder is handed over whole, not file by file
+    Options: ClassVar[type[BaseModel]] = NoOptions  # the source's `options`, validated when the config loads
+    can_collect: ClassVar[bool] = True  # False: import-only; `collect` refuses with ImportOnlyError
+    import_only_reason: ClassVar[str] = "it has no API dissentry collects from"  # said by ImportOnlyError
 
-    @abstractmethod
+    def options(self, source: Source | None) -> Any:
+        """The source's `options` as this connector's `Options` (defaults without a source).
+
+        Typed `Any` so each connector reads its own model's fields; the model is `self.Options`.
+        """
+        if source is None:
+            return self.Options()
+        problem = options_problem(self.Options, source.options)
+        if problem:
+            raise OptionsError(f"source {source.name!r} ({self.platform}): {problem}")
+        return self.Options.model_validate(source.options)
+
+    def import_only_error(self) -> ImportOnlyError:
+        """The one wording of "this platform cannot be collected", with the command that works."""
+        return ImportOnlyError(
+            f"{self.platform} is import-only in dissentry ({self.import_only_reason}): give the source "
+            f"`files = [...]` instead of accounts, hashtags or query, or run `dissentry import {self.platform} <file>`"
+        )
+
     def collect(self, source: Source, cursor: dict[str, Any] | None, http: HttpClient) -> Iterator[Page]:
-        """Fetch from the platform's API, newest data first or oldest first as the API pages."""
+        """Fetch from the platform's API, newest data first or oldest first as the API pages.
+
+        Collecting connectors override this; the default is the import-only refusal, raised when
+        the pages are first asked for, so the error surfaces inside the run like any other.
+        """
+        raise self.import_only_error()
+        yield Page()  # pragma: no cover - makes this a generator
 
     @abstractmethod
     def read_export(self, path: Path, source: Source | None) -> Iterator[Page]:
@@ -94,8 +222,12 @@ class Connector(ABC):
         Must stream: never hold a whole export in memory. A record that cannot be used becomes a
         `Reject` naming the file and line/index; the other records still land. A file that is not
         this platform's export at all raises ImportFormatError with a message naming the file.
+        Pages are cut with `Batcher` or `paged` (IMPORT_PAGE_SIZE items each).
         """
 
     def http_client_options(self, source: Source) -> dict[str, Any]:
-        """Keyword arguments for `HttpClient` (rate-limit header parser, auth headers, budget)."""
+        """Keyword arguments for `HttpClient` (rate-limit header parser, auth headers).
+
+        Retries, waits and the request budget come from `[settings.collection]`, not from here.
+        """
         return {}

@@ -191,6 +191,7 @@ class HttpClient:
         timeout: float = 30.0,
         min_remaining: float = 1,
         max_wait_seconds: float = 900.0,
+        backoff_seconds: float = 0.5,
         backoff_max_seconds: float = 60.0,
         secrets: tuple[str, ...] = (),
         sleep: Callable[[float], None] = time.sleep,
@@ -213,6 +214,7 @@ class HttpClient:
         self._max_requests = max_requests
         self._max_attempts = max_attempts
         self._max_wait = max_wait_seconds
+        self._backoff = backoff_seconds
         self._backoff_max = backoff_max_seconds
         self._sleep = sleep
         self._clock = clock
@@ -328,7 +330,7 @@ class HttpClient:
                 if failures >= self._max_attempts:
                     raise HttpError(f"{what} failed after {self._max_attempts} attempts: {exc}") from None
                 self.retries += 1
-                pause = random.uniform(0, min(self._backoff_max, 0.5 * 2 ** failures))
+                pause = random.uniform(0, min(self._backoff_max, self._backoff * 2 ** failures))
                 log.warning("%s: retrying in %.1fs after: %s", self.platform, pause, redact(str(exc)))
                 waited += self._wait(pause, "error", what, waited)
 

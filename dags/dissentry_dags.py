@@ -62,9 +62,8 @@ CONFIG = orch.load_config(CONFIG_FILE)
 MARTS = Asset(orch.MARTS_ASSET_URI)
 
 
+# retries, retry_delay and execution_timeout come from [settings.collection] (per task, below)
 @task(
-    retries=3,
-    retry_delay=timedelta(minutes=1),
     retry_exponential_backoff=2.0,
     max_retry_delay=timedelta(hours=1),
     map_index_template="{{ dissentry_source }}",
@@ -77,9 +76,9 @@ def collect(config_file: str, platform: str, source_name: str, **context: Any) -
 
 
 @task(trigger_rule=TriggerRule.ALL_DONE)  # a failed source must not hold back what the others landed
-def publish_raw(summaries: dict[str, Any], **context: Any) -> dict[str, Any]:
+def publish_raw(summaries: dict[str, Any], platform_of: dict[str, str], **context: Any) -> dict[str, Any]:
     interval = (context.get("data_interval_start"), context.get("data_interval_end"))
-    events = orch.raw_events({platform: list(runs) for platform, runs in summaries.items()}, interval)
+    events = orch.raw_events(orch.by_platform(summaries, platform_of), interval)
     if not events:
         raise AirflowSkipException("no collection of this run succeeded: nothing to publish")
     for platform, extra in events.items():
@@ -111,15 +110,19 @@ for expression, by_platform in orch.collection_plan(CONFIG).items():
         tags=["dissentry", "collect"],
         doc_md=f"Sources scheduled `{expression}` in `{CONFIG_FILE}`.",
     ):
+        tasks = orch.collection_tasks(CONFIG, schedule)
         collected = {
-            platform: collect.override(
-                task_id=f"collect_{platform}",
-                pool=orch.pool_name(platform),
-                execution_timeout=orch.execution_timeout(schedule),
-            ).partial(config_file=CONFIG_FILE, platform=platform).expand(source_name=names)
-            for platform, names in by_platform.items()
+            t.task_id: collect.override(
+                task_id=t.task_id,
+                pool=orch.pool_name(t.platform),
+                retries=t.retries,
+                retry_delay=t.retry_delay,
+                execution_timeout=t.execution_timeout,
+            ).partial(config_file=CONFIG_FILE, platform=t.platform).expand(source_name=list(t.sources))
+            for t in tasks
         }
-        publish_raw.override(outlets=[Asset(orch.raw_asset_uri(p)) for p in by_platform])(collected)
+        publish_raw.override(outlets=[Asset(orch.raw_asset_uri(p)) for p in by_platform])(
+            collected, {t.task_id: t.platform for t in tasks})
 
 RAW_ASSETS = [Asset(orch.raw_asset_uri(p)) for p in orch.platforms_of(CONFIG)]
 with DAG(

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -25,6 +25,9 @@ from dissentry.scaffold import ScaffoldError
 from transforms.runner import ModelError
 from warehouse.lake import DiskFull, LakeUnavailable
 from warehouse.lock import WarehouseBusy
+
+if TYPE_CHECKING:
+    from dissentry.health import Health
 
 app = typer.Typer(
     help="Collect public posts of political communities and measure dissent and echo chambers.",
@@ -41,6 +44,7 @@ DEFAULT_CONFIG = "dissentry.toml"
 
 class _State:
     config_path: Path = Path(DEFAULT_CONFIG)
+    verbose: bool = False
 
 
 state = _State()
@@ -51,17 +55,45 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _traceback_if_verbose() -> None:
+    """--verbose: the traceback behind a one-line error, for a bug report (call inside `except`)."""
+    if state.verbose:
+        err.print_exception()
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Errors a user can act on become one clear line and exit code 2 (3: busy), not a traceback."""
+    """Errors a user can act on become one clear line and exit code 2 (3: busy), not a traceback.
+
+    File-system problems (the warehouse path is a file, permission denied, a read-only or full
+    disk) name the path and the problem; --verbose adds the traceback."""
+    import duckdb
+
+    from dissentry.health import describe_os_error
+
     try:
         yield
     except WarehouseBusy as exc:
+        _traceback_if_verbose()
         raise fail(str(exc), code=3) from None
     except (ConfigError, UnknownPlatformError, ImportFormatError, ScaffoldError, LakeUnavailable, DiskFull) as exc:
+        _traceback_if_verbose()
         raise fail(str(exc)) from None
     except ModelError as exc:  # e.g. a stance classifier that cannot be loaded, or learns with no labels
+        _traceback_if_verbose()
         raise fail(str(exc)) from None
+    except OSError as exc:
+        line = describe_os_error(exc)
+        if line is None:
+            raise
+        _traceback_if_verbose()
+        raise fail(line) from None
+    except duckdb.IOException as exc:  # DuckDB's own file errors: "Cannot open file ...: Permission denied"
+        first = str(exc).splitlines()[0]
+        if not any(k in first for k in ("Permission denied", "Read-only file system", "Not a directory")):
+            raise
+        _traceback_if_verbose()
+        raise fail(first.removeprefix("IO Error: ")) from None
 
 
 def _config() -> Config:
@@ -71,46 +103,82 @@ def _config() -> Config:
         raise fail(str(exc)) from None
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from dissentry import __version__  # the one place the version is written (pyproject reads it)
+
+        out.print(f"dissentry {__version__}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def main(
     config: Annotated[
         Path,
         typer.Option("--config", "-c", help="Configuration file.", envvar="DISSENTRY_CONFIG", show_default=True),
     ] = Path(DEFAULT_CONFIG),
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every request and retry.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log every request and retry; show tracebacks behind errors.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", is_eager=True, callback=_print_version),
+    ] = False,
 ) -> None:
     state.config_path = config
+    state.verbose = verbose
     # one plain line per message: a quarantined record's file:line and reason stay greppable
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # without a TTY (a scheduled run, CI), imports and collections say how far they are every 10 s
+    logging.getLogger("dissentry.progress").setLevel(logging.INFO)
 
 
 def _print_runs(rows: list[dict[str, Any]]) -> None:
+    """The runs table; what went wrong in them is named once, in the health block."""
     from dissentry.report import runs_table
 
     out.print(runs_table(rows))
-    for row in rows:
-        for problem in json.loads(row["errors"] or "[]"):
-            err.print(f"[yellow]{escape(row['source'])}:[/yellow] {escape(problem)}", highlight=False, soft_wrap=True)
+
+
+_LEVELS = {"error": "[bold red]✗[/bold red]", "warning": "[yellow]![/yellow]", "note": "[dim]·[/dim]"}
+
+
+def _health(config: Config, stage: str, runs: list[dict[str, Any]] | None = None) -> Health:
+    """Check the warehouse after `stage` and print the health block (on stdout, after the tables)."""
+    from dissentry.health import check
+
+    with user_errors():
+        health = check(config, pipeline.lake_for(config), stage=stage, runs=runs)
+    lines = health.lines()
+    out.print("\n[bold]Health[/bold]" + (": everything asked for happened" if not lines else ""))
+    for level, text in lines:
+        out.print(f"  {_LEVELS[level]} {escape(text)}", highlight=False, soft_wrap=True)
+    return health
 
 
 def _exit_for(rows: list[dict[str, Any]]) -> None:
-    if any(r["status"] == "failed" for r in rows):
+    """Exit code 1 when a source failed or was partial (the tables are still built)."""
+    if any(r["status"] != "ok" for r in rows):
         raise typer.Exit(1)
 
 
 @app.command()
-def run(progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True) -> None:
+def run(
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    full: Annotated[bool, typer.Option("--full", help="Rebuild from scratch instead of incrementally.")] = False,
+) -> None:
     """Collect and import every source, normalise, transform, and print the headline tables."""
     from dissentry.report import print_headlines
 
     config = _config()
     with user_errors():
-        result = pipeline.run(config, progress=progress and sys.stderr.isatty())
+        result = pipeline.run(config, progress=progress and sys.stderr.isatty(), full=full)
     _print_runs(result.runs)
     print_headlines(config, out)
     out.print(f"\nWarehouse: [bold]{result.warehouse}[/bold]")
     out.print('Query it: dissentry sql "SELECT * FROM dissent_frequency"', highlight=False)
+    _health(config, "run", result.runs)
     _exit_for(result.runs)
 
 
@@ -123,6 +191,7 @@ def collect(
     with user_errors():
         rows = pipeline.collect(config, source, progress=sys.stderr.isatty())
     _print_runs(rows)
+    _health(config, "collect", rows)
     _exit_for(rows)
 
 
@@ -137,27 +206,51 @@ def import_(
     with user_errors():
         row = pipeline.import_export(config, platform, files, source, progress=sys.stderr.isatty())
     _print_runs([row])
-    if json.loads(row["errors"] or "[]") and row["records_seen"] == 0:
-        raise typer.Exit(1)
+    _health(config, "import", [row])
     _exit_for([row])
 
 
 @app.command()
-def normalise() -> None:
-    """Rebuild the canonical tables (posts, accounts, links, mentions, hashtags) from raw."""
+def normalise(
+    full: Annotated[bool, typer.Option("--full", help="Rebuild from scratch instead of incrementally.")] = False,
+) -> None:
+    """Bring the canonical tables (posts, accounts, links, mentions, hashtags) up to date with raw."""
     config = _config()
     with user_errors():
-        counts = pipeline.normalise(config)
+        counts = pipeline.normalise(config, full=full)
     out.print(", ".join(f"{name}: {n:,}" for name, n in counts.items()))
+    _health(config, "normalise")
 
 
 @app.command()
-def transform() -> None:
+def transform(
+    full: Annotated[bool, typer.Option("--full", help="Rebuild from scratch instead of incrementally.")] = False,
+) -> None:
     """Materialise the SQL models and marts into <warehouse_dir>/dissentry.duckdb."""
+    # --full is accepted for symmetry with normalise: transform rebuilds in full today
     config = _config()
     with user_errors():
         tables = pipeline.transform(config, progress=sys.stderr.isatty())
     out.print(f"{len(tables)} tables built")
+    _health(config, "transform")  # names raw records no normalise has covered, and the command to run
+
+
+def _refuse_an_empty_warehouse(config: Config) -> None:
+    """A report of an unbuilt warehouse, or of one built over no posts, is a table of zeros that
+    could be published: exit 2 (as `sql` does) and name the command that fills it."""
+    from warehouse.catalog import connect
+
+    db = pipeline.lake_for(config).duckdb_path
+    if not db.exists():
+        raise fail(f"{db} does not exist yet: run `dissentry run` or `dissentry transform` first")
+    con = connect(db, read_only=True, lake=pipeline.lake_for(config))
+    try:
+        posts = con.execute("SELECT count(*) FROM posts").fetchone()[0]
+    finally:
+        con.close()
+    if not posts:
+        raise fail(f"{db} holds no posts: import or collect some, then `dissentry run` "
+                   "(or `dissentry normalise` and `dissentry transform`)")
 
 
 @app.command()
@@ -181,6 +274,8 @@ def report(
         raise fail(f"a PATH ({html_path}) is only read with --html: dissentry report --html {html_path}")
     if out_dir is not None and figure_format is None:
         raise fail("--out names the folder for --format png|svg|pdf")
+    with user_errors():
+        _refuse_an_empty_warehouse(config)
     if not html and figure_format is None:
         with user_errors():
             print_headlines(config, out)
@@ -209,30 +304,53 @@ def report(
             raise fail(str(exc)) from None
 
 
+SQL_FORMATS = ("table", "csv", "json")
+
+
 @app.command()
 def sql(
-    query: Annotated[str, typer.Argument(help="SQL to run against the warehouse (queries only, sandboxed).")],
+    query: Annotated[
+        str | None,
+        typer.Argument(help="SQL to run against the warehouse (queries only, sandboxed). Without it: an "
+                       "interactive shell with history (.help lists its commands).", show_default=False),
+    ] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json")] = "table",
     unsafe: Annotated[
         bool,
         typer.Option("--unsafe", help="Full DuckDB: any file, COPY, ATTACH, INSTALL/LOAD, SET (your own machine)."),
     ] = False,
 ) -> None:
-    """Query the warehouse: every table and mart by name.
+    """Query the warehouse: every table and mart by name; with no query, an interactive shell.
 
     A sandbox by default: SELECT (DESCRIBE, SHOW, EXPLAIN) only, files only in the warehouse's
     own folders, no extension installed or loaded, settings locked. `--unsafe` lifts all that; the
-    serving file is still opened read-only (every transform replaces it)."""
-    import duckdb
-
-    from warehouse.catalog import connect, lock_down
-
+    serving file is still opened read-only (every transform replaces it). The shell runs each
+    statement exactly as `dissentry sql "..."` would, so the same sandbox holds there."""
     config = _config()
     with user_errors():
         lake = pipeline.lake_for(config)
     db = lake.duckdb_path
     if not db.exists():
         raise fail(f"{db} does not exist yet: run `dissentry run` or `dissentry transform` first")
+    if format not in SQL_FORMATS:
+        raise fail(f"unknown format {format!r}: use table, csv or json")
+    if query is None:
+        from dissentry.sql_shell import run_shell
+
+        def execute(statement: str, fmt: str) -> None:
+            _run_query(lake, db, statement, fmt, unsafe)
+
+        raise typer.Exit(run_shell(execute, db=db, format=format, unsafe=unsafe, out=out, err=err))
+    _run_query(lake, db, query, format, unsafe)
+
+
+def _run_query(lake: Any, db: Path, query: str, format: str, unsafe: bool) -> None:
+    """One query on a fresh read-only connection (it sees the newest transform), printed; a refusal
+    or an error raises typer.Exit through `fail` (2; 3 when busy)."""
+    import duckdb
+
+    from warehouse.catalog import connect, lock_down
+
     try:
         con = connect(db, read_only=True, lake=lake)
     except duckdb.IOException as exc:  # a writer of another kind (an --unsafe or older process) holds it
@@ -258,14 +376,14 @@ def sql(
         writer = csv.writer(sys.stdout)
         writer.writerow(columns)
         writer.writerows(rows)
+        sys.stdout.flush()
     elif format == "json":
         sys.stdout.write(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, indent=2) + "\n")
-    elif format == "table":
+        sys.stdout.flush()
+    else:
         from dissentry.report import rows_table
 
         out.print(rows_table(columns, rows))
-    else:
-        raise fail(f"unknown format {format!r}: use table, csv or json")
 
 
 _EXPLAIN = re.compile(r"^\s*explain(\s+analy[sz]e)?\s+(?P<inner>.*)$", re.IGNORECASE | re.DOTALL)
@@ -325,7 +443,11 @@ def sample(
         out.print(f"labelled {count} rows from the planted truth in {out_dir}: {target}")
         return
     synthetic.generate_sample(out_dir, seed=seed, scale=scale)
-    out.print(f"sample written to {out_dir}")
+    out.print(f"sample written to {out_dir}", highlight=False)
+    config_path, written = synthetic.write_config(out_dir)
+    # the sample's own configuration, beside it, so the demo runs from any folder
+    out.print(f"{'configuration written to' if written else 'kept the existing'} {config_path}; "
+              f"run it: dissentry --config {config_path} run", highlight=False, soft_wrap=True)
 
 
 @app.command()

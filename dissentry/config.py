@@ -7,6 +7,7 @@ so a configuration means the same thing whatever the working directory.
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from pathlib import Path
@@ -21,6 +22,41 @@ KNOWN_PLATFORMS: tuple[str, ...] = tuple(platforms())
 """Platforms a config may name: whatever `connectors.registry` lists."""
 
 _ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+_LABEL_PATTERN = re.compile(r"^[a-z][a-z0-9_.-]{0,31}$")  # a csv/jsonl platform_label, as the tabular connector
+_TABULAR = ("csv", "jsonl")  # platforms whose posts are stored under the source's platform_label
+
+SCHEDULE_PRESETS: dict[str, str] = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+}
+"""The `@` schedules a source may name, as cron: Airflow's presets (the DAGs use the cron)."""
+# one cron field: numbers, ranges, steps and lists ("*/15", "1-5", "0,30"), or month/day names ("mon-fri")
+_CRON_FIELD = re.compile(r"^(?:[0-9*?][0-9A-Za-z*?/,#-]*|[A-Za-z]{3}(?:[-,][A-Za-z]{3})*)$")
+
+
+def schedule_problem(expression: str) -> str | None:
+    """Why `expression` is no schedule Airflow accepts, naming the forms that are; None if it is one."""
+    expression = expression.strip()
+    if expression in SCHEDULE_PRESETS:
+        return None
+    fields = expression.split()
+    ok = len(fields) == 5 and all(_CRON_FIELD.match(f) for f in fields)
+    if ok:
+        try:  # croniter comes with Airflow; without it the shape check above stands
+            from croniter import croniter
+        except ImportError:
+            return None
+        ok = bool(croniter.is_valid(expression))
+    if ok:
+        return None
+    return (f"schedule {expression!r} is not a schedule: use one of {', '.join(SCHEDULE_PRESETS)}, or a cron "
+            "expression of five fields (minute hour day-of-month month day-of-week) such as '0 6 * * *' "
+            "(daily at 06:00 UTC) or '*/30 * * * *' (every 30 minutes)")
 
 
 class ConfigError(ValueError):
@@ -43,8 +79,19 @@ def parse_account_ref(ref: str) -> tuple[str, str]:
     handle = canonical_handle(handle)
     if not sep or not handle:
         raise ValueError(f"account {ref!r} must look like 'platform:handle', e.g. 'mastodon:@alice@social.example'")
-    if platform not in KNOWN_PLATFORMS:
-        raise ValueError(f"account {ref!r} names unknown platform {platform!r} (known: {', '.join(KNOWN_PLATFORMS)})")
+    if platform not in KNOWN_PLATFORMS and not _LABEL_PATTERN.match(platform):
+        # any other namespace must be a csv/jsonl source's platform_label: Config checks which ones exist
+        raise ValueError(f"account {ref!r} names unknown platform {platform!r} (known: {', '.join(KNOWN_PLATFORMS)}, "
+                         "or the platform_label of a csv or jsonl source)")
+    if platform == "facebook":
+        # Facebook exports name people, never usernames: the connector's handle is the name's slug,
+        # so `facebook:Gustav Johansen` (the profile's name) means `facebook:gustav-johansen`
+        from connectors.facebook.connector import slug
+
+        handle = slug(handle)
+        if not handle:
+            raise ValueError(f"account {ref!r}: a Facebook account is the owner's name, e.g. 'facebook:Gustav Johansen'"
+                             " (read as 'facebook:gustav-johansen'), and this one has no letters or digits")
     return platform, handle
 
 
@@ -114,6 +161,53 @@ class Group(_Strict):
         return out
 
 
+class CollectionOverrides(_Strict):
+    """A source's own `[sources.collection]`: any field of `[settings.collection]`, for this source only."""
+
+    retry_attempts: Annotated[int, Field(ge=1, le=100)] | None = None
+    backoff_seconds: Annotated[float, Field(gt=0, le=3600)] | None = None
+    backoff_max_seconds: Annotated[float, Field(gt=0, le=86400)] | None = None
+    max_wait_seconds: Annotated[float, Field(ge=0, le=86400)] | None = None
+    request_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] | None = None
+    max_requests: Annotated[int, Field(ge=1)] | None = None
+    max_pages: Annotated[int, Field(ge=1)] | None = None
+    task_retries: Annotated[int, Field(ge=0, le=100)] | None = None
+    task_retry_delay_seconds: Annotated[float, Field(ge=0, le=86400)] | None = None
+    task_timeout_minutes: Annotated[float, Field(gt=0, le=7 * 24 * 60)] | None = None
+
+
+class CollectionSettings(_Strict):
+    """`[settings.collection]`: how hard and how long collection tries. The HTTP client and the
+    Airflow collection tasks are built from these figures (per source, see `Config.collection_for`)."""
+
+    retry_attempts: Annotated[int, Field(ge=1, le=100)] = 6  # attempts per request on 5xx, timeouts, bad bodies
+    backoff_seconds: Annotated[float, Field(gt=0, le=3600)] = 0.5  # retry n waits up to backoff * 2**n (jittered)
+    backoff_max_seconds: Annotated[float, Field(gt=0, le=86400)] = 60.0  # cap of one backoff pause
+    max_wait_seconds: Annotated[float, Field(ge=0, le=86400)] = 900.0  # most one request waits in all
+    request_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0  # one HTTP attempt
+    max_requests: Annotated[int, Field(ge=1)] | None = None  # request budget per source and run; None: no cap
+    max_pages: Annotated[int, Field(ge=1)] = 1000  # pages per source and run; beyond, the run is partial
+    task_retries: Annotated[int, Field(ge=0, le=100)] = 3  # Airflow retries of a failed collection task
+    task_retry_delay_seconds: Annotated[float, Field(ge=0, le=86400)] = 60.0  # first retry's delay (then doubled)
+    # a task's execution_timeout; None: the schedule's period, within 10 minutes and 6 hours
+    task_timeout_minutes: Annotated[float, Field(gt=0, le=7 * 24 * 60)] | None = None
+
+    def merged(self, overrides: CollectionOverrides) -> CollectionSettings:
+        """These settings with a source's overrides on top (fields it leaves unset keep ours)."""
+        return self.model_copy(update=overrides.model_dump(exclude_none=True))
+
+    def http_client_options(self) -> dict[str, Any]:
+        """The keyword arguments of `connectors.http.HttpClient` these settings decide."""
+        return {
+            "max_attempts": self.retry_attempts,
+            "backoff_seconds": self.backoff_seconds,
+            "backoff_max_seconds": self.backoff_max_seconds,
+            "max_wait_seconds": self.max_wait_seconds,
+            "timeout": self.request_timeout_seconds,
+            "max_requests": self.max_requests,
+        }
+
+
 class Source(_Strict):
     """One thing to collect: API accounts/hashtags/query, or export files to import."""
 
@@ -128,7 +222,8 @@ class Source(_Strict):
     schedule: str = "@daily"
     token_env: str | None = None
     conn_id: str | None = None
-    max_pages: Annotated[int, Field(ge=1)] = 1000
+    collection: CollectionOverrides = CollectionOverrides()  # this source's `[settings.collection]` overrides
+    max_pages: Annotated[int, Field(ge=1)] | None = None  # the same as collection.max_pages (older spelling)
 
     @field_validator("platform")
     @classmethod
@@ -136,6 +231,14 @@ class Source(_Strict):
         if platform not in KNOWN_PLATFORMS:
             raise ValueError(f"unknown platform {platform!r} (known: {', '.join(KNOWN_PLATFORMS)})")
         return platform
+
+    @field_validator("schedule")
+    @classmethod
+    def _known_schedule(cls, schedule: str) -> str:
+        problem = schedule_problem(schedule)
+        if problem:
+            raise ValueError(problem)
+        return schedule
 
     @model_validator(mode="after")
     def _has_something_to_collect(self) -> Source:
@@ -219,13 +322,32 @@ class MembershipSettings(_Strict):
     amplification_min_reposts: Annotated[int, Field(ge=1)] = 3
 
 
+class ResourceSettings(_Strict):
+    """What DuckDB may use in normalise and transform (dissentry/resources.py); unset: from the machine."""
+
+    memory_limit: str | None = None  # e.g. "4GB"; default 20% of physical memory
+    threads: Annotated[int, Field(ge=1)] | None = None  # default: the machine's cores
+    max_spill: str | None = None  # e.g. "20GB"; default 3x the raw layer's size, at least 1 GiB
+
+    @field_validator("memory_limit", "max_spill")
+    @classmethod
+    def _a_size(cls, value: str | None) -> str | None:
+        from dissentry.resources import parse_size
+
+        if value is not None:
+            parse_size(value)
+        return value
+
+
 class Settings(_Strict):
     period: Literal["month", "week", "day", "year"] = "month"
     pseudonymise: bool = False
     pseudonym_key_env: str = "DISSENTRY_PSEUDONYM_KEY"
     raw_retention_days: Annotated[int, Field(ge=1)] | None = None  # raw payloads older than this are dropped
+    collection: CollectionSettings = CollectionSettings()
     stance: StanceSettings = StanceSettings()
     membership: MembershipSettings = MembershipSettings()
+    resources: ResourceSettings = ResourceSettings()
 
 
 _SECRET_OPTION = re.compile(r"(key|secret|token|password|credential)", re.IGNORECASE)
@@ -248,6 +370,85 @@ class Config(_Strict):
             if dupes:
                 raise ValueError(f"duplicate {what}: {', '.join(dupes)}")
         return self
+
+    @model_validator(mode="after")
+    def _sources_fit_their_connectors(self) -> Config:
+        """Every source's `options` through its connector's `Options`, and no API collection asked of
+        an import-only platform: a typo fails here, at load, not halfway through an import."""
+        from connectors.base import options_problem
+        from connectors.registry import get_connector
+
+        problems: list[str] = []
+        for source in self.sources:
+            connector = get_connector(source.platform)  # imported only now, when there is a source of it
+            problem = options_problem(connector.Options, source.options)
+            if problem:
+                problems.append(f"source {source.name!r} ({source.platform}): {problem}")
+            if not connector.can_collect and (source.accounts or source.hashtags or source.query):
+                problems.append(f"source {source.name!r}: {connector.import_only_error()}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _account_namespaces_hold_data(self) -> Config:
+        """Every account ref names a namespace posts are stored under: a platform, or the
+        `platform_label` of a csv/jsonl source (whose posts are stored under the label, not under
+        `csv:`/`jsonl:`). A ref to a namespace that can hold nothing would silently match nothing."""
+        namespaces = self.account_namespaces()
+        problems: list[str] = []
+        for i, group in enumerate(self.groups):
+            refs = [("accounts", n, r) for n, r in enumerate(group.accounts)]
+            for n, member in enumerate(group.members):
+                if isinstance(member, str):
+                    refs.append(("members", n, member))
+                else:
+                    refs += [(f"members[{n}].accounts", k, r) for k, r in enumerate(member.accounts)]
+            for field, n, ref in refs:
+                namespace = ref.partition(":")[0].strip().lower()
+                if namespace in namespaces:
+                    continue
+                where = f"groups[{i}] ({group.id}).{field}[{n}]"
+                problems.append(f"{where}: account {ref!r} {self._namespace_hint(namespace, namespaces)}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def account_namespaces(self) -> set[str]:
+        """The namespaces account refs may use: every platform, except that csv and jsonl give way
+        to their sources' platform_label (an unlabelled one, or `dissentry import csv FILE` without
+        a source, stores under `csv:`/`jsonl:` itself)."""
+        names = {p for p in KNOWN_PLATFORMS if p not in _TABULAR}
+        for platform in _TABULAR:
+            tabular = [s for s in self.sources if s.platform == platform]
+            labels = {self._label_of(s) for s in tabular}
+            names |= labels if tabular else {platform}
+        return names
+
+    @staticmethod
+    def _label_of(source: Source) -> str:
+        label = source.options.get("platform_label")
+        return label if isinstance(label, str) and label else source.platform
+
+    def _namespace_hint(self, namespace: str, namespaces: set[str]) -> str:
+        if namespace in _TABULAR:
+            labels = sorted({self._label_of(s) for s in self.sources if s.platform == namespace})
+            named = ", ".join(repr(f"{label}:") for label in labels)
+            return (f"matches no data: every {namespace} source stores its posts under its platform_label "
+                    f"({', '.join(labels)}); write {named} instead")
+        close = difflib.get_close_matches(namespace, sorted(namespaces), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0] + ':'!r}?" if close else ""
+        return (f"names unknown platform {namespace!r} (known: {', '.join(sorted(namespaces))}; a csv or jsonl "
+                f"source's platform_label is a namespace too){hint}")
+
+    def collection_for(self, source: Source | str) -> CollectionSettings:
+        """`[settings.collection]` with the source's own overrides (and its `max_pages`) on top."""
+        if isinstance(source, str):
+            source = self.source(source)
+        settings = self.settings.collection.merged(source.collection)
+        if source.max_pages is not None and source.collection.max_pages is None:
+            settings = settings.model_copy(update={"max_pages": source.max_pages})
+        return settings
 
     @field_validator("storage_options")
     @classmethod
@@ -350,7 +551,8 @@ def load_config(path: str | Path) -> Config:
         for err in exc.errors():
             where = _format_location(tuple(err["loc"]), data)
             msg = re.sub(r"^Value error, ", "", err["msg"])
-            line = f"{where}: {msg}"
+            # a check across the file (options, account namespaces) names its own keys
+            line = msg if where == "(top level)" else f"{where}: {msg}"
             if line not in seen:
                 seen.add(line)
                 problems.append(line)

@@ -31,11 +31,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import pyarrow as pa
 
 from connectors.base import RawRecord, Reject
-from connectors.identity import clean_text
+from connectors.identity import canonical_handle, canonical_host, clean_text
 from warehouse import schema
 from warehouse.lake import Lake
 
@@ -388,6 +389,56 @@ def redact_table(table: pa.Table, redactor: Redactor, columns: Iterable[str] | N
     if not changed_rows:
         return table, 0
     return pa.Table.from_arrays(arrays, schema=table.schema), len(changed_rows)
+
+
+# ---- sources that still list an erased account ----------------------------------------------------
+def _source_account_ids(platform: str, account: str, instance: str | None) -> set[str]:
+    """The canonical ids a source's account entry can be registered under (`dissentry forget`
+    registers `platform:handle` however the mapping spells the account's id)."""
+    handle = canonical_handle(account)
+    if platform == "reddit":
+        for prefix in ("/", "u/", "user/"):
+            handle = handle.removeprefix(prefix)
+        handle = handle.rstrip("/")
+    ids = {f"{platform}:{handle}"}
+    if platform == "mastodon" and "@" not in handle and instance:
+        # a local account of the source's instance: `alice` on https://social.example
+        parts = urlsplit(instance if "://" in instance else f"https://{instance}")
+        host = parts.hostname
+        if host:
+            ids.add(f"{platform}:{handle}@{canonical_host(host)}")
+            try:
+                port = parts.port
+            except ValueError:
+                port = None
+            if port and port != (80 if parts.scheme == "http" else 443):
+                # the mapping keeps an instance's port in the namespace: `alice@localhost:3000`
+                ids.add(f"{platform}:{handle}@{canonical_host(host)}:{port}")
+    return ids
+
+
+def without_erased_accounts(lake: Lake, source: Any) -> tuple[Any, list[str]]:
+    """`source` without the accounts `dissentry forget` erased, and one warning per account left
+    out, naming it by its erasure token only: the run then never asks for it, so its handle
+    reaches no cursor, run row, log line or error."""
+    keys = set(lake.erased_account_keys())
+    if not keys or not source.accounts:
+        return source, []
+    tokens = {k: str(a.get("token")) for a in load_identities(lake) for k in a.get("keys", [])}
+    kept: list[str] = []
+    warnings: list[str] = []
+    for account in source.accounts:
+        erased = sorted(account_key(i) for i in _source_account_ids(source.platform, account, source.instance)
+                        if account_key(i) in keys)
+        if not erased:
+            kept.append(account)
+            continue
+        token = tokens.get(erased[0], TOKEN_PREFIX + "account")
+        warnings.append(f"source {source.name!r}: skipped the account erased by `dissentry forget` ({token}); "
+                        "remove it from the configuration")
+    if not warnings:
+        return source, []
+    return source.model_copy(update={"accounts": kept}), warnings
 
 
 def iter_erased_config_refs(config: Any, keys: Iterable[str]) -> Iterator[tuple[str, str]]:

@@ -324,7 +324,9 @@ def forget_account(config: Config, ref: str) -> dict[str, Any]:
     platform, handle = parse_account_ref(ref)
     lake = pipeline.lake_for(config)
     # the lock file says what holds it: "forget", never whom (it is no place for the handle)
-    with exclusive(lake, "build", what="forget"):
+    # `ingest` too: a collection or import running now built its guard before the account was
+    # registered, and would land its records after the raw files below were rewritten
+    with exclusive(lake, "build", what="forget"), exclusive(lake, "ingest", what="forget"):
         found = _rows_of_account(lake, platform, handle)
         ids, located = found.ids, found.located
         # first, while the normalised layer still holds the account's post ids: register them and

@@ -618,7 +618,7 @@ def account_post_ids(lake: Lake, config: Config, account_ids: Iterable[str]) -> 
     pseudonymiser = pseudonymiser_for(config)
     if pseudonymiser is not None:
         authors |= {a for a in (pseudonymiser.account_id(i) for i in list(authors)) if a}
-    files = lake.normalised_files("posts") + lake.files("frozen", "posts")  # the published generation
+    files = lake.normalised_files("posts") + lake.frozen_files("posts")  # the published generations
     if not files or not authors:
         return set()
     con = connect(lake=lake)

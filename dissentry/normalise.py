@@ -9,16 +9,19 @@ For each platform with raw data:
 3. Dedup: one row per post_id (latest version wins) and per account_id (full profiles beat the
    partial author views embedded in posts, then the latest wins). URLs are normalised (lower-case
    host, no `www.`, no tracking parameters, no fragment) and reduced to their registered domain.
-4. Each table is written to `normalised/<generation>/<table>/platform=P/data.parquet`; the
+4. Each table is written to `normalised/<generation>/<table>/<platform>/data.parquet`; the
    generation is published whole, by one manifest write, when every platform's tables are written.
 
-The whole platform is rebuilt each time: simple and always consistent with raw. (Incremental
-normalisation over new raw partitions is the next step once lakes outgrow a laptop.)
+Incremental by default (`normalise_lake`): a platform with no new raw keeps its published files;
+one whose mapping is per-record (`-- incremental: per-record`) and has only new raw files is
+extended from them alone, superseded rows replaced; anything else (retention, forget, an upgrade,
+a mapping with lookups across records, `--full`) rebuilds the platform. A test proves the two
+equal, table by table (tests/integration/test_incremental.py).
 """
 
 from __future__ import annotations
 
-import os
+import hashlib
 import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -29,11 +32,15 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from detrack import DEFAULT_PATTERNS as DETRACK_PATTERNS
+from detrack import PREFIXES as DETRACK_PREFIXES
 
 from connectors.base import RawRecord
-from connectors.identity import canonical_handle, canonical_host
+from connectors.identity import canonical_handle, canonical_host, clean_text
 from connectors.registry import get_connector, platforms
+from dissentry import build_progress, resources
 from dissentry.privacy import Pseudonymiser, title_key
 from warehouse import schema
 from warehouse.catalog import connect
@@ -41,9 +48,28 @@ from warehouse.lake import Lake, new_run_id
 
 TRACKING_PARAMS = re.compile(
     r"^(utm_[a-z_]+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid|igsh|ref_src|ref_url|_hsenc|_hsmi|yclid|s_cid|"
-    r"wt\.mc_id|cmpid|si|spm)$",
+    r"wt\.mc_id|wt_[a-z_]+|cmpid|si|spm)$",
     re.IGNORECASE,
 )
+# detrack's maintained list (345 names of 20+ trackers, 19 prefixes such as `mtm_`, `pk_`), except the
+# generic names it also strips that name content on ordinary sites (`?pid=12`, `?next=`, `?ref=v2`,
+# `?source=`, `?r=`): removing those would make two different pages one link
+_NOT_TRACKING = frozenset({
+    "_", "cache", "cb", "context", "email", "next", "nd", "nocache", "origin", "pid", "r", "rand", "random",
+    "recipient", "ref", "sid", "social", "source", "timestamp", "ts", "_t",
+})
+_TRACKING_NAMES = frozenset(p.lower() for p in DETRACK_PATTERNS) - _NOT_TRACKING
+_TRACKING_PREFIXES = tuple(p.lower() for p in DETRACK_PREFIXES)
+
+
+def is_tracking_param(name: str) -> bool:
+    """`utm_source`, `fbclid`, heise's `wt_mc`, Matomo's `mtm_campaign`, ...: a parameter that
+    says who sent the reader, not which page they read."""
+    lowered = name.lower()
+    return (lowered in _TRACKING_NAMES or lowered.startswith(_TRACKING_PREFIXES)
+            or TRACKING_PARAMS.match(name) is not None)
+
+
 _BR = re.compile(r"(?i)<br\s*/?>")
 _PARAGRAPH = re.compile(r"(?i)</p>\s*<p[^>]*>")
 
@@ -81,7 +107,7 @@ def normalise_url_one(url: str | None) -> str | None:
         port = None
     netloc = host if port in (None, 80, 443) else f"{host}:{port}"
     params = parse_qsl(parts.query, keep_blank_values=True)
-    query = urlencode([(k, v) for k, v in params if not TRACKING_PARAMS.match(k)])
+    query = urlencode([(k, v) for k, v in params if not is_tracking_param(k)])
     path = parts.path if parts.path not in ("", "/") else ""
     return urlunsplit(("https" if scheme == "https" else "http", netloc, path, query, ""))
 
@@ -113,9 +139,47 @@ def registered_domain_one(url: str | None) -> str | None:
     return ".".join(host.split(".")[-2:])
 
 
+_MEMO_ENTRIES = 1 << 15
+"""Distinct short values remembered across batches per function (cleared when full: bounded)."""
+_MEMO_KEY_CHARS = 512
+"""Longer values (a post's HTML, mostly unique) are not remembered: they would only cost memory."""
+
+
 def _vectorised(fn: Callable[[str | None], str | None]) -> Callable[[pa.Array], pa.Array]:
+    """`fn` over an Arrow batch, called once per distinct value rather than once per row.
+
+    The batch is dictionary-encoded, `fn` maps the dictionary, and `take` spreads the results back
+    over the rows; short values are also remembered across batches (links and domains repeat across
+    the whole lake). `fn` is pure (registered with side_effects=False), so the result is the same."""
+    memo: dict[str, str | None] = {}
+    null_result: list[str | None] = []  # fn(None), computed once
+
+    def one(value: str) -> str | None:
+        if len(value) > _MEMO_KEY_CHARS:
+            return fn(value)
+        try:
+            return memo[value]
+        except KeyError:
+            pass
+        if len(memo) >= _MEMO_ENTRIES:
+            memo.clear()
+        result = memo[value] = fn(value)
+        return result
+
     def apply(values: pa.Array) -> pa.Array:
-        return pa.array([fn(v) for v in values.to_pylist()], type=pa.string())
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        if len(values) == 0:
+            return pa.array([], type=pa.string())
+        encoded = pc.dictionary_encode(values)  # nulls stay null indices
+        mapped = pa.array([one(v) for v in encoded.dictionary.to_pylist()], type=pa.string())
+        out = mapped.take(encoded.indices)
+        if values.null_count:
+            if not null_result:
+                null_result.append(fn(None))
+            if null_result[0] is not None:
+                out = pc.fill_null(out, null_result[0])
+        return out
 
     return apply
 
@@ -146,6 +210,8 @@ def register_functions(con: duckdb.DuckDBPyConnection) -> None:
         ("normalise_url", normalise_url_one),
         ("registered_domain", registered_domain_one),
         ("canonical_host", lambda v: None if v is None else canonical_host(v)),
+        # NFKC without invisible characters: a name or handle spelled with look-alikes is one spelling
+        ("clean_text", lambda v: None if v is None else clean_text(v)),
     ):
         _register(con, name, fn)
     # `acct`, or `acct@host` for a local one, in the one spelling of connectors/identity.py
@@ -155,14 +221,27 @@ def register_functions(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _account_handle_one(acct: str | None, host: str | None) -> str | None:
+    if acct is None or not acct.strip("@ \t"):
+        return None
+    handle = canonical_handle(acct)
+    return handle if "@" in handle or not host else canonical_handle(f"{handle}@{host}")
+
+
+_HANDLE_MEMO: dict[tuple[str | None, str | None], str | None] = {}
+
+
 def _account_handles(accts: pa.Array, hosts: pa.Array) -> pa.Array:
+    # a few thousand accounts appear in millions of rows: each (acct, host) is spelt once
+    memo = _HANDLE_MEMO
+    if len(memo) >= _MEMO_ENTRIES:
+        memo.clear()
     out = []
-    for acct, host in zip(accts.to_pylist(), hosts.to_pylist(), strict=True):
-        if acct is None or not acct.strip("@ \t"):
-            out.append(None)
-            continue
-        handle = canonical_handle(acct)
-        out.append(handle if "@" in handle or not host else canonical_handle(f"{handle}@{host}"))
+    for pair in zip(accts.to_pylist(), hosts.to_pylist(), strict=True):
+        try:
+            out.append(memo[pair])
+        except KeyError:
+            out.append(memo.setdefault(pair, _account_handle_one(*pair)))
     return pa.array(out, type=pa.string())
 
 
@@ -196,10 +275,12 @@ CREATE OR REPLACE TEMP TABLE raw AS
 SELECT platform, source, record_type, record_id, origin, payload, locator, fetched_at, run_id
 FROM ({raw_sql})
 QUALIFY row_number() OVER (
-    PARTITION BY platform, record_type, record_id, origin, md5(payload)
+    PARTITION BY platform, record_type, record_id, origin, payload
     ORDER BY fetched_at, run_id, locator
 ) = 1
 """
+# (partitioning by the payload itself, not md5(payload): the same versions, without a second hash
+# pass over every payload; about half the CPU of this step at 100k records)
 
 # what pseudonymisation rewrites (dissentry/privacy.py): ids keep joining, names and URLs go
 _PSEUDONYMISED: dict[str, dict[str, str]] = {
@@ -239,16 +320,26 @@ def _cast_select(table_schema: pa.Schema, relation: str) -> str:
     return f"SELECT {cols} FROM {relation}"
 
 
+def _step(con: duckdb.DuckDBPyConnection, platform: str, step: str, temp_table: str | None) -> None:
+    """Report a step starting (no table) or done (the rows of its temp table), if anyone listens."""
+    if build_progress.active():
+        rows = int(con.execute(f"SELECT count(*) FROM {temp_table}").fetchone()[0]) if temp_table else None
+        build_progress.report("normalise", platform, step, rows)
+
+
 def _build_platform_tables(con: duckdb.DuckDBPyConnection, platform: str, raw_sql: str) -> dict[str, str]:
     """Create temp tables for one platform; return table name -> SELECT producing it."""
     mapping = read_mapping(get_connector(platform).mapping_file)
+    _step(con, platform, "raw versions", None)
     con.execute(_RAW_VERSIONS.format(raw_sql=raw_sql))
+    _step(con, platform, "raw versions", "raw")
     tables: dict[str, str] = {}
     if "accounts" in mapping:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE mapped_accounts AS SELECT * FROM ({mapping['accounts']}) "
             "WHERE coalesce(sha256(account_id), '') NOT IN (SELECT key FROM erased_keys)"  # `dissentry forget`
         )
+        _step(con, platform, "mapping accounts", "mapped_accounts")
         tables["accounts"] = _cast_select(
             schema.ACCOUNTS,
             """(SELECT * FROM mapped_accounts QUALIFY row_number() OVER (
@@ -264,7 +355,9 @@ def _build_platform_tables(con: duckdb.DuckDBPyConnection, platform: str, raw_sq
         ) + " ORDER BY group_id, url"
     if "posts" not in mapping:
         return tables
+    _step(con, platform, "mapping posts", None)
     con.execute(f"CREATE OR REPLACE TEMP TABLE mapped_posts AS {mapping['posts']}")
+    _step(con, platform, "mapping posts", "mapped_posts")
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE posts_latest AS
@@ -295,10 +388,6 @@ def _build_platform_tables(con: duckdb.DuckDBPyConnection, platform: str, raw_sq
     }
 
 
-MEMORY_LIMIT = os.environ.get("DISSENTRY_DUCKDB_MEMORY_LIMIT", "2GB")
-"""DuckDB spills to disk past this, so normalising a lake larger than memory still works."""
-
-
 def new_connection(
     temp_dir: Path | None = None, pseudonymiser: Pseudonymiser | None = None, *, lake: Lake | None = None
 ) -> duckdb.DuckDBPyConnection:
@@ -306,10 +395,9 @@ def new_connection(
     con = connect(lake=lake)
     if temp_dir is None and lake is not None:
         temp_dir = lake.spill_dir
-    if temp_dir is not None:
-        temp_dir.mkdir(parents=True, exist_ok=True)
-        con.execute("SET temp_directory = ?", [temp_dir.as_posix()])
-        con.execute("SET memory_limit = ?", [MEMORY_LIMIT])
+    # DuckDB spills to disk past its memory limit, so a lake larger than memory still normalises;
+    # memory, threads and the spill cap come from `[settings.resources]` (dissentry/resources.py)
+    resources.apply(con, spill_dir=temp_dir, lake=lake)
     con.execute("SET preserve_insertion_order = false")
     register_functions(con)
     use_erased_keys(con, [])
@@ -361,20 +449,20 @@ def _with_frozen(lake: Lake, table: str, fresh: str | None, frozen: str) -> str 
     return f"SELECT * FROM ({fresh}) UNION ALL ({kept} WHERE NOT ({_REPLACED_BY_FRESH[table]}))"
 
 
-def freeze_raw(lake: Lake, platform: str, files: list[str]) -> dict[str, int]:
-    """Map `files` and keep their canonical rows in the frozen layer, so the files can be deleted
-    (raw retention) while their normalised rows stay. Called under the build lock."""
+def freeze_raw(lake: Lake, platform: str, files: list[str], generation: str) -> dict[str, int]:
+    """Map `files` and write their canonical rows, with the published frozen rows they do not
+    replace, into the frozen `generation` (which dissentry/retention.py publishes whole), so the
+    files can be deleted (raw retention) while their normalised rows stay. Under the build lock."""
     counts: dict[str, int] = {}
     con = new_connection(lake=lake)
     use_erased_keys(con, lake.erased_account_keys())
     try:
         selects = _build_platform_tables(con, platform, _raw_files_sql(files))
         for table in schema.NORMALISED:
-            frozen = lake.frozen_path(table, platform)
-            select = _with_frozen(lake, table, selects.get(table), frozen)
+            select = _with_frozen(lake, table, selects.get(table), lake.frozen_path(table, platform))
             if select is None:
                 continue
-            counts[table] = _copy_to_lake(con, lake, select, frozen)
+            counts[table] = _copy_to_lake(con, lake, select, lake.frozen_path(table, platform, generation))
     finally:
         con.close()
     return counts
@@ -385,7 +473,152 @@ def _copy_to_lake(con: duckdb.DuckDBPyConnection, lake: Lake, select: str, final
     with lake.staged(final) as tmp:
         target = tmp.as_posix().replace("'", "''")
         con.execute(f"COPY ({select}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
-        return pq.ParquetFile(tmp).metadata.num_rows
+        rows = pq.ParquetFile(tmp).metadata.num_rows
+    if build_progress.active():  # the path says which table of which platform (…/<table>/[platform=]P/…)
+        found = re.search(r"([^/]+)/(?:platform=)?([^/=]+)/[^/]*$", final)
+        table, platform = found.groups() if found else (lake.relative(final), None)
+        build_progress.report("normalise", platform, f"{table} written", rows)
+    return rows
+
+
+# ---- incremental normalisation ------------------------------------------------------------------
+# A mapping whose every output row is a function of one raw record (no lookup across records, no
+# GROUP BY) says so with this line; only those are normalised record by record. The others (a
+# reply's author resolved from another record, say) rebuild the platform when it has new raw.
+_PER_RECORD = re.compile(r"^\s*--\s*incremental:\s*per-record\s*$", re.MULTILINE)
+# what the rows of a platform are a function of, besides its raw and frozen files: a change to any
+# of these (an upgrade) rebuilds the platform, so an increment never mixes two versions' rows
+_CODE_FILES = (Path(__file__), Path(schema.__file__), Path(canonical_handle.__code__.co_filename))
+_ORDER = {"posts": "post_id", "accounts": "account_id", "post_links": "post_id, url",
+          "post_mentions": "post_id, account_id", "post_hashtags": "post_id, tag", "org_articles": "group_id, url"}
+_POST_TABLES = ("posts", "post_links", "post_mentions", "post_hashtags")
+# the one account row per id among the mapped rows (as _build_platform_tables picks it), kept
+# with `detail` as the increment's state: a full profile fetched long ago still beats a new embed
+_BEST_ACCOUNTS = ("SELECT * FROM ({rows}) QUALIFY row_number() OVER ("
+                  "PARTITION BY account_id ORDER BY detail DESC, fetched_at DESC, handle) = 1")
+
+
+def _sql_quote(path: str) -> str:
+    return "'" + path.replace("'", "''") + "'"
+
+
+def _platform_state(lake: Lake, platform: str, erased: list[str]) -> dict[str, Any]:
+    """What a published platform entry must match for its rows to be reused or extended."""
+    code = hashlib.sha256()
+    for path in (get_connector(platform).mapping_file, *_CODE_FILES):
+        code.update(Path(path).read_bytes())
+    frozen: dict[str, str] = {}
+    for table in schema.NORMALISED:
+        path = lake.frozen_path(table, platform)
+        if lake.exists(path):  # forget rewrites a frozen file in place: its size or time changes
+            info = lake.fs.info(path)
+            frozen[lake.relative(path)] = f"{info.get('size')}:{info.get('mtime') or info.get('LastModified') or ''}"
+    return {"code": code.hexdigest(), "erased": hashlib.sha256("\n".join(erased).encode()).hexdigest(),
+            "frozen": frozen}
+
+
+def _plan(previous: dict[str, Any] | None, raw: list[str], state: dict[str, Any]) -> tuple[str, list[str]]:
+    """("keep" | "increment" | "full", the new raw files) for one platform."""
+    known = (previous or {}).get("state", {})
+    if previous is None or any(known.get(k) != state[k] for k in ("code", "erased", "frozen")):
+        return "full", []
+    covered = set(previous["raw_files"])
+    if not covered <= set(raw):  # a covered file went (retention, a rewrite): rebuild
+        return "full", []
+    new = [f for f in raw if f not in covered]
+    if not new:
+        return "keep", []
+    return ("increment" if "max_fetched_us" in known else "full"), new
+
+
+def _write_increment_state(con: duckdb.DuckDBPyConnection, lake: Lake, platform: str, generation: str,
+                           versions: str, accounts: str | None, max_us: int) -> dict[str, Any]:
+    """The increment state of a platform just mapped (temp tables `raw`, `mapped_accounts`)."""
+    files = {"versions": lake.normalised_state_path(platform, generation, "versions")}
+    _copy_to_lake(con, lake, versions, files["versions"])
+    if accounts is not None:
+        files["accounts"] = lake.normalised_state_path(platform, generation, "accounts")
+        _copy_to_lake(con, lake, accounts, files["accounts"])
+    return {"max_fetched_us": max_us, "files": {k: lake.relative(v) for k, v in files.items()}}
+
+
+def _full_state(con: duckdb.DuckDBPyConnection, lake: Lake, platform: str, generation: str,
+                fresh: dict[str, str]) -> dict[str, Any]:
+    if not fresh:  # no raw at all (every file expired): the frozen rows alone, and no version known
+        versions = ("SELECT NULL::VARCHAR AS record_type, NULL::VARCHAR AS record_id, NULL::VARCHAR AS origin, "
+                    "NULL::VARCHAR AS version WHERE false")
+        return _write_increment_state(con, lake, platform, generation, versions, None, 0)
+    max_us = con.execute("SELECT epoch_us(max(fetched_at)) FROM raw").fetchone()[0]
+    accounts = _BEST_ACCOUNTS.format(rows="SELECT * FROM mapped_accounts") if "accounts" in fresh else None
+    versions = "SELECT DISTINCT record_type, record_id, origin, md5(payload) AS version FROM raw"
+    return _write_increment_state(con, lake, platform, generation, versions, accounts, max_us or 0)
+
+
+def _increment(
+    con: duckdb.DuckDBPyConnection, lake: Lake, platform: str, previous: dict[str, Any], new: list[str],
+    generation: str,
+) -> dict[str, Any] | None:
+    """Extend a platform's published tables with the raw files `new`; None when it cannot be done
+    exactly (a new file fetched no later than the covered ones), and the platform is rebuilt.
+
+    Latest fetch wins, and every new row is fetched later than every covered one, so a post, link,
+    mention, hashtag or article key the new raw maps to is replaced whole by its new rows; an
+    account row by the best of its kept state row and its new rows. A new raw row that repeats a
+    version already covered changes nothing (a version counts from its first fetch), so it goes
+    before mapping. Each changed table is rewritten whole into the new generation: readers see one
+    file per table, and the increment costs a scan of the tables, not a mapping of all raw."""
+    state = previous["state"]
+    new_sql = _raw_files_sql([lake.path(f) for f in new])
+    low, high = con.execute(f"SELECT epoch_us(min(fetched_at)), epoch_us(max(fetched_at)) FROM ({new_sql})").fetchone()
+    if low is None or low <= state["max_fetched_us"]:
+        return None
+    versions = _sql_quote(lake.path(state["files"]["versions"]))
+    fresh = _build_platform_tables(con, platform, f"""
+        SELECT n.* FROM ({new_sql}) AS n ANTI JOIN read_parquet({versions}, hive_partitioning = false) AS v
+        ON n.record_type IS NOT DISTINCT FROM v.record_type AND n.record_id IS NOT DISTINCT FROM v.record_id
+           AND n.origin IS NOT DISTINCT FROM v.origin AND md5(n.payload) IS NOT DISTINCT FROM v.version""")
+    tables = dict(previous["tables"])
+
+    def old(table: str) -> str | None:
+        files = tables.get(table, {}).get("files", [])
+        listed = ", ".join(_sql_quote(lake.path(f)) for f in files)
+        return f"SELECT * FROM read_parquet([{listed}], hive_partitioning = false)" if files else None
+
+    def write(table: str, select: str) -> None:
+        final = lake.normalised_path(table, platform, generation)
+        rows = _copy_to_lake(con, lake, f"SELECT * FROM ({select}) ORDER BY {_ORDER[table]}", final)
+        tables[table] = {"files": [lake.relative(final)], "rows": rows}
+
+    accounts_state = None
+    if "accounts" in fresh and con.execute("SELECT count(*) FROM mapped_accounts").fetchone()[0]:
+        rows = "SELECT * FROM mapped_accounts"
+        if "accounts" in state["files"]:
+            kept = _sql_quote(lake.path(state["files"]["accounts"]))
+            rows = f"SELECT * FROM read_parquet({kept}, hive_partitioning = false) UNION ALL BY NAME {rows}"
+        con.execute("CREATE OR REPLACE TEMP TABLE accounts_state AS " + _BEST_ACCOUNTS.format(rows=rows))
+        accounts_state = "SELECT * FROM accounts_state"
+        select = _cast_select(schema.ACCOUNTS, "accounts_state")
+        frozen = lake.frozen_path("accounts", platform)
+        if lake.exists(frozen):  # frozen rows give way to every account mapped from raw, as in a full build
+            select += (f" UNION ALL (SELECT * FROM read_parquet({_sql_quote(frozen)}, hive_partitioning = false) "
+                       "WHERE NOT (account_id IN (SELECT account_id FROM accounts_state)))")
+        write("accounts", select)
+    for table, present, changed in (
+        *((t, "posts" in fresh, "posts_latest") for t in _POST_TABLES),
+        ("org_articles", "org_articles" in fresh, "mapped_articles"),
+    ):
+        if not present or not con.execute(f"SELECT count(*) FROM {changed}").fetchone()[0]:
+            continue  # nothing new for this table: its published file stays
+        before = old(table)
+        write(table, fresh[table] if before is None else
+              f"SELECT * FROM ({fresh[table]}) UNION ALL ({before} WHERE NOT ({_REPLACED_BY_FRESH[table]}))")
+    versions_sql = (f"SELECT * FROM read_parquet({versions}, hive_partitioning = false) UNION ALL "
+                    "SELECT DISTINCT record_type, record_id, origin, md5(payload) AS version FROM raw")
+    if accounts_state is None and "accounts" in state["files"]:
+        kept = _sql_quote(lake.path(state["files"]["accounts"]))
+        accounts_state = f"SELECT * FROM read_parquet({kept}, hive_partitioning = false)"
+    return {"tables": tables, "increment": _write_increment_state(
+        con, lake, platform, generation, versions_sql, accounts_state, max(high, state["max_fetched_us"]))}
 
 
 def normalise_lake(
@@ -394,22 +627,54 @@ def normalise_lake(
     *,
     pseudonymiser: Pseudonymiser | None = None,
     keep_previous: bool = True,
+    full: bool = False,
 ) -> dict[str, int]:
-    """Rebuild the normalised layer from raw (and frozen rows of expired raw); rows per table.
+    """Bring the normalised layer up to date with raw (and frozen rows of expired raw); rows per table.
 
-    Every table of every platform goes into a new generation folder; the generation is published
-    whole at the end by one manifest write (`Lake.publish_normalised`), so a normalise killed at
-    any point leaves the previous generation visible. `keep_previous=False` deletes the previous
-    generation's files once the new one is published (forget: nothing erased may survive)."""
+    Incremental by default. Each platform's published entry records the raw files it covers and
+    what its rows are a function of (code, erased accounts, frozen files). A platform with nothing
+    new keeps its files; one with only new raw files is extended (`_increment`, for per-record
+    mappings); any other change (retention, forget, an upgrade) rebuilds the platform. `full`
+    rebuilds every platform, as do pseudonymisation (a link title's pseudonym depends on every
+    account's name) and `keep_previous=False` (forget, which rewrites raw in place).
+
+    Every file goes into a new generation folder; the generation is published whole at the end by
+    one manifest write (`Lake.publish_normalised`), and the increment state is in that manifest,
+    so a normalise killed at any point leaves the previous generation, and its state, visible.
+    `keep_previous=False` deletes the previous generation's files once the new one is published
+    (forget: nothing erased may survive)."""
     counts = {name: 0 for name in schema.NORMALISED}
     generation = new_run_id()
     previous = lake.normalised_manifest()
+    pseudonymised = pseudonymiser is not None
+    # files written without pseudonymisation must not linger beside pseudonymised ones (or back)
+    same_privacy = previous is None or previous.get("pseudonymised", False) == pseudonymised
+    reuse = previous is not None and not full and keep_previous and same_privacy and not pseudonymised
+    erased = lake.erased_account_keys()
     entries: dict[str, Any] = {}
     con = new_connection(pseudonymiser=pseudonymiser, lake=lake)
-    use_erased_keys(con, lake.erased_account_keys())
+    use_erased_keys(con, erased)
     try:
         for platform in platform_names or platforms():
             files = lake.raw_files(platform)
+            raw = [lake.relative(f) for f in files]
+            state = _platform_state(lake, platform, erased)
+            before = previous["platforms"].get(platform) if reuse and previous is not None else None
+            plan, new = _plan(before, raw, state)
+            if plan == "keep" and before is not None:
+                entries[platform] = before
+                for table, entry in before["tables"].items():
+                    counts[table] += entry["rows"]
+                continue
+            if plan == "increment" and before is not None:
+                extended = _increment(con, lake, platform, before, new, generation)
+                if extended is not None:
+                    entries[platform] = {**before, "raw_files": raw,
+                                         "state": {**state, "built": "increment", **extended["increment"]},
+                                         "tables": extended["tables"]}
+                    for table, entry in extended["tables"].items():
+                        counts[table] += entry["rows"]
+                    continue
             fresh = _build_platform_tables(con, platform, _raw_files_sql(files)) if files else {}
             frozen = {table: lake.frozen_path(table, platform) for table in schema.NORMALISED}
             selects = {
@@ -433,17 +698,24 @@ def normalise_lake(
                 counts[table] += rows
                 tables[table] = {"files": [lake.relative(final)], "rows": rows}
             if tables:
-                # what the generation covers: an incremental normalise starts from this
+                # what the generation covers, and what its rows are a function of: the next
+                # normalise keeps or extends this entry when they still hold
+                state = {**state, "built": "full"}
+                if not pseudonymised and _PER_RECORD.search(
+                        get_connector(platform).mapping_file.read_text(encoding="utf-8")):
+                    state |= _full_state(con, lake, platform, generation, fresh)
                 entries[platform] = {
                     "tables": tables,
-                    "raw_files": [lake.relative(f) for f in files],
+                    "raw_files": raw,
                     "frozen_files": sorted(lake.relative(f) for f in frozen.values() if lake.exists(f)),
+                    "state": state,
                 }
     finally:
         con.close()
-    pseudonymised = pseudonymiser is not None
     if platform_names is not None and previous is not None:  # platforms not rebuilt keep their tables
         entries = {**{p: e for p, e in previous["platforms"].items() if p not in set(platform_names)}, **entries}
+    if reuse and previous is not None and entries == previous["platforms"]:
+        return counts  # nothing new anywhere: the published generation already is this one
     manifest = {
         "format": 1,
         "generation": generation,
@@ -451,8 +723,6 @@ def normalise_lake(
         "pseudonymised": pseudonymised,
         "platforms": dict(sorted(entries.items())),
     }
-    # files written without pseudonymisation must not linger beside pseudonymised ones (or back)
-    same_privacy = previous is None or previous.get("pseudonymised", False) == pseudonymised
     lake.publish_normalised(manifest, keep_previous=keep_previous and same_privacy)
     return counts
 

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from dissentry.config import Config, Source, load_config
+from dissentry.config import SCHEDULE_PRESETS, CollectionSettings, Config, Source, load_config
 
 CONFIG_VARIABLE = "dissentry_config"
 """Airflow Variable naming the configuration file."""
@@ -34,16 +34,8 @@ DEFAULT_PLATFORM_SLOTS = 4
 
 MARTS_ASSET_URI = "dissentry://warehouse/marts"
 
-# presets Airflow accepts, as cron, so every schedule gets the same timetable
-_PRESETS: dict[str, str] = {
-    "@hourly": "0 * * * *",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@weekly": "0 0 * * 0",
-    "@monthly": "0 0 1 * *",
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-}
+# presets Airflow accepts, as cron, so every schedule gets the same timetable (the config checks them)
+_PRESETS: dict[str, str] = SCHEDULE_PRESETS
 # a cron field character -> a dag_id-safe token, distinct for each so two crons never share an id
 _CRON_TOKENS: dict[str, str] = {"*": "x", "/": "every", "-": "to", ",": "and", "?": "q", "#": "nth"}
 
@@ -120,9 +112,51 @@ def collection_plan(config: Config) -> dict[str, dict[str, list[str]]]:
     return plan
 
 
-def execution_timeout(schedule: Schedule) -> timedelta:
-    """A run may take at most its own period (within 10 minutes and 6 hours)."""
+def execution_timeout(schedule: Schedule, settings: CollectionSettings | None = None) -> timedelta:
+    """`task_timeout_minutes` of `[settings.collection]` when set, else the run's own period
+    (within 10 minutes and 6 hours)."""
+    if settings is not None and settings.task_timeout_minutes is not None:
+        return timedelta(minutes=settings.task_timeout_minutes)
     return min(max(schedule.interval, timedelta(minutes=10)), timedelta(hours=6))
+
+
+@dataclass(frozen=True)
+class CollectTask:
+    """One mapped collection task of a schedule's DAG: a platform's sources that share Airflow settings."""
+
+    task_id: str
+    platform: str
+    sources: tuple[str, ...]
+    retries: int
+    retry_delay: timedelta
+    execution_timeout: timedelta
+
+
+def collection_tasks(config: Config, schedule: Schedule) -> list[CollectTask]:
+    """The collection tasks of one schedule, built from `[settings.collection]` and each source's
+    overrides. Airflow sets retries and timeouts per task, not per mapped instance, so a platform's
+    sources with different settings get one task each setting: `collect_<platform>` when they all
+    agree, `collect_<platform>_1`, `_2`, ... when they do not."""
+    tasks: list[CollectTask] = []
+    for platform, names in collection_plan(config).get(schedule.expression.strip(), {}).items():
+        by_settings: dict[tuple[int, timedelta, timedelta], list[str]] = {}
+        for name in names:
+            settings = config.collection_for(name)
+            key = (settings.task_retries, timedelta(seconds=settings.task_retry_delay_seconds),
+                   execution_timeout(schedule, settings))
+            by_settings.setdefault(key, []).append(name)
+        for n, ((retries, delay, timeout), group) in enumerate(by_settings.items(), start=1):
+            task_id = f"collect_{platform}" if len(by_settings) == 1 else f"collect_{platform}_{n}"
+            tasks.append(CollectTask(task_id, platform, tuple(group), retries, delay, timeout))
+    return tasks
+
+
+def by_platform(summaries: Mapping[str, Any], platform_of: Mapping[str, str]) -> dict[str, list[Any]]:
+    """Task id -> summaries, merged into platform -> summaries (a platform may have several tasks)."""
+    merged: dict[str, list[Any]] = {}
+    for task_id, runs in summaries.items():
+        merged.setdefault(platform_of.get(task_id, task_id), []).extend(list(runs))
+    return merged
 
 
 # ---- pools and assets --------------------------------------------------------------------------

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,14 +26,25 @@ from typing import Any
 import duckdb
 import pyarrow.parquet as pq
 from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
 from connectors.base import ImportFormatError, Page
 from connectors.http import HttpClient, HttpError
 from connectors.registry import get_connector
-from dissentry.config import Config, Source
-from dissentry.erasure import IngestGuard
+from dissentry import build_progress, resources
+from dissentry.config import CollectionSettings, Config, Source
+from dissentry.erasure import IngestGuard, without_erased_accounts
 from dissentry.normalise import normalise_lake
 from dissentry.privacy import pseudonymiser_for
 from dissentry.retention import apply_retention
@@ -54,11 +66,14 @@ from warehouse.lake import (
     sanitise_partition_value,
     write_collection_run,
 )
-from warehouse.lock import exclusive
+from warehouse.lock import exclusive, shared
 
 log = logging.getLogger(__name__)
 COMMIT_EVERY_SECONDS = 30.0
+PROGRESS_LOG_SECONDS = 10.0  # without a progress bar (no TTY): one log line this often
 console = Console(stderr=True)
+# progress lines without a TTY: the CLI shows this logger at INFO, a scheduler's log keeps them
+progress_log = logging.getLogger("dissentry.progress")
 
 
 @dataclass
@@ -89,12 +104,120 @@ def _progress(enabled: bool) -> Iterator[Progress | None]:
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        # an import's total is the files' bytes, so the percentage and the ETA are of bytes read
+        TaskProgressColumn(),
+        _RecordsColumn(),
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
         console=console,
         transient=False,
     ) as progress:
         yield progress
+
+
+class _RecordsColumn(ProgressColumn):
+    """Records landed so far, for the tasks that count them (an import, a collection)."""
+
+    def render(self, task: Task) -> Text:
+        records = task.fields.get("records")
+        return Text("" if records is None else f"{records:>9,} records", style="progress.download")
+
+
+def _read_offset(path: Path) -> int:
+    """How far this process has read into `path`: the largest offset of a descriptor open on it.
+
+    Linux's /proc/self/fdinfo; elsewhere 0 (the bar then moves file by file). Readers are the
+    connectors' own, so this is the one place that sees their position without changing them."""
+    target = os.path.realpath(path)
+    best = 0
+    try:
+        fds = os.listdir("/proc/self/fd")
+    except OSError:
+        return 0
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") != target:
+                continue
+            with open(f"/proc/self/fdinfo/{fd}", encoding="ascii") as fh:
+                for line in fh:
+                    if line.startswith("pos:"):
+                        best = max(best, int(line.split()[1]))
+        except (OSError, ValueError):
+            continue
+    return best
+
+
+class _ImportBytes:
+    """Bytes read of an import's files, over their size: None when a path is no plain file."""
+
+    def __init__(self, files: list[Path]) -> None:
+        self.sizes = {f: f.stat().st_size for f in files if f.is_file()}
+        self.total = sum(self.sizes.values()) if len(self.sizes) == len(files) else 0
+        self.finished = 0
+        self.current: Path | None = None
+        self.seen = 0  # of the current file: a reader that closed it before its last page read it all
+
+    def start(self, path: Path) -> None:
+        self.current, self.seen = path, 0
+
+    def finish(self, path: Path) -> None:
+        self.finished += self.sizes.get(path, 0)
+        self.current, self.seen = None, 0
+
+    def __call__(self) -> tuple[int, int] | None:
+        if not self.total:
+            return None
+        if self.current is not None:
+            self.seen = max(self.seen, min(_read_offset(self.current), self.sizes.get(self.current, 0)))
+        return min(self.finished + self.seen, self.total), self.total
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+class _PageProgress:
+    """After each page: the bar (on a TTY), or else a log line every PROGRESS_LOG_SECONDS."""
+
+    def __init__(self, bar: Progress | None, description: str,
+                 measure: Callable[[], tuple[int, int] | None] | None) -> None:
+        self.bar, self.description, self.measure = bar, description, measure
+        self.task = bar.add_task(description, total=None, records=0) if bar is not None else None
+        self.started = self.last = time.monotonic()
+        self.records = 0
+
+    def page(self, records: int) -> None:
+        self.records += records
+        now = time.monotonic()
+        if self.bar is not None and self.task is not None:
+            measured = self.measure() if self.measure else None
+            if measured:
+                self.bar.update(self.task, completed=measured[0], total=measured[1], records=self.records)
+            else:
+                self.bar.update(self.task, records=self.records)
+        elif now - self.last >= PROGRESS_LOG_SECONDS:
+            self.last = now
+            progress_log.info("%s", self.line(now))
+
+    def line(self, now: float) -> str:
+        text = f"{self.description}: {self.records:,} records"
+        measured = self.measure() if self.measure else None
+        if measured and measured[0]:
+            done, total = measured
+            left = (now - self.started) * (total - done) / done
+            text += (f", {_size(done)} of {_size(total)} ({done / total:.0%}), "
+                     f"about {timedelta(seconds=round(left))} left")
+        return text
+
+    def end(self, records: int) -> None:
+        if self.bar is not None and self.task is not None:
+            measured = self.measure() if self.measure else None
+            total = measured[1] if measured else max(records, 1)
+            self.bar.update(self.task, total=total, completed=total, records=records)
 
 
 # ---- ingestion: the one loop that lands pages in the lake ----------------------------------------
@@ -111,8 +234,14 @@ def _ingest(
     progress: Progress | None = None,
     description: str = "",
     extra_errors: list[str] | None = None,
+    measure: Callable[[], tuple[int, int] | None] | None = None,
+    expect_records: str | None = None,
 ) -> dict[str, Any]:
-    """Write pages to raw/quarantine, commit cursors after the data is durable, record the run."""
+    """Write pages to raw/quarantine, commit cursors after the data is durable, record the run.
+
+    `measure`: (bytes read, bytes in all) of an import's files, for the bar's total and ETA.
+    `expect_records`: what was read (an import's files); reading no record at all from it is no
+    success, so the run is partial and says so (an empty CSV, a glob that matched no file)."""
     started = datetime.now(UTC)
     run_id = new_run_id(started)
     day = started.strftime("%Y-%m-%d")
@@ -127,7 +256,7 @@ def _ingest(
     last_commit = time.monotonic()
     lake.sweep_stale_temp_files()
     cap_hit = False
-    task = progress.add_task(description or f"{mode} {source_name}", total=None) if progress else None
+    shown = _PageProgress(progress, description or f"{mode} {source_name}", measure)
     # accounts erased by `dissentry forget`: dropped, and redacted in other people's records,
     # before anything is written (dissentry/erasure.py); None when nothing was ever erased
     guard = IngestGuard.for_lake(lake, platform)
@@ -183,8 +312,8 @@ def _ingest(
                         "run_id": run_id,
                     }
                 )
+            # one summary line per source at the end (dissentry.health), not one line per record
             for reject in guard.rejects(page.rejects) if guard else page.rejects:
-                log.warning("quarantined %s: %s", reject.locator, reject.reason)
                 bad.append(
                     {
                         "platform": platform,
@@ -201,8 +330,7 @@ def _ingest(
             # land what we have every half minute too: a killed run then refetches little
             if raw.full() or bad.full() or time.monotonic() - last_commit > COMMIT_EVERY_SECONDS:
                 commit()
-            if progress is not None and task is not None:
-                progress.update(task, advance=len(page.records))
+            shown.page(len(page.records))
         status = "partial" if (errors or cap_hit) else "ok"
     except (HttpError, ImportFormatError, OSError, ValueError) as exc:
         # what was fetched before the fault is kept, and so is the cursor that covers it
@@ -240,6 +368,10 @@ def _ingest(
         status = "failed"
     if bad.rows_written and status == "ok":
         status = "partial"
+    dropped_erased = bool(guard and guard.note())
+    if expect_records is not None and status == "ok" and raw.rows_written == 0 and not dropped_erased:
+        errors.append(f"no records read from {expect_records}")
+        status = "partial"
     if guard and (note := guard.note()):
         errors.append(note)  # a count, never an id; keeping erased accounts out is no fault of the run
     finished = datetime.now(UTC)
@@ -275,8 +407,7 @@ def _ingest(
                               "this source records it as interrupted)") from None
     if interrupted is not None:
         raise interrupted  # the row is written; the caller (the CLI: a non-zero exit) still stops
-    if progress is not None and task is not None:
-        progress.update(task, total=raw.rows_written, completed=raw.rows_written)
+    shown.end(raw.rows_written)
     return row
 
 
@@ -332,8 +463,12 @@ def _count_new_records(lake: Lake, platform: str, run_id: str, files: list[str])
 
 
 # ---- the steps -------------------------------------------------------------------------------------
-def http_client_for(source: Source, **overrides: Any) -> HttpClient:
-    options = {**get_connector(source.platform).http_client_options(source), **overrides}
+def http_client_for(source: Source, settings: CollectionSettings | None = None, **overrides: Any) -> HttpClient:
+    """The source's HTTP client: retries, waits and request budget from `[settings.collection]`
+    (`Config.collection_for(source)`), the platform's headers and limits from its connector;
+    `overrides` are for tests (a fake clock, a transport)."""
+    options = {**(settings or CollectionSettings()).http_client_options(),
+               **get_connector(source.platform).http_client_options(source), **overrides}
     return HttpClient(source.platform, **options)
 
 
@@ -354,8 +489,14 @@ def collect(
                 rows.append(_import_source(config, source, lake, bar))
                 continue
             connector = get_connector(source.platform)
+            # accounts erased by `dissentry forget` are never asked for: named by token, never handle
+            source, skipped = without_erased_accounts(lake, source)
+            for warning in skipped:
+                log.warning("%s", warning)
+            emptied = bool(skipped) and not (source.accounts or source.hashtags or source.query or source.options)
             with _source_lock(lake, source.platform, source.name, "collect"), \
-                    http_client_for(source, **(http_overrides or {})) as http, _interruptible():
+                    http_client_for(source, config.collection_for(source), **(http_overrides or {})) as http, \
+                    _interruptible():
                 cursor = lake.load_cursor(source.platform, source.name)
                 rows.append(
                     _ingest(
@@ -363,9 +504,9 @@ def collect(
                         platform=source.platform,
                         source_name=source.name,
                         mode="collect",
-                        pages=_pages_of(connector.collect, source, cursor, http),
+                        pages=iter(()) if emptied else _pages_of(connector.collect, source, cursor, http),
                         cursor_before=cursor,
-                        max_pages=source.max_pages,
+                        max_pages=config.collection_for(source).max_pages,
                         http=http,
                         progress=bar,
                         description=f"collect {source.name}",
@@ -394,23 +535,38 @@ def _expand_paths(config: Config | None, paths: Iterable[str | Path], *, keep_fo
     return out
 
 
-def _import_pages(connector: Any, files: list[Path], source: Source | None, errors: list[str]) -> Iterator[Page]:
-    """Pages of every file; a file that is not an export of this kind is reported and skipped."""
+def _import_pages(connector: Any, files: list[Path], source: Source | None, errors: list[str],
+                  read: _ImportBytes | None = None) -> Iterator[Page]:
+    """Pages of every file; a file that is not an export of this kind is recorded and skipped.
+
+    Nothing is printed here: the problem lands in the run row, which the caller shows (the CLI's
+    health block names it once). `read` follows the bytes read, for the progress bar."""
     from connectors.base import Reject
 
     for path in files:
+        if read is not None:
+            read.start(path)
         try:
             yield from connector.read_export(path, source)
         except ImportFormatError as exc:
             errors.append(str(exc))
-            console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
             yield Page(rejects=[Reject(str(path), str(exc))])
         except Exception as exc:  # a reader's bug on one strange file must not stop the other files
             message = f"{path}: could not be read: {type(exc).__name__}: {exc}"
-            log.exception("import of %s failed", path)
+            log.info("import of %s failed", path, exc_info=True)  # the traceback with --verbose
             errors.append(message)
-            console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
             yield Page(rejects=[Reject(str(path), message)])
+        finally:
+            if read is not None:
+                read.finish(path)
+
+
+def _named(files: list[Path]) -> str:
+    """The files an import read, short enough for one line of the health block."""
+    if not files:
+        return "no file (none of the paths named one)"
+    shown = ", ".join(str(f) for f in files[:3])
+    return shown if len(files) <= 3 else f"{len(files)} files ({shown}, ...)"
 
 
 def _import_source(config: Config, source: Source, lake: Lake, bar: Progress | None) -> dict[str, Any]:
@@ -431,12 +587,17 @@ def import_export(
     connector = get_connector(platform)
     source = config.source(source_name) if source_name and any(s.name == source_name for s in config.sources) else None
     name = source_name or f"import-{platform}"
+    paths = list(paths)
     files = _expand_paths(config, paths, keep_folders=connector.reads_folders)
     errors: list[str] = []
     missing = [f for f in files if not f.exists()]
     if missing:
         errors.extend(f"{f}: no such file or folder" for f in missing)
         files = [f for f in files if f.exists()]
+    # a pattern that matches nothing is as missing as a file that is not there
+    errors.extend(f"{config.resolve(str(p)) if config else p}: no file matches this pattern" for p in paths
+                  if any(ch in str(p) for ch in "*?[") and not _expand_paths(config, [p]))
+    read = _ImportBytes(files)
     lake = _lake or lake_for(config)
     with _source_lock(lake, platform, name, "import"), _progress(progress and _bar is None) as own_bar, \
             _interruptible():
@@ -445,11 +606,13 @@ def import_export(
             platform=platform,
             source_name=name,
             mode="import",
-            pages=_import_pages(connector, files, source, errors),
+            pages=_import_pages(connector, files, source, errors, read),
             cursor_before=None,
             progress=_bar or own_bar,
             description=f"import {name}",
             extra_errors=errors,
+            measure=read,
+            expect_records=_named(files),
         )
 
 
@@ -487,19 +650,30 @@ def _interruptible() -> Iterator[None]:
             previous[signal.SIGTERM](signal.SIGTERM, None)
 
 
-def _source_lock(lake: Lake, platform: str, source_name: str, mode: str) -> AbstractContextManager[None]:
-    """One collection or import per source at a time: its cursor and run row are its own."""
-    return exclusive(lake, f"source-{platform}-{source_name}", what=f"{mode} {source_name}")
+@contextmanager
+def _source_lock(lake: Lake, platform: str, source_name: str, mode: str) -> Iterator[None]:
+    """One collection or import per source at a time: its cursor and run row are its own. And none
+    while `dissentry forget` registers and rewrites (warehouse/lock.py, `ingest`)."""
+    with shared(lake, "ingest", what=f"{mode} {source_name}"), \
+            exclusive(lake, f"source-{platform}-{source_name}", what=f"{mode} {source_name}"):
+        yield
 
 
-def normalise(config: Config, *, keep_previous: bool = True) -> dict[str, int]:
-    """Rebuild the normalised layer, published whole (`keep_previous=False`: see normalise_lake)."""
+def _step_lines() -> AbstractContextManager[None]:
+    """Normalise's and transform's steps as log lines, one every PROGRESS_LOG_SECONDS at most."""
+    return build_progress.reporting(build_progress.log_lines(every_seconds=PROGRESS_LOG_SECONDS))
+
+
+def normalise(config: Config, *, keep_previous: bool = True, full: bool = False) -> dict[str, int]:
+    """Bring the normalised layer up to date, incrementally unless `full`; published whole
+    (`keep_previous=False`, which also rebuilds in full: see normalise_lake)."""
     lake = lake_for(config)
     pseudonymiser = pseudonymiser_for(config)  # checked before anything is rewritten
-    with exclusive(lake, "build", what="normalise"), _disk_full_is_one_line(lake.write_folder, spill=lake.spill_dir):
-        if config.settings.raw_retention_days:
-            apply_retention(lake, config.settings.raw_retention_days)
-        return normalise_lake(lake, pseudonymiser=pseudonymiser, keep_previous=keep_previous)
+    with exclusive(lake, "build", what="normalise"), _disk_full_is_one_line(lake.write_folder, spill=lake.spill_dir), \
+            resources.configured(config.settings.resources), _step_lines():
+        # always: with no retention configured it still finishes one a kill interrupted
+        apply_retention(lake, config.settings.raw_retention_days)
+        return normalise_lake(lake, pseudonymiser=pseudonymiser, keep_previous=keep_previous, full=full)
 
 
 @contextmanager
@@ -520,7 +694,8 @@ def _disk_full_is_one_line(*folders: Path, spill: Path) -> Iterator[None]:
 def transform(config: Config, *, progress: bool = False) -> dict[str, int]:
     """Build dissentry.duckdb: views over the lake, config tables, models, marts exported to Parquet."""
     lake = lake_for(config)
-    with exclusive(lake, "build", what="transform"), _disk_full_is_one_line(lake.write_folder, spill=lake.local_dir):
+    with exclusive(lake, "build", what="transform"), _disk_full_is_one_line(lake.write_folder, spill=lake.local_dir), \
+            resources.configured(config.settings.resources), _step_lines():
         return _transform(config, lake, progress)
 
 
@@ -540,6 +715,7 @@ def _transform(config: Config, lake: Lake, progress: bool) -> dict[str, int]:
     try:
         with ExitStack() as mart_copies:
             con = connect(building, lake=lake)
+            resources.apply(con, spill_dir=None, lake=lake)  # DuckDB spills beside the file it builds
             try:
                 create_lake_views(con, lake)
                 load_config_tables(con, config)
@@ -549,6 +725,8 @@ def _transform(config: Config, lake: Lake, progress: bool) -> dict[str, int]:
                     def on_model(name: str, rows: int) -> None:
                         if bar is not None and task is not None:
                             bar.update(task, advance=1, description=f"transform: {name} ({rows:,} rows)")
+                        else:  # no bar (no TTY): a log line per model
+                            build_progress.report("transform", None, name, rows)
 
                     tables = run_models(con, config, on_model=on_model)
                 for mart in MART_NAMES:
@@ -564,11 +742,11 @@ def _transform(config: Config, lake: Lake, progress: bool) -> dict[str, int]:
     return tables
 
 
-def run(config: Config, *, progress: bool = False) -> RunResult:
+def run(config: Config, *, progress: bool = False, full: bool = False) -> RunResult:
     """Collect/import every source, normalise, transform."""
     result = RunResult(warehouse=lake_for(config).root)
     result.runs = collect(config, progress=progress)
-    result.normalised = normalise(config)
+    result.normalised = normalise(config, full=full)
     result.tables = transform(config, progress=progress)
     return result
 

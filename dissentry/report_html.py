@@ -342,7 +342,7 @@ def _config_tables(config: Config, data: ReportData) -> list[Table]:
             what.append(f"{len(s.files)} file pattern{'s' if len(s.files) != 1 else ''}")
         sources.rows.append([s.name, s.platform, "import" if s.is_import else "API", s.instance or "–",
                              ", ".join(what) or "–", "–" if s.is_import else s.schedule,
-                             "–" if s.is_import else _fmt(s.max_pages)])
+                             "–" if s.is_import else _fmt(config.collection_for(s).max_pages)])
     st = config.settings
     settings = Table("Settings", ["setting", "value"], [
         ["period", st.period],

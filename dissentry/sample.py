@@ -3,7 +3,8 @@
 Everything here is fictional: groups, people, domains (all under `.example`) and posts. The sample
 exists so `make run` works offline and so tests can check that the marts recover what was planted.
 
-Two files are written, in the shapes the import connectors read:
+Two data files are written, in the shapes the import connectors read (and, by `write_config`, a
+`dissentry.toml` that reads them, so `dissentry --config DIR/dissentry.toml run` works anywhere):
 - `mastodon.jsonl`: one Mastodon `Status` per line, as `GET /api/v1/accounts/:id/statuses` returns it
   (HTML content with mention/hashtag/link markup, full `account`, `mentions`, `tags`, `card`,
   `reblog` for boosts, Mastodon 4.4 `quote`), statuses of the instance https://social.example.
@@ -44,6 +45,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -58,6 +60,7 @@ STATUSES_FILE = "mastodon.jsonl"  # Mastodon statuses, one per line
 FEEDS_FILE = "bluesky.jsonl"  # Bluesky author-feed pages and profiles
 TRUTH_FILE = "truth.json"
 TRUTH_STANCE_FILE = "truth_stance.jsonl"  # the planted stance of every post, by post_id
+CONFIG_FILE = "dissentry.toml"  # the demo configuration, written beside the data (`write_config`)
 _TARGET_WINDOW = 6  # recent posts per account that others may reply to, repost or quote
 
 # ---- groups and their planted behaviour --------------------------------------------------------
@@ -1394,6 +1397,31 @@ def _write_stance_truth(fh: TextIO, draft: Draft, published: Published) -> None:
     fh.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
 
 
+# ---- the configuration that reads the sample -----------------------------------------------------
+
+
+def demo_config_text() -> str:
+    """The demo configuration (groups, members and sources of this sample), paths relative to its
+    folder. It is package data, so an installed wheel has it as well as a checkout; it is the
+    repository's ./dissentry.toml with the sample's files and the lake beside it
+    (tests/test_sample.py keeps the two in step)."""
+    return resources.files("dissentry").joinpath("demo.toml").read_text(encoding="utf-8")
+
+
+def write_config(out_dir: Path, *, overwrite: bool = False) -> tuple[Path, bool]:
+    """Write `dissentry.toml` into the sample folder, so `dissentry --config DIR/dissentry.toml run`
+    works from anywhere. An existing file is kept unless `overwrite` (it may be the user's edit).
+    Returns the path and whether it was written."""
+    path = Path(out_dir) / CONFIG_FILE
+    if path.exists() and not overwrite:
+        return path, False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(demo_config_text(), encoding="utf-8", newline="\n")
+    tmp.replace(path)  # whole or not at all: a half-written config would fail in a confusing way
+    return path, True
+
+
 # ---- a simulated annotator: labels from the planted truth ------------------------------------------
 
 
@@ -1481,8 +1509,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--scale", type=float, default=1.0)
     args = parser.parse_args(argv)
     truth = generate_sample(args.out_dir, seed=args.seed, scale=args.scale)
+    config, _ = write_config(args.out_dir)
     print(f"wrote {truth.mastodon_statuses} Mastodon statuses and {truth.bluesky_feed_items} Bluesky feed items "
-          f"to {args.out_dir}")
+          f"to {args.out_dir}; configuration: {config}")
 
 
 if __name__ == "__main__":

@@ -6,8 +6,8 @@ Layout under the lake's root, a local folder or an object-store URL (`s3://bucke
     quarantine/platform=P/source=S/date=YYYY-MM-DD/<run_id>-<n>.parquet
     collection_runs/<run_id>.parquet                                  one row per run
     normalised/_manifest.json                                         the published generation (see below)
-    normalised/<generation>/<table>/platform=P/data.parquet           written by `normalise`
-    frozen/<table>/platform=P/data.parquet                            rows of expired raw (retention)
+    normalised/<generation>/<table>/P/data.parquet                    written by `normalise`
+    frozen/_manifest.json, frozen/<generation>/<table>/P/data.parquet rows of expired raw (retention)
     marts/<table>.parquet                                             copies of the marts
     erasures/<stamp>.parquet, state/erased_accounts.json              `dissentry forget`
     labels/<import_id>.parquet, label_imports/<import_id>.parquet     `dissentry labels import`
@@ -21,7 +21,10 @@ and, always on local disk (`local_dir`: the lake's own folder when the lake is l
 
 A normalise writes every table of every platform into a new generation folder, then publishes
 them together by replacing `normalised/_manifest.json` (one rename, or one PUT): it names the
-generation, each table's files and rows, and the raw and frozen files the generation covers.
+generation, each table's files and rows, and the raw and frozen files the generation covers,
+with the state an incremental normalise extends (`normalised/<generation>/_state/platform=P/`:
+known raw versions, each account's best mapped row; see dissentry/normalise.py). A platform with
+nothing new keeps its files from an older generation folder, which stays while it is named.
 Readers follow the manifest (`Lake.normalised_files`, the catalog's views), so a normalise killed
 half-way leaves the previous generation visible, whole. The previous generation's files are kept
 until the next publish, for readers that hold a snapshot built on it (a notebook's open
@@ -63,6 +66,7 @@ from warehouse import schema
 
 DUCKDB_FILE = "dissentry.duckdb"
 NORMALISED_MANIFEST = "_manifest.json"
+FROZEN_MANIFEST = "_manifest.json"
 # stores whose listings fsspec would otherwise cache for the life of the process; another
 # machine's writes must show up in the next listing
 _LISTING_CACHE_PROTOCOLS = {"s3", "s3a", "gs", "gcs", "abfs", "az", "adl"}
@@ -76,6 +80,17 @@ def sanitise_partition_value(value: str) -> str:
     if set(encoded) <= {"."}:  # ".", "..": never a directory reference
         encoded = encoded.replace(".", "%2E")
     return encoded
+
+
+def platform_folder(platform: str) -> str:
+    """The folder of one platform's file in a normalised or frozen generation: the bare name, not
+    `platform=P`. Those files carry a `platform` column; a hive-style `platform=` folder as well
+    made pandas (pyarrow) refuse the table ("Field platform has incompatible types: string vs
+    dictionary") and gave polars and Spark the column twice. A plain folder is no partition to
+    any reader, so `pd.read_parquet(<generation>/posts)` reads the column from the files, as
+    DuckDB's views do (hive_partitioning = false). Generations written before keep their paths
+    (the manifest records every file)."""
+    return sanitise_partition_value(platform)
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -191,6 +206,10 @@ def _generations_of(manifest: dict[str, Any]) -> set[str]:
     for entry in manifest["platforms"].values():
         for table in entry["tables"].values():
             found |= {rel.split("/")[1] for rel in table["files"] if rel.startswith("normalised/")}
+        # an incremental normalise's state (dissentry/normalise.py) lives in a generation folder too
+        for rel in entry.get("state", {}).get("files", {}).values():
+            if rel.startswith("normalised/"):
+                found.add(rel.split("/")[1])
     return found
 
 
@@ -269,17 +288,47 @@ class Lake:
 
     def normalised_path(self, table: str, platform: str, generation: str) -> str:
         """A table's file in one (perhaps not yet published) generation of the normalised layer."""
-        return self.path(
-            "normalised", generation, table, f"platform={sanitise_partition_value(platform)}", "data.parquet"
-        )
+        return self.path("normalised", generation, table, platform_folder(platform), "data.parquet")
+
+    def normalised_state_path(self, platform: str, generation: str, name: str) -> str:
+        """Incremental normalisation's state of one platform (never a table readers see)."""
+        return self.path("normalised", generation, "_state", platform_folder(platform), f"{name}.parquet")
 
     @property
     def normalised_manifest_path(self) -> str:
         return self.path("normalised", NORMALISED_MANIFEST)
 
-    def frozen_path(self, table: str, platform: str) -> str:
-        """Normalised rows kept after their raw files expired (raw retention)."""
-        return self.path("frozen", table, f"platform={sanitise_partition_value(platform)}", "data.parquet")
+    def frozen_path(self, table: str, platform: str, generation: str | None = None) -> str:
+        """Normalised rows kept after their raw files expired (raw retention): the published file
+        (it may not exist), or with `generation` the file in that, perhaps unpublished, generation.
+
+        A retention writes every frozen table into a new generation and publishes it by replacing
+        `frozen/_manifest.json` (dissentry/retention.py), as normalise publishes its layer."""
+        partition = platform_folder(platform)
+        if generation is not None:
+            return self.path("frozen", generation, table, partition, "data.parquet")
+        manifest = self.frozen_manifest()
+        if manifest is None:  # a lake frozen before generations existed: one file per table
+            return self.path("frozen", table, f"platform={sanitise_partition_value(platform)}", "data.parquet")
+        rel = manifest["platforms"].get(platform, {}).get("tables", {}).get(table, {}).get("file")
+        return self.path(rel) if rel else self.path("frozen", manifest["generation"], table, partition, "data.parquet")
+
+    def frozen_files(self, table: str) -> list[str]:
+        """The published frozen files of one table, every platform."""
+        manifest = self.frozen_manifest()
+        if manifest is None:
+            return self.files("frozen", table)
+        return sorted(self.path(entry["tables"][table]["file"]) for entry in manifest["platforms"].values()
+                      if table in entry["tables"])
+
+    @property
+    def frozen_manifest_path(self) -> str:
+        return self.path("frozen", FROZEN_MANIFEST)
+
+    def frozen_manifest(self) -> dict[str, Any] | None:
+        """The published frozen generation (None before the first retention of this layout)."""
+        path = self.frozen_manifest_path
+        return self.read_json(path) if self.exists(path) else None
 
     def mart_path(self, table: str) -> str:
         return self.path("marts", f"{table}.parquet")

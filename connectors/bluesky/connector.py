@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
-from connectors.base import Connector, ImportFormatError, Page, RawRecord, Reject, TargetCursor
+from connectors.base import Batcher, Connector, ImportFormatError, Page, RawRecord, Reject, TargetCursor
 from connectors.exports import iter_json_values
 from connectors.http import BudgetExhausted, Documented, HttpClient, HttpError, RateLimit, redact_url
 
@@ -50,7 +50,6 @@ HANDLE_ENV = "DISSENTRY_BLUESKY_HANDLE"
 PASSWORD_ENV = "DISSENTRY_BLUESKY_APP_PASSWORD"
 PDS_ENV = "DISSENTRY_BLUESKY_PDS"
 API_PAGE_LIMIT = 100  # the lexicons' maximum for getAuthorFeed and searchPosts
-IMPORT_PAGE_SIZE = 1000
 REASON_REPOST = "app.bsky.feed.defs#reasonRepost"
 REASON_PIN = "app.bsky.feed.defs#reasonPin"
 
@@ -418,30 +417,23 @@ class BlueskyConnector(Connector):
     def read_export(self, path: Path, source: Source | None) -> Iterator[Page]:
         path = Path(path)
         origin = ((source.instance if source is not None else None) or PUBLIC_APPVIEW).rstrip("/")
-        page = Page()
+        batch = Batcher()
         seen_bluesky = False
         for locator, value in iter_json_values(path):
             if isinstance(value, Reject):
-                page.rejects.append(value)
+                batch.add(value)
             else:
                 for item_locator, item, kind in _flatten(locator, value):
                     if kind is None:
                         if not seen_bluesky:
                             raise ImportFormatError(_not_bluesky_message(path, item))
-                        page.rejects.append(
-                            Reject(item_locator, "not a Bluesky feed item, post view or profile", _dump(item))
-                        )
+                        batch.add(Reject(item_locator, "not a Bluesky feed item, post view or profile", _dump(item)))
                     else:
                         seen_bluesky = True
-                        _add(page, _to_record(kind, item, origin, item_locator))
-                    if len(page.records) + len(page.rejects) >= IMPORT_PAGE_SIZE:
-                        yield page
-                        page = Page()
-            if len(page.records) + len(page.rejects) >= IMPORT_PAGE_SIZE:
-                yield page
-                page = Page()
-        if page.records or page.rejects:
-            yield page
+                        batch.add(_to_record(kind, item, origin, item_locator))
+                    yield from batch.full()
+            yield from batch.full()
+        yield from batch.rest()
 
 
 def _add(page: Page, out: RawRecord | Reject) -> None:

@@ -1,3 +1,5 @@
+-- incremental: per-record
+-- (every output row comes from one raw record, with no lookup across records: see dissentry/normalise.py)
 -- Bluesky raw records -> canonical posts and accounts (contract: docs/architecture.md,
 -- "Normalisation contract"). Reads only the view `raw`.
 --
@@ -14,6 +16,7 @@
 -- * created_at: the earlier of record.createdAt and indexedAt (the AppView's own sortAt), so a post
 --   claiming a future date counts when it was seen, while a back-dated import keeps its date.
 -- * links: link facets and the external embed only, never the text, which holds a shortened URL.
+--   Without the quoted post's own bsky.app URL, and without a stray trailing quote mark.
 -- * text: record.text with each link facet's display text (a shortened URL such as
 --   'orga.example/pap...', no scheme) replaced by the facet's full URI: the plain-text rendering of
 --   the rich text, as Mastodon's HTML-to-text gives the full URL. Transforms strip URLs before
@@ -21,6 +24,8 @@
 --   survive that and read as naming the organisation. Falls back to record.text if the facets'
 --   byte ranges overlap or do not fit the text.
 -- * mention handles: the text slice at the facet's UTF-8 byte offsets, without '@', lower case.
+-- * every handle is a host name in one spelling: NFKC, no zero-width or bidi characters, lower
+--   case, IDNA-encoded (`canonical_host(account_handle(h, NULL))`, connectors/identity.py).
 -- * hashtags: tag facets plus the record's extra `tags`, lower case.
 -- * accounts: full profiles (detail 1) and the partial author views inside posts (detail 0): post
 --   authors, reposters, reply parent/root authors and quoted authors, so interactions with accounts
@@ -122,12 +127,17 @@ originals AS (
         external_title AS link_title,
         like_count, repost_count, reply_count,
         source, fetched_at, run_id, version_rank_key,
-        list_distinct(list_concat(
-            [x.feature ->> '$.uri' FOR x IN features IF x.type = 'app.bsky.richtext.facet#link'],
+        -- a facet URI ending in a quote mark (the autolinker took the closing quote of
+        -- 'https://...') is the same link as without it; the quoted post's own bsky.app URL, which
+        -- clients add as a link facet, is the quote, not an external link (as on Mastodon)
+        list_distinct(list_filter(list_concat(
+            [rtrim(x.feature ->> '$.uri', '''"’”‘“') FOR x IN features IF x.type = 'app.bsky.richtext.facet#link'],
             [external_uri]
-        )) AS links,
+        ), lambda u: quoted_uri IS NULL OR NOT regexp_matches(u,
+            '^https?://(?:www\.)?bsky\.app/profile/[^/?#]+/post/'
+            || regexp_extract(quoted_uri, '/([^/]+)$', 1) || '(?:[/?#]|$)'))) AS links,
         [{'account_id': 'bluesky:' || (x.feature ->> '$.did'),
-          'handle': lower(ltrim(try(decode(encode(record_text)[x.byte_start + 1 : x.byte_end])), '@'))}
+          'handle': canonical_host(account_handle(try(decode(encode(record_text)[x.byte_start + 1 : x.byte_end])), NULL))}
          FOR x IN features IF x.type = 'app.bsky.richtext.facet#mention'] AS mentions,
         list_distinct(list_concat(
             [lower(ltrim(x.feature ->> '$.tag', '#')) FOR x IN features IF x.type = 'app.bsky.richtext.facet#tag'],
@@ -179,7 +189,7 @@ profiles AS (
     SELECT
         'bluesky:' || (j ->> '$.did') AS account_id,
         'bluesky' AS platform,
-        lower(ltrim(j ->> '$.handle', '@')) AS handle,
+        canonical_host(account_handle(j ->> '$.handle', NULL)) AS handle,
         j ->> '$.displayName' AS display_name,
         j ->> '$.description' AS bio,
         TRY_CAST(j ->> '$.followersCount' AS BIGINT) AS followers,
@@ -216,7 +226,7 @@ UNION ALL
 SELECT
     'bluesky:' || (a ->> '$.did') AS account_id,
     'bluesky' AS platform,
-    lower(ltrim(a ->> '$.handle', '@')) AS handle,
+    canonical_host(account_handle(a ->> '$.handle', NULL)) AS handle,
     a ->> '$.displayName' AS display_name,
     CAST(NULL AS VARCHAR) AS bio,
     CAST(NULL AS BIGINT) AS followers,

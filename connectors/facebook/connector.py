@@ -41,19 +41,20 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from connectors.base import Connector, ImportFormatError, Page, RawRecord, Reject
+from connectors.base import IMPORT_PAGE_SIZE as IMPORT_PAGE_SIZE  # re-exported: callers import it from here
+from connectors.base import Batcher, Connector, ImportFormatError, Page, RawRecord, Reject
+from connectors.base import ImportOnlyError as ImportOnlyError  # re-exported, as above
 from connectors.exports import zip_member_problem
+from connectors.identity import clean_text
 
 if TYPE_CHECKING:
-    from connectors.http import HttpClient
     from dissentry.config import Source
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "facebook"
-IMPORT_PAGE_SIZE = 1000
 _CHUNK = 1 << 20
 _MAX_POST_CHARS = 16 << 20  # one post larger than this is quarantined rather than buffered forever
 WRAPPER_KEYS = ("status_updates_v2", "status_updates")
@@ -70,24 +71,10 @@ _decoder = json.JSONDecoder()
 Json = dict[str, Any]
 
 
-class ImportOnlyError(ValueError):
-    """An API collection was asked of a platform that can only be imported from files."""
-
-
 class FacebookOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     owner: str | None = None  # the export owner's name or handle, when profile_information.json is absent
-
-
-def parse_options(source: Source | None) -> FacebookOptions:
-    if source is None:
-        return FacebookOptions()
-    try:
-        return FacebookOptions.model_validate(source.options)
-    except ValidationError as exc:
-        problems = "; ".join(f"options.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ValueError(f"source {source.name!r} (facebook): {problems} (known options: owner)") from None
 
 
 # ---- strings -------------------------------------------------------------------------------------
@@ -114,12 +101,13 @@ def slug(name: str) -> str:
     """A name as a handle: lower case, runs of anything but letters and digits become one '-'.
 
     mapping.sql computes the same for the people whose posts the owner shared
-    (`trim(regexp_replace(lower(nfc_normalize(x)), '[^\\pL\\pN]+', '-', 'g'), '-')`), so combining
-    marks left after NFC are dropped here as DuckDB's lower() drops them.
+    (`trim(regexp_replace(lower(clean_text(x)), '[^\\pL\\pN]+', '-', 'g'), '-')`), so combining
+    marks left after NFKC are dropped here as DuckDB's lower() drops them. `clean_text` (NFKC, no
+    zero-width or bidi characters) makes a look-alike spelling of a name the same handle.
     """
     out: list[str] = []
     gap = False
-    for ch in unicodedata.normalize("NFC", name).lower():
+    for ch in clean_text(name).lower():
         category = unicodedata.category(ch)
         if category[0] in "LN":
             if gap and out:
@@ -309,15 +297,17 @@ class _Reader:
     def __init__(self, owner: Owner) -> None:
         self.owner = owner
         self.seen: dict[int, int] = {}
-        self.page = Page()
+        self.batch = Batcher()
+
+    @property
+    def page(self) -> Page:
+        return self.batch.page
 
     def add_file(self, fh: TextIO, where: str) -> Iterator[Page]:
         try:
             for index, value in iter_posts(fh, where):
                 self._add(index, value, where)
-                if len(self.page.records) + len(self.page.rejects) >= IMPORT_PAGE_SIZE:
-                    yield self.page
-                    self.page = Page()
+                yield from self.batch.full()
         except UnicodeDecodeError as exc:
             self.page.rejects.append(Reject(where, f"not UTF-8 text: {exc.reason}"))
 
@@ -341,9 +331,7 @@ class _Reader:
         )
 
     def finish(self) -> Iterator[Page]:
-        if self.page.records or self.page.rejects:
-            yield self.page
-        self.page = Page()
+        yield from self.batch.rest()
 
 
 def _unsafe(name: str) -> bool:
@@ -450,25 +438,17 @@ def _first_element_check(path: Path) -> None:
         raise ImportFormatError(f"{path}: not UTF-8 text ({exc.reason})") from None
 
 
-def _refuse_collection(platform: str, what: str) -> Iterator[Page]:
-    raise ImportOnlyError(
-        f"{platform} is import-only ({what}): give the source `files = [...]` instead of accounts/query, "
-        f"or run `dissentry import {platform} <file>`"
-    )
-    yield Page()  # pragma: no cover - makes this a generator, so the error surfaces inside the run
-
-
 class FacebookConnector(Connector):
     platform: ClassVar[str] = PLATFORM
     mapping_file: ClassVar[Path] = Path(__file__).with_name("mapping.sql")
     reads_folders: ClassVar[bool] = True
-
-    def collect(self, source: Source, cursor: dict[str, Any] | None, http: HttpClient) -> Iterator[Page]:
-        return _refuse_collection(self.platform, "Meta offers no API for this; download your information as JSON")
+    Options: ClassVar[type[BaseModel]] = FacebookOptions
+    can_collect: ClassVar[bool] = False
+    import_only_reason: ClassVar[str] = "Meta offers no API for this; download your information as JSON"
 
     def read_export(self, path: Path, source: Source | None) -> Iterator[Page]:
         path = Path(path)
-        options = parse_options(source)
+        options: FacebookOptions = self.options(source)
         if path.is_dir():
             yield from _read_folder(path, options)
             return

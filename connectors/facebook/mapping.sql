@@ -1,3 +1,5 @@
+-- incremental: per-record
+-- (every output row comes from one raw record, with no lookup across records: see dissentry/normalise.py)
 -- Facebook export posts -> the canonical posts and accounts (contract: docs/architecture.md).
 --
 -- A raw record is `{"owner": {"name", "slug"}, "post": <one post of the export>}` (see connector.py).
@@ -36,11 +38,25 @@ parts AS (
             list_transform(from_json(p -> 'data', '[{"post": "VARCHAR"}]'), lambda d: d.post),
             lambda t: t IS NOT NULL AND t <> ''
         ), chr(10) || chr(10)), '') AS own_text,
+        -- the shared things: {url (NULL when it is none), name}. Some exports write a url without
+        -- its scheme (a bare 'facebook.com' for a page or group share); it is the same link over https.
         flatten(coalesce(list_transform(
             from_json(p -> 'attachments', '[{"data": [{"external_context": {"url": "VARCHAR", "name": "VARCHAR"}}]}]'),
             lambda a: list_filter(
-                list_transform(coalesce(a.data, []), lambda d: d.external_context),
-                lambda e: e IS NOT NULL AND regexp_matches(coalesce(e.url, ''), '^https?://')
+                list_transform(
+                    list_filter(list_transform(coalesce(a.data, []), lambda d: d.external_context),
+                                lambda e: e IS NOT NULL),
+                    lambda e: {
+                        'url': CASE
+                            WHEN regexp_matches(trim(coalesce(e.url, '')), '^https?://') THEN trim(e.url)
+                            WHEN regexp_matches(trim(coalesce(e.url, '')),
+                                                '^(?:[\pL\pN-]+\.)+\pL[\pL\pN-]*(?:[/?#][^\s]*)?$')
+                                THEN 'https://' || trim(e.url)
+                        END,
+                        'name': nullif(trim(e.name), '')
+                    }
+                ),
+                lambda e: e.url IS NOT NULL OR e.name IS NOT NULL
             )
         ), [])) AS contexts,
         nullif(trim(regexp_extract(
@@ -53,7 +69,7 @@ shaped AS (
     SELECT
         *,
         CASE WHEN shared_name IS NOT NULL AND shared_name <> owner_name
-            THEN trim(regexp_replace(lower(nfc_normalize(shared_name)), '[^\pL\pN]+', '-', 'g'), '-') END
+            THEN trim(regexp_replace(lower(clean_text(shared_name)), '[^\pL\pN]+', '-', 'g'), '-') END
             AS shared_slug,
         list_transform(
             regexp_extract_all(own_text, 'https?://[^\s<>"]+'),
@@ -82,24 +98,26 @@ SELECT
     CAST(NULL AS VARCHAR) AS quote_of_post_id,
     CASE WHEN nullif(shared_slug, '') IS NOT NULL AND own_text <> '' THEN 'facebook:' || shared_slug END
         AS quote_of_author_id,
-    CASE WHEN nullif(shared_slug, '') IS NULL THEN contexts[1].name END AS link_title,
+    CASE WHEN nullif(shared_slug, '') IS NULL THEN list_filter(contexts, lambda e: e.name IS NOT NULL)[1].name END
+        AS link_title,
     CAST(NULL AS BIGINT) AS like_count,
     CAST(NULL AS BIGINT) AS repost_count,
     CAST(NULL AS BIGINT) AS reply_count,
     source, fetched_at, run_id,
     md5(payload) AS version_rank_key,
     list_distinct(
-        CASE WHEN nullif(shared_slug, '') IS NULL THEN list_transform(contexts, lambda e: e.url) ELSE [] END
+        CASE WHEN nullif(shared_slug, '') IS NULL
+            THEN list_filter(list_transform(contexts, lambda e: e.url), lambda u: u IS NOT NULL) ELSE [] END
         || text_links
     ) AS links,
     list_distinct(list_transform(
         list_filter(
             coalesce(from_json(p -> 'tags', '[{"name": "VARCHAR"}]'), []),
-            lambda t: trim(regexp_replace(lower(nfc_normalize(coalesce(t.name, ''))), '[^\pL\pN]+', '-', 'g'), '-') <> ''
+            lambda t: trim(regexp_replace(lower(clean_text(coalesce(t.name, ''))), '[^\pL\pN]+', '-', 'g'), '-') <> ''
         ),
         lambda t: {
-            'account_id': 'facebook:' || trim(regexp_replace(lower(nfc_normalize(t.name)), '[^\pL\pN]+', '-', 'g'), '-'),
-            'handle': trim(regexp_replace(lower(nfc_normalize(t.name)), '[^\pL\pN]+', '-', 'g'), '-')
+            'account_id': 'facebook:' || trim(regexp_replace(lower(clean_text(t.name)), '[^\pL\pN]+', '-', 'g'), '-'),
+            'handle': trim(regexp_replace(lower(clean_text(t.name)), '[^\pL\pN]+', '-', 'g'), '-')
         }
     )) AS mentions,
     list_distinct(list_transform(
@@ -133,7 +151,7 @@ people AS (
     SELECT handle, display_name, fetched_at, detail FROM owners
     UNION ALL
     SELECT
-        trim(regexp_replace(lower(nfc_normalize(display_name)), '[^\pL\pN]+', '-', 'g'), '-'),
+        trim(regexp_replace(lower(clean_text(display_name)), '[^\pL\pN]+', '-', 'g'), '-'),
         display_name, fetched_at, 0
     FROM shared
     WHERE display_name IS NOT NULL AND display_name <> owner_name

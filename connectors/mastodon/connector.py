@@ -36,7 +36,7 @@ from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
 
 import httpx
 
-from connectors.base import Connector, ImportFormatError, Page, RawRecord, Reject
+from connectors.base import Batcher, Connector, ImportFormatError, Page, RawRecord, Reject
 from connectors.exports import iter_json_values
 from connectors.http import Documented, HttpError, RateLimit, redact_url
 from connectors.identity import canonical_host, leap_second_clamped
@@ -48,7 +48,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PAGE_LIMIT = 40  # the documented maximum for status timelines
-IMPORT_PAGE_SIZE = 1000
 _STATUS_OR_ACCOUNT_KEYS = frozenset({"id", "account", "content", "acct", "username", "created_at", "uri", "reblog"})
 
 
@@ -110,7 +109,15 @@ def _origin_of(url: Any) -> str | None:
     if not isinstance(url, str) or "://" not in url:
         return None
     parts = urlsplit(url)
-    return f"https://{canonical_host(parts.hostname)}" if parts.hostname else None
+    if not parts.hostname:
+        return None
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    # the instance's port is part of its namespace (mapping.sql); the scheme's default is not
+    shown = f":{port}" if port and port != (80 if parts.scheme.lower() == "http" else 443) else ""
+    return f"https://{canonical_host(parts.hostname)}{shown}"
 
 
 def _id_key(status_id: str) -> tuple[int, str]:
@@ -411,11 +418,11 @@ class MastodonConnector(Connector):
     def read_export(self, path: Path, source: Source | None) -> Iterator[Page]:
         path = Path(path)
         origins = _Origins(normalise_instance(source.instance) if source and source.instance else None)
-        page = Page()
+        batch = Batcher()
         checked = False
         for locator, value in iter_json_values(path):
             if isinstance(value, Reject):
-                page.rejects.append(value)
+                batch.add(value)
             else:
                 if not checked and value not in (None, []):
                     reason = foreign_format(value)
@@ -423,12 +430,10 @@ class MastodonConnector(Connector):
                         raise ImportFormatError(f"{path}: the first record {reason}")
                     checked = True
                 for item in _records_in(value, locator, origins):
-                    (page.records if isinstance(item, RawRecord) else page.rejects).append(item)
-            if len(page.records) + len(page.rejects) >= IMPORT_PAGE_SIZE:
-                yield page
-                page = Page()
-        if page.records or page.rejects:
-            yield page
+                    batch.add(item)
+                    yield from batch.full()
+            yield from batch.full()
+        yield from batch.rest()
 
 
 def _records_in(value: Any, locator: str, origins: _Origins) -> Iterator[RawRecord | Reject]:

@@ -1,7 +1,8 @@
 -- Mastodon raw records -> the canonical posts and accounts (contract: docs/architecture.md).
 --
 -- Ids inside a Status (its own, in_reply_to_id, accounts', mentions') are local to the instance that
--- served it, which the connector stores as raw.origin. So a post is 'mastodon:<origin host>:<id>',
+-- served it, which the connector stores as raw.origin. So a post is 'mastodon:<origin host>:<id>'
+-- (the host with its port when the instance has one: 'mastodon:localhost:3000:<id>'),
 -- while accounts are global: 'mastodon:<user>@<host>' in lower case, where an `acct` without '@' is
 -- a local account of the origin instance. `account_handle` (dissentry/normalise.py) spells every
 -- handle one way: NFKC, no zero-width or bidi characters, lower case, the host IDNA-encoded.
@@ -18,7 +19,12 @@ records AS (
     SELECT
         r.record_type, r.source, r.fetched_at, r.run_id, r.payload,
         r.payload::JSON AS j,
-        canonical_host(regexp_extract(r.origin, '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/]*@)?([^/:?#]+)', 1)) AS host
+        -- host[:port]: two instances on one host (localhost:3000, localhost:3001) are two namespaces;
+        -- the scheme's default port is no part of it
+        canonical_host(CASE WHEN lower(r.origin) LIKE 'https:%'
+            THEN regexp_replace(regexp_extract(r.origin, '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/]*@)?([^/?#]+)', 1), ':(?:443)?$', '')
+            ELSE regexp_replace(regexp_extract(r.origin, '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/]*@)?([^/?#]+)', 1), ':(?:80)?$', '')
+        END) AS host
     FROM raw AS r
     WHERE r.record_type IN ('status', 'account')
 ),
@@ -222,7 +228,12 @@ records AS (
     SELECT
         r.record_type, r.fetched_at,
         r.payload::JSON AS j,
-        canonical_host(regexp_extract(r.origin, '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/]*@)?([^/:?#]+)', 1)) AS host
+        -- host[:port]: two instances on one host (localhost:3000, localhost:3001) are two namespaces;
+        -- the scheme's default port is no part of it
+        canonical_host(CASE WHEN lower(r.origin) LIKE 'https:%'
+            THEN regexp_replace(regexp_extract(r.origin, '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/]*@)?([^/?#]+)', 1), ':(?:443)?$', '')
+            ELSE regexp_replace(regexp_extract(r.origin, '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/]*@)?([^/?#]+)', 1), ':(?:80)?$', '')
+        END) AS host
     FROM raw AS r
     WHERE r.record_type IN ('status', 'account')
 ),
@@ -250,22 +261,33 @@ account_objects AS (
     UNION ALL
     SELECT host, fetched_at, s -> 'account' FROM quoted WHERE s IS NOT NULL
 ),
-accts AS (
+-- every status embeds its author, so a few accounts appear in every payload: the fields (and the
+-- HTML of each bio) are computed once per distinct account object and joined back to each copy,
+-- which keeps its own fetched_at (forget traces every record that carries an account by it)
+distinct_objects AS (
+    SELECT DISTINCT host, a FROM account_objects WHERE json_type(a) = 'OBJECT' AND coalesce(a ->> 'acct', '') <> ''
+),
+object_fields AS (
     SELECT
-        *,
-        account_handle(a ->> 'acct', host) AS acct_full
-    FROM account_objects
-    WHERE json_type(a) = 'OBJECT' AND coalesce(a ->> 'acct', '') <> ''
+        host, a,
+        account_handle(a ->> 'acct', host) AS acct_full,
+        a ->> 'display_name' AS display_name,
+        html_to_text(coalesce(a ->> 'note', '')) AS bio,
+        TRY_CAST(a ->> 'followers_count' AS BIGINT) AS followers,
+        TRY_CAST(a ->> 'following_count' AS BIGINT) AS following,
+        safe_timestamp(a ->> 'created_at') AS created_at
+    FROM distinct_objects
 )
 SELECT DISTINCT
-    'mastodon:' || acct_full AS account_id,
+    'mastodon:' || f.acct_full AS account_id,
     'mastodon' AS platform,
-    acct_full AS handle,
-    a ->> 'display_name' AS display_name,
-    html_to_text(coalesce(a ->> 'note', '')) AS bio,
-    TRY_CAST(a ->> 'followers_count' AS BIGINT) AS followers,
-    TRY_CAST(a ->> 'following_count' AS BIGINT) AS following,
-    safe_timestamp(a ->> 'created_at') AS created_at,
-    fetched_at,
+    f.acct_full AS handle,
+    f.display_name,
+    f.bio,
+    f.followers,
+    f.following,
+    f.created_at,
+    o.fetched_at,
     1 AS detail
-FROM accts;
+FROM account_objects AS o
+JOIN object_fields AS f ON f.host IS NOT DISTINCT FROM o.host AND f.a = o.a;

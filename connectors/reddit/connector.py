@@ -43,9 +43,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from connectors.base import Connector, ImportFormatError, Page, RawRecord, Reject, TargetCursor
+from connectors.base import Batcher, Connector, ImportFormatError, Page, RawRecord, Reject, TargetCursor
 from connectors.exports import iter_json_values
 from connectors.http import BudgetExhausted, Documented, HttpClient, HttpError, RateLimit, redact_url
 
@@ -59,7 +59,6 @@ CLIENT_SECRET_ENV = "DISSENTRY_REDDIT_CLIENT_SECRET"
 USER_AGENT = "python:dissentry:0.1 (research data collection; +https://github.com/dissentry/dissentry)"
 PAGE_LIMIT = 100  # the documented maximum for listings
 LISTING_CAP = 1000  # reddit lists no further back than about this many items
-IMPORT_PAGE_SIZE = 1000
 KINDS = ("t1", "t3")  # comment, link (submission)
 
 Json = dict[str, Any]
@@ -85,17 +84,6 @@ class RedditOptions(BaseModel):
     client_id: str | None = None
     token_host: str | None = None  # where /api/v1/access_token lives (default www.reddit.com)
     user_agent: str | None = None
-
-
-def parse_options(source: Source) -> RedditOptions:
-    try:
-        return RedditOptions.model_validate(source.options)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"options.{'.'.join(str(p) for p in err['loc']) or '?'}: {err['msg']}" for err in exc.errors()
-        )
-        known = ", ".join(RedditOptions.model_fields)
-        raise ValueError(f"reddit source {source.name!r}: {problems} (known options: {known})") from None
 
 
 # ---- rate limits --------------------------------------------------------------------------------
@@ -327,16 +315,17 @@ def _listing_children(body: Any) -> list[Any] | None:
 class RedditConnector(Connector):
     platform: ClassVar[str] = "reddit"
     mapping_file: ClassVar[Path] = Path(__file__).with_name("mapping.sql")
+    Options: ClassVar[type[BaseModel]] = RedditOptions
 
     def http_client_options(self, source: Source) -> dict[str, Any]:
-        options = parse_options(source)
+        options: RedditOptions = self.options(source)
         # documented: 100 queries a minute averaged over 10 minutes; paced at 600 per 10 minutes (60 a
         # minute, the older and safer figure) only when the server sends no headers
         return {"headers": {"User-Agent": options.user_agent or USER_AGENT}, "rate_limit_parser": reddit_rate_limit,
                 "documented_limit": Documented(600, 600.0)}
 
     def collect(self, source: Source, cursor: dict[str, Any] | None, http: HttpClient) -> Iterator[Page]:
-        options = parse_options(source)
+        options: RedditOptions = self.options(source)
         targets = targets_for(source, options)
         if not targets:
             raise ValueError(f"reddit source {source.name!r}: nothing to collect: give accounts "
@@ -439,32 +428,23 @@ class RedditConnector(Connector):
         things, or bare submission/comment objects, as JSON, JSON Lines or gzip."""
         path = Path(path)
         origin = ((source.instance if source is not None else None) or API_BASE).rstrip("/")
-        page = Page()
+        batch = Batcher()
         seen_reddit = False
         for locator, value in iter_json_values(path):
             if isinstance(value, Reject):
-                page.rejects.append(value)
+                batch.add(value)
             else:
                 for item_locator, item, kind in _flatten(locator, value):
                     if kind is None:
                         if not seen_reddit:
                             raise ImportFormatError(_not_reddit_message(path, item))
-                        page.rejects.append(Reject(item_locator, "not a reddit submission or comment", _dump(item)))
+                        batch.add(Reject(item_locator, "not a reddit submission or comment", _dump(item)))
                         continue
                     seen_reddit = True
-                    out = _to_record(kind, item, origin, item_locator)
-                    if isinstance(out, Reject):
-                        page.rejects.append(out)
-                    else:
-                        page.records.append(out)
-                    if len(page.records) + len(page.rejects) >= IMPORT_PAGE_SIZE:
-                        yield page
-                        page = Page()
-            if len(page.records) + len(page.rejects) >= IMPORT_PAGE_SIZE:
-                yield page
-                page = Page()
-        if page.records or page.rejects:
-            yield page
+                    batch.add(_to_record(kind, item, origin, item_locator))
+                    yield from batch.full()
+            yield from batch.full()
+        yield from batch.rest()
 
 
 def classify(obj: Any) -> str | None:
@@ -514,3 +494,9 @@ def _not_reddit_message(path: Path, obj: Any) -> str:
         keys = ", ".join(sorted(obj)[:8])
         return f"{path}: not a reddit export: its first record is neither a submission nor a comment (keys: {keys})"
     return f"{path}: not a reddit export: its first record is {_type_name(obj)}, not an object"
+
+
+def parse_options(source: Source) -> RedditOptions:
+    """The source's options; the name callers used before the connector contract v2."""
+    options: RedditOptions = RedditConnector().options(source)
+    return options

@@ -2,8 +2,8 @@
 --
 -- A raw record is one Listing child's `data`: record_type 't3' (a submission) or 't1' (a comment),
 -- record_id its fullname ('t3_abc'). reddit ids and usernames are global, so post_id is
--- 'reddit:' || fullname and author_id 'reddit:' || lower(author) (usernames are unique and
--- case-insensitive).
+-- 'reddit:' || fullname and author_id 'reddit:' || the author's one spelling (usernames are unique
+-- and case-insensitive; `account_handle`: NFKC, no zero-width or bidi characters, lower case).
 --
 -- - A submission is a 'post' whose text is its title, then a blank line and its selftext when it has
 --   one. A link post (not `is_self`) shares `url`: a link when it points off reddit (i.redd.it
@@ -40,7 +40,7 @@ crosspost_parents AS (
       AND regexp_matches(coalesce(d ->> '$.crosspost_parent_list[0].name', ''), '^t3_[0-9a-z]+$')
 ),
 authored AS (
-    SELECT *, d ->> 'author' AS author
+    SELECT *, account_handle(d ->> 'author', NULL) AS author  -- one spelling: no look-alikes
     FROM (SELECT * FROM things UNION ALL SELECT * FROM crosspost_parents)
     WHERE coalesce(d ->> 'author', '') NOT IN ('', '[deleted]')
 ),
@@ -109,7 +109,7 @@ SELECT
         parent.author,
         CASE WHEN l.d ->> 'parent_id' = l.d ->> 'link_id'
                   AND coalesce(l.d ->> 'link_author', '') NOT IN ('', '[deleted]')
-             THEN lower(l.d ->> 'link_author') END
+             THEN account_handle(l.d ->> 'link_author', NULL) END
     ) END AS reply_to_author_id,
     CASE WHEN l.crosspost_of IS NOT NULL THEN 'reddit:' || l.crosspost_of END AS repost_of_post_id,
     CASE WHEN l.crosspost_of IS NOT NULL THEN 'reddit:' || parent.author END AS repost_of_author_id,
@@ -151,9 +151,9 @@ authors AS (
     SELECT fetched_at, d ->> '$.crosspost_parent_list[0].author' FROM things
 )
 SELECT DISTINCT
-    'reddit:' || lower(author) AS account_id,
+    'reddit:' || account_handle(author, NULL) AS account_id,
     'reddit' AS platform,
-    lower(author) AS handle,
+    account_handle(author, NULL) AS handle,
     CAST(NULL AS VARCHAR) AS display_name,
     CAST(NULL AS VARCHAR) AS bio,
     CAST(NULL AS BIGINT) AS followers,

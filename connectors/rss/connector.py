@@ -25,6 +25,7 @@ that cannot be read at all (a malformed document with no usable entry, an HTML p
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import io
 import logging
@@ -33,7 +34,7 @@ import time
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -41,9 +42,9 @@ from urllib.parse import urljoin
 
 import feedparser
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from connectors.base import Connector, ImportFormatError, Page, RawRecord, Reject
+from connectors.base import Connector, ImportFormatError, Page, RawRecord, Reject, paged
 from connectors.http import BudgetExhausted, HttpError, RateLimit, redact_url
 
 if TYPE_CHECKING:
@@ -55,7 +56,6 @@ log = logging.getLogger(__name__)
 FEED_SUFFIXES = (".xml", ".rss", ".atom")
 ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 MAX_FEED_BYTES = 64 << 20  # feedparser parses a whole document at once; a larger "feed" is not one
-IMPORT_PAGE_SIZE = 1000
 _GROUP_ID = r"^[a-z0-9][a-z0-9_.-]{0,63}$"  # as dissentry.config.Group.id
 
 
@@ -91,19 +91,6 @@ def feed_urls(source: Source, options: RssOptions) -> list[str]:
             feed = source.instance.rstrip("/") + feed
         urls.append(feed)
     return urls
-
-
-def parse_options(source: Source) -> RssOptions:
-    try:
-        return RssOptions.model_validate(source.options)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'options'}: {err['msg']}" for err in exc.errors()
-        )
-        raise ValueError(
-            f"source {source.name!r}: invalid rss options ({problems}); expected "
-            "options = {group = \"<group id>\", feeds = [\"https://org.example/feed.xml\"]}"
-        ) from None
 
 
 # ---- rate limits ------------------------------------------------------------------------------------
@@ -160,6 +147,70 @@ def _iso_utc(parsed: Any) -> str | None:
     return datetime(*parsed[:6], tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# RFC 822 with the day and month named in another language, as feeds written by hand or by
+# localised CMSs have it (`Seg, 24 Set 2018 19:42:40 -0300`), which feedparser does not read
+_LOCAL_RFC822 = re.compile(
+    r"^\s*(?:[^\W\d_]+\.?,?\s+)?(\d{1,2})\.?\s+([^\W\d_]+)\.?,?\s+(\d{4})"
+    r"(?:,?\s+(\d{1,2}):(\d{2})(?::(\d{2}))?)?\s*(Z|UT|UTC|GMT|[+-]\d{2}:?\d{2})?\s*$"
+)
+# languages whose month names are tried when the feed declares no <language>; a name that means
+# different months in two of them (`lip`: July in Polish, June in Croatian) is only read when the
+# feed says its language
+_DATE_LANGUAGES = ("en", "pt", "es", "fr", "de", "it", "nl", "ca", "gl", "ro", "pl", "cs", "sk", "sv", "da",
+                   "nb", "fi", "tr", "hu", "hr", "sl", "et", "lv", "lt", "id", "eu")
+
+
+@functools.cache
+def _month_names(language: str) -> dict[str, int]:
+    """Month names and abbreviations of one language (CLDR, through babel), casefolded, no dots."""
+    from babel import Locale, UnknownLocaleError
+    from babel.dates import get_month_names
+
+    try:
+        locale = Locale.parse(language.replace("-", "_"))
+    except (UnknownLocaleError, ValueError, TypeError):
+        return {}
+    names: dict[str, int] = {}
+    for width in ("wide", "abbreviated"):
+        for context in ("format", "stand-alone"):
+            for month, name in get_month_names(width, context, locale).items():
+                names[name.casefold().rstrip(".")] = month
+    return names
+
+
+@functools.cache
+def _unambiguous_month_names() -> dict[str, int]:
+    seen: dict[str, set[int]] = {}
+    for language in _DATE_LANGUAGES:
+        for name, month in _month_names(language).items():
+            seen.setdefault(name, set()).add(month)
+    return {name: months.pop() for name, months in seen.items() if len(months) == 1}
+
+
+def localised_date(value: Any, language: str | None = None) -> str | None:
+    """`Seg, 24 Set 2018 19:42:40 -0300` -> `2018-09-24T22:42:40Z`: an RFC 822 date in another
+    language, read with the month names of the feed's language (else of the common ones)."""
+    if not isinstance(value, str):
+        return None
+    match = _LOCAL_RFC822.match(value)
+    if not match:
+        return None
+    day, month_name, year, hour, minute, second, zone = match.groups()
+    key = month_name.casefold()
+    month = (_month_names(language).get(key) if language else None) or _unambiguous_month_names().get(key)
+    if month is None:
+        return None
+    offset = 0
+    if zone and zone[0] in "+-":
+        digits = zone[1:].replace(":", "")
+        offset = (1 if zone[0] == "+" else -1) * (int(digits[:2]) * 60 + int(digits[2:]))
+    try:
+        local = datetime(int(year), month, int(day), int(hour or 0), int(minute or 0), int(second or 0), tzinfo=UTC)
+    except ValueError:
+        return None
+    return (local - timedelta(minutes=offset)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _str_or_none(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
@@ -174,7 +225,8 @@ def _absolute(link: str | None, feed_url: str) -> str | None:
     return urljoin(feed_url, link)
 
 
-def entry_payload(entry: Mapping[str, Any], group: str, feed_url: str) -> dict[str, Any]:
+def entry_payload(entry: Mapping[str, Any], group: str, feed_url: str, language: str | None = None) -> dict[str, Any]:
+    """`language` is the feed's own (`<language>pt-BR</language>`), for dates in that language."""
     # dict.get, not FeedParserDict.get: the latter answers `updated` with `published` when an entry
     # has no update date of its own
     def get(key: str) -> Any:
@@ -187,8 +239,8 @@ def entry_payload(entry: Mapping[str, Any], group: str, feed_url: str) -> dict[s
             "id": _str_or_none(get("id")),
             "link": _absolute(_str_or_none(get("link")), feed_url),
             "title": _plain_text(get("title_detail"), get("title")),
-            "published": _iso_utc(get("published_parsed")),
-            "updated": _iso_utc(get("updated_parsed")),
+            "published": _iso_utc(get("published_parsed")) or localised_date(get("published"), language),
+            "updated": _iso_utc(get("updated_parsed")) or localised_date(get("updated"), language),
             "summary": get("summary") if isinstance(get("summary"), str) else None,
         },
     }
@@ -225,15 +277,25 @@ def feed_entries(parsed: Any, *, group: str, feed_url: str, locator: str, index_
                     parsed.get("bozo_exception"), len(usable))
     records: list[RawRecord] = []
     rejects: list[Reject] = []
+    language = _str_or_none((parsed.get("feed") or {}).get("language"))
+    undated: list[str] = []  # entries that give a date no parser could read
     for index, entry in enumerate(entries):
         where = f"{locator}[{index}]" if index_locators else locator
-        payload = entry_payload(entry, group, feed_url)
+        payload = entry_payload(entry, group, feed_url, language)
+        if not (payload["entry"]["published"] or payload["entry"]["updated"]):
+            written = _str_or_none(dict.get(entry, "published")) or _str_or_none(dict.get(entry, "updated"))
+            if written:
+                undated.append(written)
         record_id = payload["entry"]["id"] or payload["entry"]["link"]
         if record_id is None:
             rejects.append(Reject(f"{locator}[{index}]", f"entry {index} of feed {feed_url} has neither id nor link",
                                   str(payload["entry"])[:2000]))
             continue
         records.append(RawRecord.from_json("entry", record_id, payload, feed_url, where))
+    if undated:
+        # the articles still land, without a publication date: say so once, with a count
+        log.warning("%s: %d of %d entries have a date that cannot be read (e.g. %r); their published_at "
+                    "is empty", locator, len(undated), len(entries), undated[0][:80])
     return _Parsed(records, rejects, None)
 
 
@@ -252,13 +314,14 @@ def self_link(parsed: Any) -> str | None:
 class RssConnector(Connector):
     platform: ClassVar[str] = "rss"
     mapping_file: ClassVar[Path] = Path(__file__).with_name("mapping.sql")
+    Options: ClassVar[type[BaseModel]] = RssOptions
 
     def http_client_options(self, source: Source) -> dict[str, Any]:
         return {"headers": {"Accept": ACCEPT}, "rate_limit_parser": feed_rate_limit}
 
     # ---- API collection -----------------------------------------------------------------------------
     def collect(self, source: Source, cursor: dict[str, Any] | None, http: HttpClient) -> Iterator[Page]:
-        options = parse_options(source)
+        options: RssOptions = self.options(source)
         if not options.feeds:
             raise ValueError(f"source {source.name!r}: an rss source needs options.feeds to collect")
         feeds: dict[str, dict[str, Any]] = copy.deepcopy((cursor or {}).get("feeds", {}))
@@ -375,11 +438,7 @@ class RssConnector(Connector):
         parsed = feed_entries(document, group=group, feed_url=feed_url, locator=where, index_locators=True)
         if parsed.problem:
             raise ImportFormatError(f"{where}: {parsed.problem}")
-        for start in range(0, max(len(parsed.records), 1), IMPORT_PAGE_SIZE):
-            rejects = parsed.rejects if start == 0 else []
-            page = Page(records=parsed.records[start:start + IMPORT_PAGE_SIZE], rejects=rejects)
-            if page.records or page.rejects:
-                yield page
+        yield from paged([*parsed.rejects, *parsed.records])
 
 
 def _import_group(source: Source | None, where: str) -> str:
@@ -390,7 +449,8 @@ def _import_group(source: Source | None, where: str) -> str:
             "source whose options name the group, e.g. options = {group = \"org_a\"}"
         )
     try:
-        return parse_options(source).group
+        options: RssOptions = RssConnector().options(source)
+        return options.group
     except ValueError as exc:
         raise ImportFormatError(f"{where}: {exc}") from None
 

@@ -1,3 +1,5 @@
+-- incremental: per-record
+-- (every output row comes from one raw record, with no lookup across records: see dissentry/normalise.py)
 -- RSS/Atom entry records -> org_articles: one row per article an organisation published
 -- (contract: docs/architecture.md; columns: warehouse.schema.ORG_ARTICLES).
 --

@@ -52,18 +52,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from connectors.base import Connector, ImportFormatError, Page, RawRecord, Reject
+from connectors.base import IMPORT_PAGE_SIZE as IMPORT_PAGE_SIZE  # re-exported: callers import it from here
+from connectors.base import (
+    Batcher,
+    Connector,
+    ImportFormatError,
+    OptionsError,
+    Page,
+    RawRecord,
+    Reject,
+)
+from connectors.base import ImportOnlyError as ImportOnlyError  # re-exported, as above
 from connectors.exports import MAX_VALUE_BYTES, iter_json_values, zip_member_problem
 from connectors.identity import canonical_handle, leap_second_clamped
 from connectors.registry import CONNECTORS
 
 if TYPE_CHECKING:
-    from connectors.http import HttpClient
     from dissentry.config import Source
 
-IMPORT_PAGE_SIZE = 1000
 REQUIRED = ("post_id", "author", "created_at", "text")
 OPTIONAL = (
     "url", "lang", "author_name", "reply_to", "reply_to_author", "repost_of", "repost_of_author",
@@ -79,12 +87,8 @@ HASHTAG = re.compile(r"(?<![\w&#/])#(\w+)")
 MENTION = re.compile(r"(?<![\w@/.])@(\w(?:[\w.-]*\w)?)")
 
 
-class ImportOnlyError(ValueError):
-    """An API collection was asked of a platform that can only be imported from files."""
-
-
-class TabularOptionsError(ValueError):
-    """A source's options for csv/jsonl that cannot be used."""
+TabularOptionsError = OptionsError
+"""The name this module gave the options error before the connector contract v2."""
 
 
 class TabularOptions(BaseModel):
@@ -121,6 +125,35 @@ class TabularOptions(BaseModel):
         return delimiter
 
 
+class CsvOptions(TabularOptions):
+    """`options` of a csv source."""
+
+    @model_validator(mode="after")
+    def _label_no_platform(self) -> CsvOptions:
+        problem = label_problem(self.platform_label, "csv")
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+class JsonlOptions(TabularOptions):
+    """`options` of a jsonl source: as csv's, but a JSON Lines file has no delimiter."""
+
+    @field_validator("delimiter")
+    @classmethod
+    def _no_delimiter(cls, delimiter: str | None) -> str | None:
+        if delimiter is not None:
+            raise ValueError("delimiter is for CSV files only")
+        return delimiter
+
+    @model_validator(mode="after")
+    def _label_no_platform(self) -> JsonlOptions:
+        problem = label_problem(self.platform_label, "jsonl")
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
 def label_problem(label: str | None, platform: str) -> str | None:
     """Why `label` cannot namespace this table's ids: it names a platform dissentry reads itself,
     whose post ids (`mastodon:...`) the table's rows would collide with and pass for."""
@@ -129,22 +162,6 @@ def label_problem(label: str | None, platform: str) -> str | None:
     return (f"platform_label {label!r} is the name of a platform dissentry reads itself: the table's posts "
             f"would pass for {label} posts and their ids collide with them; choose another label, "
             f"such as {label + '-archive'!r}")
-
-
-def parse_options(source: Source | None, platform: str) -> TabularOptions:
-    if source is None:
-        return TabularOptions()
-    try:
-        options = TabularOptions.model_validate(source.options)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"options.{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
-        )
-        raise TabularOptionsError(f"source {source.name!r} ({platform}): {problems}") from None
-    problem = label_problem(options.platform_label, platform)
-    if problem:
-        raise TabularOptionsError(f"source {source.name!r} ({platform}): options.{problem}")
-    return options
 
 
 # ---- values --------------------------------------------------------------------------------------
@@ -340,25 +357,6 @@ def _missing(path: Path, canonical: str, column: str, found: list[str]) -> Impor
     )
 
 
-class _Pages:
-    def __init__(self) -> None:
-        self.page = Page()
-
-    def add(self, item: RawRecord | Reject) -> Page | None:
-        if isinstance(item, Reject):
-            self.page.rejects.append(item)
-        else:
-            self.page.records.append(item)
-        if len(self.page.records) + len(self.page.rejects) >= IMPORT_PAGE_SIZE:
-            full, self.page = self.page, Page()
-            return full
-        return None
-
-    def rest(self) -> Iterator[Page]:
-        if self.page.records or self.page.rejects:
-            yield self.page
-
-
 def _to_record(mapper: Mapper, row: dict[str, Any], columns: dict[str, str], locator: str,
                content: str) -> RawRecord | Reject:
     try:
@@ -412,7 +410,7 @@ def read_csv(path: Path, options: TabularOptions, label: str) -> Iterator[Page]:
 
 def _csv_rows(path: Path, fh: io.TextIOBase, header: list[str], columns: dict[str, str], mapper: Mapper,
               delimiter: str) -> Iterator[Page]:
-    pages = _Pages()
+    pages = Batcher()
     lines = _LineCounter(fh)
     reader = csv.reader(lines, delimiter=delimiter)
     while True:
@@ -423,9 +421,8 @@ def _csv_rows(path: Path, fh: io.TextIOBase, header: list[str], columns: dict[st
             break
         except csv.Error as exc:
             lines.oversized = None  # the row is rejected either way
-            full = pages.add(Reject(f"{path}:{start}", f"unreadable CSV row: {exc}"))
-            if full:
-                yield full
+            pages.add(Reject(f"{path}:{start}", f"unreadable CSV row: {exc}"))
+            yield from pages.full()
             continue
         except UnicodeDecodeError as exc:
             pages.add(Reject(f"{path}:{start}", f"not UTF-8 text from here on: {exc.reason}"))
@@ -433,24 +430,21 @@ def _csv_rows(path: Path, fh: io.TextIOBase, header: list[str], columns: dict[st
         if lines.oversized is not None:
             line_no, size = lines.oversized
             lines.oversized = None
-            full = pages.add(Reject(f"{path}:{start}", f"line {line_no} is {size:,} characters, over the "
+            pages.add(Reject(f"{path}:{start}", f"line {line_no} is {size:,} characters, over the "
                                     f"{MAX_VALUE_BYTES:,}-character limit for one record: the row was not read"))
-            if full:
-                yield full
+            yield from pages.full()
             continue
         if not any(c.strip() for c in cells):
             continue
         if any(_UNDECODABLE.search(c) for c in cells):
             shown = delimiter.join(cells)[:2000].encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-            full = pages.add(Reject(f"{path}:{start}", f"the row on line {start} is not UTF-8 text", shown))
-            if full:
-                yield full
+            pages.add(Reject(f"{path}:{start}", f"the row on line {start} is not UTF-8 text", shown))
+            yield from pages.full()
             continue
         row = dict(zip(header, cells, strict=False))
         content = delimiter.join(cells)[:2000]
-        full = pages.add(_to_record(mapper, row, columns, f"{path}:{start}", content))
-        if full:
-            yield full
+        pages.add(_to_record(mapper, row, columns, f"{path}:{start}", content))
+        yield from pages.full()
     yield from pages.rest()
 
 
@@ -493,7 +487,7 @@ class _LineCounter:
 # ---- JSON Lines ----------------------------------------------------------------------------------
 def read_jsonl(path: Path, options: TabularOptions, label: str) -> Iterator[Page]:
     mapper = Mapper(options, label)
-    pages = _Pages()
+    pages = Batcher()
     columns: dict[str, str] | None = None
     for locator, value in iter_json_values(path):
         if isinstance(value, Reject):
@@ -511,21 +505,12 @@ def read_jsonl(path: Path, options: TabularOptions, label: str) -> Iterator[Page
                     canonical = exc.args[0]
                     raise _missing(path, canonical, mapper.source_column(canonical), sorted(value)) from None
             item = _to_record(mapper, value, columns, locator, json.dumps(value, ensure_ascii=False)[:2000])
-        full = pages.add(item)
-        if full:
-            yield full
+        pages.add(item)
+        yield from pages.full()
     yield from pages.rest()
 
 
 # ---- connectors ----------------------------------------------------------------------------------
-def _refuse_collection(platform: str) -> Iterator[Page]:
-    raise ImportOnlyError(
-        f"{platform} is import-only (a table of posts has no API): give the source `files = [...]`, "
-        f"or run `dissentry import {platform} <file>`"
-    )
-    yield Page()  # pragma: no cover - makes this a generator, so the error surfaces inside the run
-
-
 def _in_zip_too(path: Path, suffixes: tuple[str, ...], read: Any) -> Iterator[Page]:
     """`read(path)` for a plain file; for a zip, `read` on each member with one of `suffixes`.
 
@@ -560,12 +545,12 @@ def _in_zip_too(path: Path, suffixes: tuple[str, ...], read: Any) -> Iterator[Pa
 class CsvConnector(Connector):
     platform: ClassVar[str] = "csv"
     mapping_file: ClassVar[Path] = Path(__file__).with_name("mapping.sql")
-
-    def collect(self, source: Source, cursor: dict[str, Any] | None, http: HttpClient) -> Iterator[Page]:
-        return _refuse_collection(self.platform)
+    Options: ClassVar[type[BaseModel]] = CsvOptions
+    can_collect: ClassVar[bool] = False
+    import_only_reason: ClassVar[str] = "a table of posts has no API"
 
     def read_export(self, path: Path, source: Source | None) -> Iterator[Page]:
-        options = parse_options(source, self.platform)
+        options: TabularOptions = self.options(source)
         label = options.platform_label or self.platform
         yield from _in_zip_too(Path(path), (".csv", ".tsv", ".txt"), lambda p: read_csv(p, options, label))
 
@@ -573,15 +558,12 @@ class CsvConnector(Connector):
 class JsonlConnector(Connector):
     platform: ClassVar[str] = "jsonl"
     mapping_file: ClassVar[Path] = Path(__file__).with_name("mapping.sql")
-
-    def collect(self, source: Source, cursor: dict[str, Any] | None, http: HttpClient) -> Iterator[Page]:
-        return _refuse_collection(self.platform)
+    Options: ClassVar[type[BaseModel]] = JsonlOptions
+    can_collect: ClassVar[bool] = False
+    import_only_reason: ClassVar[str] = "a table of posts has no API"
 
     def read_export(self, path: Path, source: Source | None) -> Iterator[Page]:
-        options = parse_options(source, self.platform)
-        if options.delimiter is not None:
-            raise TabularOptionsError(f"source {source.name if source else '?'!r} (jsonl): options.delimiter is "
-                                      "for CSV files only")
+        options: TabularOptions = self.options(source)
         label = options.platform_label or self.platform
         suffixes = (".jsonl", ".json", ".ndjson", ".gz")
         yield from _in_zip_too(Path(path), suffixes, lambda p: read_jsonl(p, options, label))

@@ -45,19 +45,17 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from connectors.base import Connector, ImportFormatError, Page, RawRecord, Reject
+from connectors.base import Batcher, Connector, ImportFormatError, Page, RawRecord, Reject
 from connectors.exports import zip_member_problem
 
 if TYPE_CHECKING:
-    from connectors.http import HttpClient
     from dissentry.config import Source
 
 log = logging.getLogger(__name__)
 
 ORIGIN = "https://t.me"  # Telegram ids are global: the same for every exporter
-IMPORT_PAGE_SIZE = 1000
 RESULT_NAME = "result.json"
 PRIVATE_CHAT_TYPES = frozenset({"personal_chat", "bot_chat", "saved_messages", "replies"})
 CHANNEL_TYPES = frozenset({"public_channel", "private_channel"})
@@ -82,19 +80,6 @@ class TelegramOptions(BaseModel):
 
     chats: list[str | int] = []
     include_private_chats: bool | None = None
-
-
-def parse_options(source: Source | None) -> TelegramOptions:
-    if source is None:
-        return TelegramOptions()
-    try:
-        return TelegramOptions.model_validate(source.options)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'options'}: {e['msg']}" for e in exc.errors())
-        raise ValueError(
-            f"source {source.name!r}: invalid telegram options ({problems}); known options: "
-            "chats = [names or ids], include_private_chats = true|false"
-        ) from None
 
 
 class _Broken(Exception):
@@ -550,15 +535,13 @@ class TelegramConnector(Connector):
     platform: ClassVar[str] = "telegram"
     mapping_file: ClassVar[Path] = Path(__file__).with_name("mapping.sql")
     reads_folders: ClassVar[bool] = True
-
-    def collect(self, source: Source, cursor: dict[str, Any] | None, http: HttpClient) -> Iterator[Page]:
-        raise ImportFormatError(
-            "telegram has no API collection in dissentry: import an export with `dissentry import telegram FILE`"
-        )
+    Options: ClassVar[type[BaseModel]] = TelegramOptions
+    can_collect: ClassVar[bool] = False
+    import_only_reason: ClassVar[str] = "export chats from Telegram Desktop as JSON"
 
     def read_export(self, path: Path, source: Source | None) -> Iterator[Page]:
         path = Path(path)
-        options = parse_options(source)
+        options: TelegramOptions = self.options(source)
         if path.is_file() and _inside_an_export(path):
             log.debug("telegram: %s is a media file of an export, skipped", path)
             return
@@ -568,34 +551,31 @@ class TelegramConnector(Connector):
     def _read_one(self, label: str, opener: Callable[[], AbstractContextManager[IO[bytes]]],
                   options: TelegramOptions) -> Iterator[Page]:
         walk = _Walk(label, options)
-        page = Page()
+        batch = Batcher()
         try:
             with opener() as raw, _open_text(raw) as fh:
                 reader = _Reader(fh)
                 try:
                     for item in _walk_export(reader, walk, label):
-                        (page.records if isinstance(item, RawRecord) else page.rejects).append(item)
-                        if len(page.records) + len(page.rejects) >= IMPORT_PAGE_SIZE:
-                            yield page
-                            page = Page()
+                        batch.add(item)
+                        yield from batch.full()
                 except _Broken as exc:
-                    if not walk.chats_seen and not page.records:
+                    if not walk.chats_seen and not batch.page.records:
                         raise ImportFormatError(f"{label}: not a readable JSON export: {exc}") from None
                     where = f"{label}:{reader.where()}"
-                    page.rejects.append(Reject(where, f"the export is cut short or damaged: {exc}"))
+                    batch.page.rejects.append(Reject(where, f"the export is cut short or damaged: {exc}"))
         except UnicodeDecodeError as exc:
-            if not walk.chats_seen and not page.records:
+            if not walk.chats_seen and not batch.page.records:
                 raise ImportFormatError(f"{label}: not UTF-8 text ({exc.reason})") from None
-            page.rejects.append(Reject(label, f"not UTF-8 text further on ({exc.reason}): the rest was not read"))
+            batch.page.rejects.append(Reject(label, f"not UTF-8 text further on ({exc.reason}): the rest was not read"))
         except (OSError, EOFError, zipfile.BadZipFile) as exc:
-            if not walk.chats_seen and not page.records:
+            if not walk.chats_seen and not batch.page.records:
                 raise ImportFormatError(f"{label}: cannot read: {exc}") from None
-            page.rejects.append(Reject(label, f"cannot read the rest of the file: {exc}"))
+            batch.page.rejects.append(Reject(label, f"cannot read the rest of the file: {exc}"))
         if walk.chats_skipped:
             log.warning(
                 "telegram: %s: skipped %d of %d chats (private one-to-one chats of a whole-account export are skipped "
                 "unless options.include_private_chats = true; options.chats selects chats)",
                 label, walk.chats_skipped, walk.chats_seen,
             )
-        if page.records or page.rejects:
-            yield page
+        yield from batch.rest()

@@ -149,9 +149,10 @@ SELECT
     list_distinct([e.url FOR e IN r.ents IF e.type IN ('link', 'text_link')
                    AND regexp_matches(coalesce(e.url, ''), '^https?://')]) AS links,
     list_distinct(
-        [{'account_id': 'telegram:@' || lower(ltrim(e.text, '@')), 'handle': lower(ltrim(e.text, '@'))}
+        -- a username in one spelling (`account_handle`: NFKC, no zero-width or bidi characters)
+        [{'account_id': 'telegram:@' || account_handle(e.text, NULL), 'handle': account_handle(e.text, NULL)}
          FOR e IN r.ents IF e.type = 'mention' AND ltrim(e.text, '@') <> '']
-        || [{'account_id': 'telegram:user' || e.user_id, 'handle': lower(e.text)}
+        || [{'account_id': 'telegram:user' || e.user_id, 'handle': lower(clean_text(e.text))}
             FOR e IN r.ents IF e.type = 'mention_name' AND coalesce(e.user_id, '') <> '']
     ) AS mentions,
     list_distinct([lower(ltrim(e.text, '#')) FOR e IN r.ents
@@ -194,7 +195,7 @@ authors AS (
 SELECT
     'telegram:' || from_key AS account_id,
     'telegram' AS platform,
-    lower(coalesce(nullif(arg_max(from_name, coalesce(sent_at, 0)), ''), from_key)) AS handle,
+    lower(clean_text(coalesce(nullif(arg_max(from_name, coalesce(sent_at, 0)), ''), from_key))) AS handle,
     arg_max(from_name, coalesce(sent_at, 0)) AS display_name,
     CAST(NULL AS VARCHAR) AS bio,
     CAST(NULL AS BIGINT) AS followers,

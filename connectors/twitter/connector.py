@@ -45,19 +45,18 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.base import Connector, ImportFormatError, Page, RawRecord, Reject
+from connectors.base import IMPORT_PAGE_SIZE as IMPORT_PAGE_SIZE  # re-exported: callers import it from here
+from connectors.base import Connector, ImportFormatError, Page, RawRecord, Reject, paged
 from connectors.exports import iter_json_values, zip_member_problem
 
 if TYPE_CHECKING:
-    from connectors.http import HttpClient
     from dissentry.config import Source
 
 log = logging.getLogger(__name__)
 
 ORIGIN = "https://x.com"  # tweet and user ids are global on X
-IMPORT_PAGE_SIZE = 1000
 ARCHIVE_DATE_FORMAT = "%a %b %d %H:%M:%S %z %Y"  # "Wed Oct 10 20:19:24 +0000 2018"
 ACCOUNT_PUBLIC_KEYS = ("accountId", "username", "accountDisplayName", "createdAt")
 
@@ -78,21 +77,6 @@ class TwitterOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     username: str | None = Field(default=None, pattern=r"^@?[A-Za-z0-9_]{1,15}$")
     account_id: str | None = Field(default=None, pattern=r"^[0-9]{1,20}$")
-
-
-def parse_options(source: Source | None) -> TwitterOptions:
-    if source is None:
-        return TwitterOptions()
-    try:
-        return TwitterOptions.model_validate(source.options)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'options'}: {err['msg']}" for err in exc.errors()
-        )
-        raise ValueError(
-            f"source {source.name!r}: invalid twitter options ({problems}); known options: "
-            "username (the archive owner's handle), account_id (their numeric id)"
-        ) from None
 
 
 def _dump(obj: Any) -> str:
@@ -393,17 +377,14 @@ class TwitterConnector(Connector):
     platform: ClassVar[str] = "twitter"
     mapping_file: ClassVar[Path] = Path(__file__).with_name("mapping.sql")
     reads_folders: ClassVar[bool] = True
-
-    def collect(self, source: Source, cursor: dict[str, Any] | None, http: HttpClient) -> Iterator[Page]:
-        raise ValueError(
-            f"source {source.name!r}: twitter is import-only in dissentry (X's API is paid and its terms bar "
-            "sharing what it returns); list the account archive (zip or folder) or twarc2 JSONL files under "
-            "`files` instead of accounts, hashtags or query"
-        )
+    Options: ClassVar[type[BaseModel]] = TwitterOptions
+    can_collect: ClassVar[bool] = False
+    import_only_reason: ClassVar[str] = ("X's API is paid and its terms bar sharing what it returns; "
+                                         "import the account archive (zip or folder) or twarc2 JSONL files")
 
     def read_export(self, path: Path, source: Source | None) -> Iterator[Page]:
         path = Path(path)
-        options = parse_options(source)
+        options: TwitterOptions = self.options(source)
         if path.is_dir():
             yield from self._read_folder(path, options)
         elif not path.is_file():
@@ -417,11 +398,11 @@ class TwitterConnector(Connector):
                 # media, the HTML viewer and its assets, when a folder is imported file by file
                 log.info("%s: part of a Twitter archive but not data: skipped", path)
             elif name is None:
-                yield from _paged(self._read_twarc(path))
+                yield from paged(self._read_twarc(path))
             elif name in _TWEETS_YTD:
                 sibling = path.with_name("account.js")
                 account = _file_member(sibling) if sibling.is_file() else None
-                yield from _paged(self._read_archive([member], account, options, str(path), own_account=False))
+                yield from paged(self._read_archive([member], account, options, str(path), own_account=False))
             elif name == "account":
                 account_json, rejects = _read_account(member)
                 records = [_account_record(account_json, f"{path}[0]")] if account_json else []
@@ -440,7 +421,7 @@ class TwitterConnector(Connector):
             raise ImportFormatError(f"{path}: not a Twitter archive folder (no data/tweets.js or data/tweet.js)")
         members = [_file_member(f) for f in tweet_files]
         account = _file_member(data / "account.js") if (data / "account.js").is_file() else None
-        yield from _paged(self._read_archive(members, account, options, str(path), own_account=True))
+        yield from paged(self._read_archive(members, account, options, str(path), own_account=True))
 
     def _read_zip(self, path: Path, options: TwitterOptions) -> Iterator[Page]:
         try:
@@ -475,7 +456,7 @@ class TwitterConnector(Connector):
             account = member(account_name) if account_name in names else None
             if unsafe:
                 yield Page(rejects=unsafe)
-            yield from _paged(self._read_archive([member(n) for n in tweet_names], account, options, str(path),
+            yield from paged(self._read_archive([member(n) for n in tweet_names], account, options, str(path),
                                                  own_account=True))
 
     # ---- readers ---------------------------------------------------------------------------------------
@@ -534,20 +515,6 @@ class TwitterConnector(Connector):
                     raise ImportFormatError(_not_twitter_message(path, item))
                 else:
                     yield Reject(item_locator, "not a twarc2 page or an API v2 tweet", _dump(item))
-
-
-def _paged(items: Iterator[RawRecord | Reject]) -> Iterator[Page]:
-    page = Page()
-    for item in items:
-        if isinstance(item, Reject):
-            page.rejects.append(item)
-        else:
-            page.records.append(item)
-        if len(page.records) + len(page.rejects) >= IMPORT_PAGE_SIZE:
-            yield page
-            page = Page()
-    if page.records or page.rejects:
-        yield page
 
 
 def _not_twitter_message(path: Path, obj: Any) -> str:

@@ -37,26 +37,26 @@ records AS (
     WHERE record_type IN ('archive_tweet', 'tweet', 'account')
 ),
 known_users AS (   -- (handle, numeric id) pairs seen anywhere in the data
-    SELECT lower(j ->> '$.username') AS handle, j ->> '$.accountId' AS id, fetched_at
+    SELECT account_handle(j ->> '$.username', NULL) AS handle, j ->> '$.accountId' AS id, fetched_at
     FROM records WHERE record_type = 'account'
     UNION ALL
-    SELECT lower(j ->> '$.account.username'), j ->> '$.account.accountId', fetched_at
+    SELECT account_handle(j ->> '$.account.username', NULL), j ->> '$.account.accountId', fetched_at
     FROM records WHERE record_type = 'archive_tweet'
     UNION ALL
-    SELECT lower(m.screen_name), m.id_str, r.fetched_at
+    SELECT account_handle(m.screen_name, NULL), m.id_str, r.fetched_at
     FROM records AS r,
         unnest(coalesce(from_json(r.j -> '$.tweet.entities.user_mentions',
                                   '[{"screen_name":"VARCHAR","id_str":"VARCHAR"}]'), [])) AS u(m)
     WHERE r.record_type = 'archive_tweet'
     UNION ALL
-    SELECT lower(j ->> '$.author.username'), j ->> '$.author.id', fetched_at FROM records WHERE record_type = 'tweet'
+    SELECT account_handle(j ->> '$.author.username', NULL), j ->> '$.author.id', fetched_at FROM records WHERE record_type = 'tweet'
     UNION ALL
-    SELECT lower(m.username), m.id, r.fetched_at
+    SELECT account_handle(m.username, NULL), m.id, r.fetched_at
     FROM records AS r,
         unnest(coalesce(from_json(r.j -> '$.entities.mentions', '[{"username":"VARCHAR","id":"VARCHAR"}]'), [])) AS u(m)
     WHERE r.record_type = 'tweet'
     UNION ALL
-    SELECT lower(x.author.username), x.author.id, r.fetched_at
+    SELECT account_handle(x.author.username, NULL), x.author.id, r.fetched_at
     FROM records AS r,
         unnest(coalesce(from_json(r.j -> '$.referenced_tweets',
                                   '[{"author":{"username":"VARCHAR","id":"VARCHAR"}}]'), [])) AS u(x)
@@ -73,8 +73,8 @@ archive AS (
     SELECT
         source, fetched_at, run_id, version_rank_key,
         j -> '$.tweet' AS t,
-        coalesce(nullif(j ->> '$.account.accountId', ''), lower(ltrim(j ->> '$.account.username', '@'))) AS owner_id,
-        lower(ltrim(j ->> '$.account.username', '@')) AS owner_handle,
+        coalesce(nullif(j ->> '$.account.accountId', ''), account_handle(j ->> '$.account.username', NULL)) AS owner_id,
+        account_handle(j ->> '$.account.username', NULL) AS owner_handle,
         coalesce(from_json(j -> '$.tweet.entities.urls', '[{"url":"VARCHAR","expanded_url":"VARCHAR"}]'), [])
             AS urls,
         coalesce(from_json(j -> '$.tweet.entities.media', '[{"url":"VARCHAR"}]'), []) AS media,
@@ -107,13 +107,13 @@ archive_unified AS (
         [{'url': u.url, 'target': u.expanded_url, 'title': CAST(NULL AS VARCHAR), 'is_media': false} FOR u IN urls]
             || [{'url': m.url, 'target': CAST(NULL AS VARCHAR), 'title': CAST(NULL AS VARCHAR), 'is_media': true}
                 FOR m IN media] AS url_entities,
-        [{'handle': lower(m.screen_name), 'id': m.id_str} FOR m IN user_mentions] AS mention_list,
+        [{'handle': account_handle(m.screen_name, NULL), 'id': m.id_str} FOR m IN user_mentions] AS mention_list,
         [h.text FOR h IN tags] AS tag_list,
         nullif(t ->> '$.in_reply_to_status_id_str', '') AS reply_to_id,
         nullif(t ->> '$.in_reply_to_user_id_str', '') AS reply_to_user_id,
         rt_handle <> '' AS is_repost,
         CAST(NULL AS VARCHAR) AS rt_id,
-        list_filter(user_mentions, lambda m: lower(m.screen_name) = rt_handle)[1].id_str AS rt_author_id,
+        list_filter(user_mentions, lambda m: account_handle(m.screen_name, NULL) = rt_handle)[1].id_str AS rt_author_id,
         nullif(rt_handle, '') AS rt_handle,
         nullif(quote_link.id, '') AS quote_id,
         CAST(NULL AS VARCHAR) AS quote_author_id,
@@ -164,19 +164,19 @@ v2_unified AS (
         source, fetched_at, run_id, version_rank_key,
         t ->> '$.id' AS id,
         t ->> '$.author_id' AS author_id,
-        lower(t ->> '$.author.username') AS author_handle,
+        account_handle(t ->> '$.author.username', NULL) AS author_handle,
         TRY_CAST(t ->> '$.created_at' AS TIMESTAMPTZ) AS created_at,
         CASE WHEN is_note THEN t ->> '$.note_tweet.text' ELSE t ->> '$.text' END AS raw_text,
         t ->> '$.lang' AS lang,
         [{'url': u.url, 'target': coalesce(u.unwound_url, u.expanded_url), 'title': u.title,
           'is_media': u.media_key IS NOT NULL} FOR u IN urls] AS url_entities,
-        [{'handle': lower(m.username), 'id': m.id} FOR m IN mentions] AS mention_list,
+        [{'handle': account_handle(m.username, NULL), 'id': m.id} FOR m IN mentions] AS mention_list,
         [h.tag FOR h IN tags] AS tag_list,
         rp.id AS reply_to_id,
         t ->> '$.in_reply_to_user_id' AS reply_to_user_id,
         rt.id IS NOT NULL AS is_repost,
         rt.id AS rt_id,
-        coalesce(rt.author_id, list_filter(mentions, lambda m: lower(m.username) = rt_text_handle)[1].id)
+        coalesce(rt.author_id, list_filter(mentions, lambda m: account_handle(m.username, NULL) = rt_text_handle)[1].id)
             AS rt_author_id,
         nullif(rt_text_handle, '') AS rt_handle,
         qt.id AS quote_id,
@@ -275,7 +275,7 @@ owners AS (        -- account.js and the owner embedded in each archive tweet
     SELECT j -> '$.account', fetched_at FROM records WHERE record_type = 'archive_tweet'
 ),
 archive_mentions AS (
-    SELECT m.id_str AS id, lower(m.screen_name) AS handle, m.name AS name, r.fetched_at
+    SELECT m.id_str AS id, account_handle(m.screen_name, NULL) AS handle, m.name AS name, r.fetched_at
     FROM records AS r,
         unnest(coalesce(from_json(r.j -> '$.tweet.entities.user_mentions',
                                   '[{"screen_name":"VARCHAR","id_str":"VARCHAR","name":"VARCHAR"}]'), [])) AS u(m)
@@ -291,16 +291,16 @@ v2_users AS (      -- full user objects from includes.users, as twarc inlines th
     WHERE r.record_type = 'tweet'
 ),
 v2_mentions AS (
-    SELECT m.id AS id, lower(m.username) AS handle, m.name AS name, r.fetched_at
+    SELECT m.id AS id, account_handle(m.username, NULL) AS handle, m.name AS name, r.fetched_at
     FROM records AS r,
         unnest(coalesce(from_json(r.j -> '$.entities.mentions', '[{"username":"VARCHAR","id":"VARCHAR","name":"VARCHAR"}]'),
                         [])) AS t(m)
     WHERE r.record_type = 'tweet'
 )
 SELECT
-    'twitter:' || coalesce(nullif(a ->> '$.accountId', ''), lower(ltrim(a ->> '$.username', '@'))) AS account_id,
+    'twitter:' || coalesce(nullif(a ->> '$.accountId', ''), account_handle(a ->> '$.username', NULL)) AS account_id,
     'twitter' AS platform,
-    lower(ltrim(a ->> '$.username', '@')) AS handle,
+    account_handle(a ->> '$.username', NULL) AS handle,
     a ->> '$.accountDisplayName' AS display_name,
     CAST(NULL AS VARCHAR) AS bio,
     CAST(NULL AS BIGINT) AS followers,
@@ -314,7 +314,7 @@ UNION ALL
 SELECT
     'twitter:' || (u ->> '$.id'),
     'twitter',
-    lower(u ->> '$.username'),
+    account_handle(u ->> '$.username', NULL),
     u ->> '$.name',
     u ->> '$.description',
     TRY_CAST(u ->> '$.public_metrics.followers_count' AS BIGINT),

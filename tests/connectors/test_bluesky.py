@@ -535,6 +535,43 @@ def test_links_from_facets_and_external_embed_not_from_text(mapped: dict[str, li
     assert out["post_links"].num_rows == 0
 
 
+def with_link_facets(post_view: dict[str, Any], parts: list[tuple[str, str | None]]) -> dict[str, Any]:
+    """The post's record text made of `parts`, each (text, link facet URI or None), with byte offsets."""
+    text, facets = "", []
+    for piece, uri in parts:
+        start = len(text.encode())
+        text += piece
+        if uri is not None:
+            facets.append({"index": {"byteStart": start, "byteEnd": len(text.encode())},
+                           "features": [{"$type": "app.bsky.richtext.facet#link", "uri": uri}]})
+    post_view["record"]["text"], post_view["record"]["facets"] = text, facets
+    return post_view
+
+
+def test_the_quoted_posts_own_url_is_no_external_link() -> None:
+    item = copy.deepcopy(next(i for i in load("getAuthorFeed_page2.json")["feed"]
+                              if i["post"]["uri"].endswith("/3lkalicequote")))
+    own = "https://bsky.app/profile/orga.bsky.social/post/3lkorgapost02"  # how clients write the quote's link
+    other = "https://bsky.app/profile/bob.bsky.social/post/3lkbobpost001"  # another post: a link like any other
+    with_link_facets(item["post"], [("This is a mistake. ", None), ("bsky.app/profile/orga.bsk...", own),
+                                    (" and ", None), ("bsky.app/profile/bob.bsky...", other)])
+    out = map_records("bluesky", [RawRecord.from_json("feed_item", item["post"]["uri"], item, PUBLIC_APPVIEW, "t")])
+    quote = next(r for r in out["posts"].to_pylist() if r["post_id"].endswith("/3lkalicequote"))
+    assert quote["kind"] == "quote"
+    assert [(r["url"], r["domain"]) for r in out["post_links"].to_pylist() if r["post_id"] == quote["post_id"]] == [
+        (other, "bsky.app")]
+
+
+def test_a_facet_uri_with_a_stray_quote_mark_is_one_link_with_the_embed() -> None:
+    view = copy.deepcopy(load("searchPosts_page1.json")["posts"][1])
+    view["embed"] = {"$type": "app.bsky.embed.external#view",
+                     "external": {"uri": "https://news.example.net/story/42", "title": "Story 42", "description": ""}}
+    with_link_facets(view, [("'", None), ("news.example.net/story/42'", "https://news.example.net/story/42'"),
+                            (" says it all", None)])
+    out = map_records("bluesky", [RawRecord.from_json("post", view["uri"], view, PUBLIC_APPVIEW, "t")])
+    assert [r["url"] for r in out["post_links"].to_pylist()] == ["https://news.example.net/story/42"]
+
+
 def test_mention_handle_is_sliced_by_utf8_bytes(mapped: dict[str, list[dict[str, Any]]]) -> None:
     record = load("getAuthorFeed_page1.json")["feed"][2]["post"]["record"]
     index = next(f["index"] for f in record["facets"] if "mention" in f["features"][0]["$type"])

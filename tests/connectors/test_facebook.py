@@ -376,6 +376,40 @@ def test_several_text_parts_and_typed_links_in_a_share(tmp_path: Path) -> None:
     assert [r["tag"] for r in tables["post_hashtags"].to_pylist()] == ["vote"]
 
 
+def test_an_external_context_with_a_bare_facebook_url_is_a_link_with_its_title(tmp_path: Path) -> None:
+    # real exports: a shared page or group comes as {"name": <its name>, "url": "facebook.com"}
+    share = post(1700000000, None, title="Alice Example shared a link.")
+    share["attachments"] = [{"data": [{"external_context": {"name": "Städtisches Forum", "url": "facebook.com"}}]}]
+    group = post(1700000001, None, title="Alice Example shared a link.")
+    group["attachments"] = [{"data": [{"external_context": {"url": "facebook.com/groups/123"}},
+                                      {"external_context": {"name": "Nachbarn"}}]}]
+    records = read(write_export(tmp_path, [share, group]))[0]
+    posts = posts_by_id(records)
+    assert posts["facebook:alice-example:1700000000"]["link_title"] == "Städtisches Forum"
+    assert posts["facebook:alice-example:1700000001"]["link_title"] == "Nachbarn"  # the first context with a name
+    links = sorted((r["post_id"], r["url"]) for r in map_records("facebook", records)["post_links"].to_pylist())
+    assert links == [("facebook:alice-example:1700000000", "https://facebook.com"),
+                     ("facebook:alice-example:1700000001", "https://facebook.com/groups/123")]
+
+
+def test_a_member_named_as_in_the_profile_is_the_owner_the_posts_carry(tmp_path: Path) -> None:
+    from dissentry.config import Group, parse_account_ref
+    from transforms.config_tables import config_rows
+
+    records = read(write_export(tmp_path / "export", [post(1700000000, "Hei")], owner="Gustav Johansen"))[0]
+    (row,) = posts_by_id(records).values()
+    assert row["author_id"] == "facebook:gustav-johansen"
+    # the name form (profile_information.json), the slug form and a username-like spelling are one account
+    for ref in ("facebook:Gustav Johansen", "facebook:gustav-johansen", "facebook:@gustav.johansen"):
+        assert parse_account_ref(ref) == ("facebook", "gustav-johansen"), ref
+    config = Config(warehouse_dir=str(tmp_path / "wh"), config_path=tmp_path / "dissentry.toml",
+                    groups=[Group(id="g", name="G", members=["facebook:Gustav Johansen"])])
+    (member,) = config_rows(config)["cfg_group_members"]
+    assert f"{member['platform']}:{member['handle']}" == row["author_id"]
+    with pytest.raises(ValueError, match="facebook:Gustav Johansen"):
+        parse_account_ref("facebook:!!!")
+
+
 # ---- collection, options, pipeline ---------------------------------------------------------------
 def test_collect_is_refused_with_the_import_command() -> None:
     pages: Iterator[Page] = connector.collect(source(owner="x"), None, None)  # type: ignore[arg-type]

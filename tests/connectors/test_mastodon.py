@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import pyarrow as pa
 import pytest
@@ -632,6 +632,48 @@ def test_collected_records_map_under_the_serving_instance(fake: Any) -> None:
         records = [r for p in MastodonConnector().collect(source_for(server.url), None, http) for r in p.records]
     posts = map_records("mastodon", records)["posts"].to_pylist()
     boost = next(p for p in posts if p["kind"] == "repost")
-    assert boost["post_id"] == "mastodon:127.0.0.1:" + PAGE[2]["id"]
-    assert boost["repost_of_post_id"] == "mastodon:127.0.0.1:113290000000000777"
-    assert boost["author_id"] == "mastodon:alice@127.0.0.1"
+    # issue 11: the instance's port is part of the namespace (this test asserted the bare host before)
+    host = urlsplit(server.url).netloc
+    assert host.startswith("127.0.0.1:")
+    assert boost["post_id"] == f"mastodon:{host}:" + PAGE[2]["id"]
+    assert boost["repost_of_post_id"] == f"mastodon:{host}:113290000000000777"
+    assert boost["author_id"] == f"mastodon:alice@{host}"
+
+
+@pytest.mark.parametrize(("instance", "namespace"), [
+    ("http://localhost:3000", "localhost:3000"),  # Mastodon's development server
+    ("http://127.0.0.1:18081", "127.0.0.1:18081"),
+    ("https://Social.Example:443/", "social.example"),  # the scheme's own port is no part of it
+    ("http://social.example:80", "social.example"),
+])
+def test_the_instances_port_stays_in_the_namespace(tmp_path: Path, instance: str, namespace: str) -> None:
+    from dissentry.config import parse_account_ref
+
+    path = tmp_path / "statuses.json"
+    path.write_text(json.dumps(PAGE), encoding="utf-8")
+    source = Source(name="import", platform="mastodon", instance=instance, files=["x"])
+    posts = rows(map_records("mastodon", read_all(path, source)[0])["posts"], "post_id")
+    assert f"mastodon:{namespace}:{PAGE[0]['id']}" in posts
+    assert posts[f"mastodon:{namespace}:{PAGE[0]['id']}"]["author_id"] == f"mastodon:alice@{namespace}"
+    # a member written with the port is that author
+    assert parse_account_ref(f"mastodon:@Alice@{namespace.upper()}") == ("mastodon", f"alice@{namespace}")
+
+
+def test_two_instances_on_one_host_are_two_namespaces(tmp_path: Path) -> None:
+    path = tmp_path / "statuses.json"
+    path.write_text(json.dumps(PAGE[:1]), encoding="utf-8")
+    records = [r for port in (3000, 3001) for r in read_all(path, Source(
+        name=f"i{port}", platform="mastodon", instance=f"http://localhost:{port}", files=["x"]))[0]]
+    posts = map_records("mastodon", records)["posts"].to_pylist()
+    assert sorted(p["author_id"] for p in posts) == ["mastodon:alice@localhost:3000", "mastodon:alice@localhost:3001"]
+
+
+def test_an_import_without_instance_learns_the_port_from_the_uris(tmp_path: Path) -> None:
+    status = copy.deepcopy(PAGE[0])
+    status["uri"] = status["uri"].replace("https://social.example/", "http://localhost:3000/")
+    status["url"] = status["url"].replace("https://social.example/", "http://localhost:3000/")
+    path = tmp_path / "statuses.json"
+    path.write_text(json.dumps([status]), encoding="utf-8")
+    records = read_all(path, None)[0]
+    (post,) = [p for p in map_records("mastodon", records)["posts"].to_pylist() if p["author_id"].startswith("mastodon:alice")]
+    assert post["author_id"] == "mastodon:alice@localhost:3000"

@@ -480,3 +480,56 @@ def test_registry_and_collected_records_map(site: Any) -> None:
     urls = sorted(map_records("rss", got)["org_articles"].column("url").to_pylist())
     assert urls == ["https://org-a.example/news/budget-statement", "https://org-a.example/news/housing-plan",
                     "https://org-a.example/news/rally-guide"]
+
+
+# ---- real feeds: localised dates, tracking parameters -------------------------------------------
+PT_FEED = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Org A</title><link>https://org-a.example/</link>{language}
+<item><title>Um</title><link>https://org-a.example/1</link><pubDate>Seg, 24 Set 2018 19:42:40 -0300</pubDate></item>
+<item><title>Dois</title><link>https://org-a.example/2</link><pubDate>Ter, 02 Out 2018 08:00:00 +0000</pubDate></item>
+<item><title>Três</title><link>https://org-a.example/3</link><pubDate>Qui, 1 Fev 2018 23:30:00 GMT</pubDate></item>
+<item><title>Quatro</title><link>https://org-a.example/4</link><pubDate>o dia de são nunca</pubDate></item>
+</channel></rss>"""
+
+
+@pytest.mark.parametrize("language", ["<language>pt-BR</language>", ""])
+def test_portuguese_pub_dates_are_read_and_an_unreadable_one_is_counted(
+        tmp_path: Path, language: str, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "pt.xml"
+    path.write_text(PT_FEED.format(language=language), encoding="utf-8")
+    with caplog.at_level("WARNING", logger="connectors.rss.connector"):
+        got = records(list(connector.read_export(path, source())))
+    published = {r.record_id: json.loads(r.payload)["entry"]["published"] for r in got}
+    # -0300 is three hours behind UTC; feedparser alone reads none of these
+    assert published == {"https://org-a.example/1": "2018-09-24T22:42:40Z",
+                         "https://org-a.example/2": "2018-10-02T08:00:00Z",
+                         "https://org-a.example/3": "2018-02-01T23:30:00Z",
+                         "https://org-a.example/4": None}
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "1 of 4 entries" in warnings[0] and "são nunca" in warnings[0]
+    rows = map_records("rss", got)["org_articles"].to_pylist()
+    assert sorted((r["url"], r["published_at"]) for r in rows)[0] == (
+        "https://org-a.example/1", datetime(2018, 9, 24, 22, 42, 40, tzinfo=UTC))
+
+
+def test_a_month_name_two_languages_read_differently_needs_the_feeds_language() -> None:
+    from connectors.rss.connector import localised_date
+
+    # `lip` is July in Polish and June in Croatian: only the feed's <language> can tell
+    assert localised_date("3 lip 2018 10:00 +0000") is None
+    assert localised_date("3 lip 2018 10:00 +0000", "pl") == "2018-07-03T10:00:00Z"
+    assert localised_date("3 lip 2018 10:00 +0000", "hr") == "2018-06-03T10:00:00Z"
+    assert localised_date("lun., 3 déc. 2018 08:00:00 +0100") == "2018-12-03T07:00:00Z"
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    # heise's feeds tag every link with wt_mc (Webtrekk)
+    ("https://www.heise.de/news/Ein-Artikel-123.html?wt_mc=rss.red.ho.ho.atom.beitrag.beitrag",
+     "https://heise.de/news/Ein-Artikel-123.html"),
+    ("https://org-a.example/a?mtm_campaign=feed&pk_kwd=x&_ga=2.1&ttclid=9&seite=2",
+     "https://org-a.example/a?seite=2"),
+    # names that also pick a page stay: these are two articles, not one
+    ("https://forum.example/viewtopic.php?pid=12&next=3&ref=v2", "https://forum.example/viewtopic.php?pid=12&next=3&ref=v2"),
+])
+def test_tracking_parameters_of_real_feeds_are_dropped_and_page_parameters_kept(url: str, expected: str) -> None:
+    assert normalise_url_one(url) == expected

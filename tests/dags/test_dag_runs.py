@@ -87,7 +87,8 @@ def test_collect_then_transform_in_airflow_builds_the_marts_the_cli_builds(
              "accounts": ["alice.bsky.social"]},
         ]
         # Mastodon authors are named after the instance they were fetched from: here, the loopback server
-        members = [f"mastodon:@alice@{urlsplit(m_server.url).hostname}", "bluesky:alice.bsky.social"]
+        # with its port (issue 11: the port is part of the namespace)
+        members = [f"mastodon:@alice@{urlsplit(m_server.url).netloc}", "bluesky:alice.bsky.social"]
         airflow_config = write_config(tmp_path, sources, warehouse=warehouse, members=members, top_level=top_level)
         monkeypatch.setenv("DISSENTRY_CONFIG", str(airflow_config))
         monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps({"conn_type": "generic", "password": TOKEN}))

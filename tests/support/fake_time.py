@@ -1,18 +1,5 @@
-"""An injected clock and sleep for HttpClient: a wait is recorded and moves the clock, nothing is slept."""
+"""The injected clock, published as `dissentry.testing.FakeTime` (dissentry/testing/clock.py); re-exported here."""
 
-from __future__ import annotations
+from dissentry.testing.clock import FAKE_EPOCH, FakeTime
 
-FAKE_EPOCH = 1_800_000_000.0  # the clock the contract fakes' rate-limit resets are written against
-
-
-class FakeTime:
-    def __init__(self, start: float = FAKE_EPOCH) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+__all__ = ["FAKE_EPOCH", "FakeTime"]

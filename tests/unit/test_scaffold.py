@@ -41,7 +41,14 @@ def test_new_connector_is_registered_and_fails_the_contract_until_filled_in(tmp_
     summary = run.stdout.strip().splitlines()[-1]
     assert run.returncode == 1, run.stdout[-3000:]
     assert "failed" in summary and "passed" in summary  # it loads and binds; the unfilled parts fail
-    assert str(root / "connectors" / "myforum") in run.stdout  # the suite ran the copy, not the installed tree
+    # the suite ran the copy, not the installed tree: the copy's interpreter setup resolves it there
+    where = subprocess.run(
+        [sys.executable, "-c", "import connectors.myforum.connector as m, connectors.registry as r; "
+         "print(m.__file__); print(r.__file__)"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert where.returncode == 0, where.stderr[-2000:]
+    assert all(line.startswith(str(root)) for line in where.stdout.split()), where.stdout
 
 
 @pytest.mark.parametrize(("name", "message"), [("Bad-Name", "use 2-31 lower-case"), ("mastodon", "already exists")])
