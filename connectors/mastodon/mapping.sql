@@ -14,11 +14,103 @@
 -- status is in `raw` too.
 
 -- name: posts
+-- Each payload is parsed once (twice counting json_type): json_transform reads every field used
+-- below into one STRUCT `j` (a field reads as `->>` does: a string's text, any other value's JSON),
+-- and json_type says which nested values are objects, which a STRUCT cannot tell (it reads a string
+-- and an empty object alike as all fields NULL). `t[1]` is the type of `reblog`; then, for each of
+-- the six places a status can sit (0 the record, 1 its reblog, 2 its quote.quoted_status, 3 its
+-- quote, 4 the reblog's quote.quoted_status, 5 the reblog's quote), the types of that status's
+-- quote.quoted_status, quote and quote.account at t[2 + 3k], t[3 + 3k], t[4 + 3k].
 WITH
 records AS (
     SELECT
         r.record_type, r.source, r.fetched_at, r.run_id, r.payload,
-        r.payload::JSON AS j,
+        json_transform(r.payload, '{
+            "id": "VARCHAR", "created_at": "VARCHAR", "content": "VARCHAR", "spoiler_text": "VARCHAR", "language": "VARCHAR",
+            "url": "VARCHAR", "uri": "VARCHAR", "in_reply_to_id": "VARCHAR", "in_reply_to_account_id": "VARCHAR",
+            "favourites_count": "VARCHAR", "reblogs_count": "VARCHAR", "replies_count": "VARCHAR",
+            "account": {"id": "VARCHAR", "acct": "VARCHAR"}, "card": {"title": "VARCHAR", "url": "VARCHAR"},
+            "mentions": [{"id": "VARCHAR", "acct": "VARCHAR", "url": "VARCHAR"}], "tags": [{"url": "VARCHAR", "name": "VARCHAR"}],
+            "quote": {
+                "id": "VARCHAR", "created_at": "VARCHAR", "content": "VARCHAR", "spoiler_text": "VARCHAR", "language": "VARCHAR",
+                "url": "VARCHAR", "uri": "VARCHAR", "in_reply_to_id": "VARCHAR", "in_reply_to_account_id": "VARCHAR",
+                "favourites_count": "VARCHAR", "reblogs_count": "VARCHAR", "replies_count": "VARCHAR",
+                "account": {"id": "VARCHAR", "acct": "VARCHAR"}, "card": {"title": "VARCHAR", "url": "VARCHAR"},
+                "mentions": [{"id": "VARCHAR", "acct": "VARCHAR", "url": "VARCHAR"}], "tags": [{"url": "VARCHAR", "name": "VARCHAR"}],
+                "quote": {
+                    "id": "VARCHAR", "url": "VARCHAR", "uri": "VARCHAR", "account": {"acct": "VARCHAR"},
+                    "quoted_status": {"id": "VARCHAR", "url": "VARCHAR", "uri": "VARCHAR", "account": {"acct": "VARCHAR"}},
+                    "quoted_status_id": "VARCHAR"
+                },
+                "quoted_status": {
+                    "id": "VARCHAR", "created_at": "VARCHAR", "content": "VARCHAR", "spoiler_text": "VARCHAR", "language": "VARCHAR",
+                    "url": "VARCHAR", "uri": "VARCHAR", "in_reply_to_id": "VARCHAR", "in_reply_to_account_id": "VARCHAR",
+                    "favourites_count": "VARCHAR", "reblogs_count": "VARCHAR", "replies_count": "VARCHAR",
+                    "account": {"id": "VARCHAR", "acct": "VARCHAR"}, "card": {"title": "VARCHAR", "url": "VARCHAR"},
+                    "mentions": [{"id": "VARCHAR", "acct": "VARCHAR", "url": "VARCHAR"}], "tags": [{"url": "VARCHAR", "name": "VARCHAR"}],
+                    "quote": {
+                        "id": "VARCHAR", "url": "VARCHAR", "uri": "VARCHAR", "account": {"acct": "VARCHAR"},
+                        "quoted_status": {"id": "VARCHAR", "url": "VARCHAR", "uri": "VARCHAR", "account": {"acct": "VARCHAR"}},
+                        "quoted_status_id": "VARCHAR"
+                    }
+                },
+                "quoted_status_id": "VARCHAR"
+            },
+            "reblog": {
+                "id": "VARCHAR", "created_at": "VARCHAR", "content": "VARCHAR", "spoiler_text": "VARCHAR", "language": "VARCHAR",
+                "url": "VARCHAR", "uri": "VARCHAR", "in_reply_to_id": "VARCHAR", "in_reply_to_account_id": "VARCHAR",
+                "favourites_count": "VARCHAR", "reblogs_count": "VARCHAR", "replies_count": "VARCHAR",
+                "account": {"id": "VARCHAR", "acct": "VARCHAR"}, "card": {"title": "VARCHAR", "url": "VARCHAR"},
+                "mentions": [{"id": "VARCHAR", "acct": "VARCHAR", "url": "VARCHAR"}], "tags": [{"url": "VARCHAR", "name": "VARCHAR"}],
+                "quote": {
+                    "id": "VARCHAR", "created_at": "VARCHAR", "content": "VARCHAR", "spoiler_text": "VARCHAR", "language": "VARCHAR",
+                    "url": "VARCHAR", "uri": "VARCHAR", "in_reply_to_id": "VARCHAR", "in_reply_to_account_id": "VARCHAR",
+                    "favourites_count": "VARCHAR", "reblogs_count": "VARCHAR", "replies_count": "VARCHAR",
+                    "account": {"id": "VARCHAR", "acct": "VARCHAR"}, "card": {"title": "VARCHAR", "url": "VARCHAR"},
+                    "mentions": [{"id": "VARCHAR", "acct": "VARCHAR", "url": "VARCHAR"}], "tags": [{"url": "VARCHAR", "name": "VARCHAR"}],
+                    "quote": {
+                        "id": "VARCHAR", "url": "VARCHAR", "uri": "VARCHAR", "account": {"acct": "VARCHAR"},
+                        "quoted_status": {"id": "VARCHAR", "url": "VARCHAR", "uri": "VARCHAR", "account": {"acct": "VARCHAR"}},
+                        "quoted_status_id": "VARCHAR"
+                    },
+                    "quoted_status": {
+                        "id": "VARCHAR", "created_at": "VARCHAR", "content": "VARCHAR", "spoiler_text": "VARCHAR", "language": "VARCHAR",
+                        "url": "VARCHAR", "uri": "VARCHAR", "in_reply_to_id": "VARCHAR", "in_reply_to_account_id": "VARCHAR",
+                        "favourites_count": "VARCHAR", "reblogs_count": "VARCHAR", "replies_count": "VARCHAR",
+                        "account": {"id": "VARCHAR", "acct": "VARCHAR"}, "card": {"title": "VARCHAR", "url": "VARCHAR"},
+                        "mentions": [{"id": "VARCHAR", "acct": "VARCHAR", "url": "VARCHAR"}], "tags": [{"url": "VARCHAR", "name": "VARCHAR"}],
+                        "quote": {
+                            "id": "VARCHAR", "url": "VARCHAR", "uri": "VARCHAR", "account": {"acct": "VARCHAR"},
+                            "quoted_status": {"id": "VARCHAR", "url": "VARCHAR", "uri": "VARCHAR", "account": {"acct": "VARCHAR"}},
+                            "quoted_status_id": "VARCHAR"
+                        }
+                    },
+                    "quoted_status_id": "VARCHAR"
+                }
+            },
+            "acct": "VARCHAR"
+        }') AS j,
+        CASE WHEN r.record_type = 'status' THEN json_type(r.payload, [
+            '$.reblog',
+            '$.quote.quoted_status',
+            '$.quote',
+            '$.quote.account',
+            '$.reblog.quote.quoted_status',
+            '$.reblog.quote',
+            '$.reblog.quote.account',
+            '$.quote.quoted_status.quote.quoted_status',
+            '$.quote.quoted_status.quote',
+            '$.quote.quoted_status.quote.account',
+            '$.quote.quote.quoted_status',
+            '$.quote.quote',
+            '$.quote.quote.account',
+            '$.reblog.quote.quoted_status.quote.quoted_status',
+            '$.reblog.quote.quoted_status.quote',
+            '$.reblog.quote.quoted_status.quote.account',
+            '$.reblog.quote.quote.quoted_status',
+            '$.reblog.quote.quote',
+            '$.reblog.quote.quote.account'
+        ]) END AS t,
         -- host[:port]: two instances on one host (localhost:3000, localhost:3001) are two namespaces;
         -- the scheme's default port is no part of it
         canonical_host(CASE WHEN lower(r.origin) LIKE 'https:%'
@@ -29,41 +121,42 @@ records AS (
     WHERE r.record_type IN ('status', 'account')
 ),
 wrappers AS (   -- status records as fetched; is_boost when they boost another status
-    SELECT source, fetched_at, run_id, payload, host, j AS s, json_type(j -> 'reblog') = 'OBJECT' AS is_boost
+    SELECT source, fetched_at, run_id, payload, host, j AS s, t, t[1] = 'OBJECT' AS is_boost
     FROM records
     WHERE record_type = 'status'
 ),
 shown AS (      -- statuses with content of their own: plain records and the statuses boosted
-    SELECT source, fetched_at, run_id, payload, host, s FROM wrappers WHERE NOT is_boost
+    -- k: where the status sits (see t above); qk: where its quote.quoted_status sits (its quote: qk + 1)
+    SELECT source, fetched_at, run_id, payload, host, s, t, 0 AS k, 2 AS qk FROM wrappers WHERE NOT is_boost
     UNION ALL
-    SELECT source, fetched_at, run_id, payload, host, s -> 'reblog' FROM wrappers WHERE is_boost
+    SELECT source, fetched_at, run_id, payload, host, s.reblog, t, 1, 4 FROM wrappers WHERE is_boost
 ),
-quoting AS (
+quoting AS (    -- quoted: 1 when the status quotes quote.quoted_status, 2 when quote is the status itself
     SELECT
         *,
         CASE
-            WHEN json_type(s -> 'quote' -> 'quoted_status') = 'OBJECT' THEN s -> 'quote' -> 'quoted_status'
-            WHEN json_type(s -> 'quote') = 'OBJECT' AND json_type(s -> 'quote' -> 'account') = 'OBJECT'
-                THEN s -> 'quote'
+            WHEN t[2 + 3 * k] = 'OBJECT' THEN 1
+            WHEN t[3 + 3 * k] = 'OBJECT' AND t[4 + 3 * k] = 'OBJECT' THEN 2
         END AS quoted
     FROM shown
 ),
 content AS (    -- ... plus the statuses they quote, one level deep as Mastodon embeds them
-    SELECT source, fetched_at, run_id, payload, host, s FROM quoting
+    SELECT source, fetched_at, run_id, payload, host, s, t, k FROM quoting
     UNION ALL
-    SELECT source, fetched_at, run_id, payload, host, quoted FROM quoting WHERE quoted IS NOT NULL
+    SELECT source, fetched_at, run_id, payload, host, s.quote.quoted_status, t, qk FROM quoting WHERE quoted = 1
+    UNION ALL
+    SELECT source, fetched_at, run_id, payload, host, s.quote, t, qk + 1 FROM quoting WHERE quoted = 2
 ),
 -- local account id -> acct, from every account object and mention on the same instance
 account_refs AS (
-    SELECT host, fetched_at, j ->> 'id' AS local_id, j ->> 'acct' AS acct FROM records WHERE record_type = 'account'
+    SELECT host, fetched_at, j.id AS local_id, j.acct AS acct FROM records WHERE record_type = 'account'
     UNION ALL
-    SELECT host, fetched_at, s -> 'account' ->> 'id', s -> 'account' ->> 'acct' FROM wrappers
+    SELECT host, fetched_at, s.account.id, s.account.acct FROM wrappers
     UNION ALL
-    SELECT host, fetched_at, s -> 'account' ->> 'id', s -> 'account' ->> 'acct' FROM content
+    SELECT host, fetched_at, s.account.id, s.account.acct FROM content
     UNION ALL
-    SELECT c.host, c.fetched_at, m.id, m.acct
-    FROM content AS c,
-        unnest(coalesce(from_json(c.s -> 'mentions', '[{"id":"VARCHAR","acct":"VARCHAR"}]'), [])) AS u(m)
+    SELECT host, fetched_at, m.id, m.acct
+    FROM (SELECT host, fetched_at, unnest(coalesce(s.mentions, [])) AS m FROM content)
 ),
 account_map AS (
     SELECT
@@ -74,33 +167,39 @@ account_map AS (
     GROUP BY host, local_id
 ),
 status_authors AS (   -- for ShallowQuotes, which name only the quoted status's id
-    SELECT host, s ->> 'id' AS id, arg_max(s -> 'account' ->> 'acct', fetched_at) AS acct
+    SELECT host, s.id AS id, arg_max(s.account.acct, fetched_at) AS acct
     FROM content
-    GROUP BY host, s ->> 'id'
+    GROUP BY host, s.id
 ),
 fields AS (
     SELECT
         c.source, c.fetched_at, c.run_id, c.payload, c.host, c.s,
-        account_handle(c.s -> 'account' ->> 'acct', c.host) AS author,
-        CASE
-            WHEN json_type(c.s -> 'quote' -> 'quoted_status') = 'OBJECT' THEN c.s -> 'quote' -> 'quoted_status'
-            WHEN json_type(c.s -> 'quote') = 'OBJECT' AND json_type(c.s -> 'quote' -> 'account') = 'OBJECT'
-                THEN c.s -> 'quote'
+        account_handle(c.s.account.acct, c.host) AS author,
+        CASE   -- the status quoted, when embedded: as `quoting` tells it
+            WHEN c.t[2 + 3 * c.k] = 'OBJECT' THEN 1
+            WHEN c.t[3 + 3 * c.k] = 'OBJECT' AND c.t[4 + 3 * c.k] = 'OBJECT' THEN 2
         END AS q,
         -- Mastodon prepends <p class="quote-inline">RE: <a>…</a></p> to quotes for old clients;
         -- clients are told to hide it, and it is neither the author's words nor a shared link
-        regexp_replace(coalesce(c.s ->> 'content', ''), '(?s)<p[^>]*\bquote-inline\b[^>]*>.*?</p>', '', 'g') AS html,
-        coalesce(list_transform(from_json(c.s -> 'mentions', '[{"url":"VARCHAR"}]'), lambda m: m.url), [])
-            || coalesce(list_transform(from_json(c.s -> 'tags', '[{"url":"VARCHAR"}]'), lambda t: t.url), [])
+        regexp_replace(coalesce(c.s.content, ''), '(?s)<p[^>]*\bquote-inline\b[^>]*>.*?</p>', '', 'g') AS html,
+        coalesce(list_transform(c.s.mentions, lambda m: m.url), [])
+            || coalesce(list_transform(c.s.tags, lambda g: g.url), [])
             AS tag_and_mention_urls
     FROM content AS c
 ),
 quotes AS (
     SELECT
         f.*,
-        coalesce(f.q ->> 'id', f.s -> 'quote' ->> 'quoted_status_id') AS quote_id,
-        CASE WHEN f.q IS NOT NULL THEN f.q -> 'account' ->> 'acct' END AS quote_acct,
-        [f.q ->> 'url', f.q ->> 'uri'] AS quote_urls
+        coalesce(
+            CASE f.q WHEN 1 THEN f.s.quote.quoted_status.id WHEN 2 THEN f.s.quote.id END,
+            f.s.quote.quoted_status_id
+        ) AS quote_id,
+        CASE f.q WHEN 1 THEN f.s.quote.quoted_status.account.acct WHEN 2 THEN f.s.quote.account.acct END AS quote_acct,
+        CASE f.q
+            WHEN 1 THEN [f.s.quote.quoted_status.url, f.s.quote.quoted_status.uri]
+            WHEN 2 THEN [f.s.quote.url, f.s.quote.uri]
+            ELSE [NULL, NULL]
+        END AS quote_urls
     FROM fields AS f
 ),
 anchors AS (
@@ -120,24 +219,24 @@ anchors AS (
 ),
 content_posts AS (
     SELECT
-        'mastodon:' || a.host || ':' || (a.s ->> 'id') AS post_id,
+        'mastodon:' || a.host || ':' || a.s.id AS post_id,
         'mastodon' AS platform,
         'mastodon:' || a.author AS author_id,
-        safe_timestamp(a.s ->> 'created_at') AS created_at,
+        safe_timestamp(a.s.created_at) AS created_at,
         CASE
-            WHEN coalesce(a.s ->> 'spoiler_text', '') <> ''
-                THEN (a.s ->> 'spoiler_text') || chr(10) || chr(10) || html_to_text(a.html)
+            WHEN coalesce(a.s.spoiler_text, '') <> ''
+                THEN a.s.spoiler_text || chr(10) || chr(10) || html_to_text(a.html)
             ELSE html_to_text(a.html)
         END AS text,
-        a.s ->> 'language' AS lang,
-        coalesce(a.s ->> 'url', a.s ->> 'uri') AS url,
+        a.s.language AS lang,
+        coalesce(a.s.url, a.s.uri) AS url,
         CASE
             WHEN a.quote_id IS NOT NULL THEN 'quote'
-            WHEN a.s ->> 'in_reply_to_id' IS NOT NULL THEN 'reply'
+            WHEN a.s.in_reply_to_id IS NOT NULL THEN 'reply'
             ELSE 'post'
         END AS kind,
-        CASE WHEN a.s ->> 'in_reply_to_id' IS NOT NULL
-            THEN 'mastodon:' || a.host || ':' || (a.s ->> 'in_reply_to_id') END AS reply_to_post_id,
+        CASE WHEN a.s.in_reply_to_id IS NOT NULL
+            THEN 'mastodon:' || a.host || ':' || a.s.in_reply_to_id END AS reply_to_post_id,
         CASE WHEN reply_author.acct_full IS NOT NULL
             THEN 'mastodon:' || reply_author.acct_full END AS reply_to_author_id,
         CAST(NULL AS VARCHAR) AS repost_of_post_id,
@@ -147,10 +246,10 @@ content_posts AS (
             WHEN coalesce(a.quote_acct, quoted_author.acct) IS NULL THEN NULL
             ELSE 'mastodon:' || account_handle(coalesce(a.quote_acct, quoted_author.acct), a.host)
         END AS quote_of_author_id,
-        a.s -> 'card' ->> 'title' AS link_title,
-        TRY_CAST(a.s ->> 'favourites_count' AS BIGINT) AS like_count,
-        TRY_CAST(a.s ->> 'reblogs_count' AS BIGINT) AS repost_count,
-        TRY_CAST(a.s ->> 'replies_count' AS BIGINT) AS reply_count,
+        a.s.card.title AS link_title,
+        TRY_CAST(a.s.favourites_count AS BIGINT) AS like_count,
+        TRY_CAST(a.s.reblogs_count AS BIGINT) AS repost_count,
+        TRY_CAST(a.s.replies_count AS BIGINT) AS reply_count,
         a.source, a.fetched_at, a.run_id,
         md5(a.payload) AS version_rank_key,
         list_distinct(list_filter(
@@ -164,12 +263,12 @@ content_posts AS (
                         AND NOT list_contains(a.quote_urls, l.href)
                 ),
                 lambda l: l.href
-            ) || [a.s -> 'card' ->> 'url'],
+            ) || [a.s.card.url],
             lambda u: regexp_matches(coalesce(u, ''), '^https?://')
         )) AS links,
         list_distinct(list_transform(
             list_filter(
-                coalesce(from_json(a.s -> 'mentions', '[{"acct":"VARCHAR"}]'), []),
+                coalesce(a.s.mentions, []),
                 lambda m: coalesce(m.acct, '') <> ''
             ),
             lambda m: {
@@ -179,37 +278,37 @@ content_posts AS (
         )) AS mentions,
         list_distinct(list_transform(
             list_filter(
-                coalesce(from_json(a.s -> 'tags', '[{"name":"VARCHAR"}]'), []),
+                coalesce(a.s.tags, []),
                 lambda t: coalesce(ltrim(t.name, '#'), '') <> ''
             ),
             lambda t: lower(ltrim(t.name, '#'))
         )) AS hashtags
     FROM anchors AS a
     LEFT JOIN account_map AS reply_author
-        ON reply_author.host = a.host AND reply_author.local_id = a.s ->> 'in_reply_to_account_id'
+        ON reply_author.host = a.host AND reply_author.local_id = a.s.in_reply_to_account_id
     LEFT JOIN status_authors AS quoted_author
         ON a.q IS NULL AND quoted_author.host = a.host AND quoted_author.id = a.quote_id
 ),
 boost_posts AS (
     SELECT
-        'mastodon:' || w.host || ':' || (w.s ->> 'id') AS post_id,
+        'mastodon:' || w.host || ':' || w.s.id AS post_id,
         'mastodon' AS platform,
-        'mastodon:' || account_handle(w.s -> 'account' ->> 'acct', w.host) AS author_id,
-        safe_timestamp(w.s ->> 'created_at') AS created_at,
+        'mastodon:' || account_handle(w.s.account.acct, w.host) AS author_id,
+        safe_timestamp(w.s.created_at) AS created_at,
         '' AS text,
         CAST(NULL AS VARCHAR) AS lang,
-        coalesce(w.s ->> 'url', w.s ->> 'uri') AS url,
+        coalesce(w.s.url, w.s.uri) AS url,
         'repost' AS kind,
         CAST(NULL AS VARCHAR) AS reply_to_post_id,
         CAST(NULL AS VARCHAR) AS reply_to_author_id,
-        'mastodon:' || w.host || ':' || (w.s -> 'reblog' ->> 'id') AS repost_of_post_id,
-        'mastodon:' || account_handle(w.s -> 'reblog' -> 'account' ->> 'acct', w.host) AS repost_of_author_id,
+        'mastodon:' || w.host || ':' || w.s.reblog.id AS repost_of_post_id,
+        'mastodon:' || account_handle(w.s.reblog.account.acct, w.host) AS repost_of_author_id,
         CAST(NULL AS VARCHAR) AS quote_of_post_id,
         CAST(NULL AS VARCHAR) AS quote_of_author_id,
         CAST(NULL AS VARCHAR) AS link_title,
-        TRY_CAST(w.s ->> 'favourites_count' AS BIGINT) AS like_count,
-        TRY_CAST(w.s ->> 'reblogs_count' AS BIGINT) AS repost_count,
-        TRY_CAST(w.s ->> 'replies_count' AS BIGINT) AS reply_count,
+        TRY_CAST(w.s.favourites_count AS BIGINT) AS like_count,
+        TRY_CAST(w.s.reblogs_count AS BIGINT) AS repost_count,
+        TRY_CAST(w.s.replies_count AS BIGINT) AS reply_count,
         w.source, w.fetched_at, w.run_id,
         md5(w.payload) AS version_rank_key,
         CAST([] AS VARCHAR[]) AS links,
@@ -227,7 +326,40 @@ WITH
 records AS (
     SELECT
         r.record_type, r.fetched_at,
-        r.payload::JSON AS j,
+        -- parsed once, as in `posts`: every field used below (an account record's own at the top),
+        -- and the types of reblog, quote.quoted_status, quote, quote.account and the reblog's
+        json_transform(r.payload, '{
+            "acct": "VARCHAR", "display_name": "VARCHAR", "note": "VARCHAR", "followers_count": "VARCHAR",
+            "following_count": "VARCHAR", "created_at": "VARCHAR",
+            "account": {
+                "acct": "VARCHAR", "display_name": "VARCHAR", "note": "VARCHAR", "followers_count": "VARCHAR",
+                "following_count": "VARCHAR", "created_at": "VARCHAR"
+            },
+            "quote": {"account": {
+                "acct": "VARCHAR", "display_name": "VARCHAR", "note": "VARCHAR", "followers_count": "VARCHAR",
+                "following_count": "VARCHAR", "created_at": "VARCHAR"
+            }, "quoted_status": {"account": {
+                "acct": "VARCHAR", "display_name": "VARCHAR", "note": "VARCHAR", "followers_count": "VARCHAR",
+                "following_count": "VARCHAR", "created_at": "VARCHAR"
+            }}},
+            "reblog": {
+                "account": {
+                    "acct": "VARCHAR", "display_name": "VARCHAR", "note": "VARCHAR", "followers_count": "VARCHAR",
+                    "following_count": "VARCHAR", "created_at": "VARCHAR"
+                },
+                "quote": {"account": {
+                    "acct": "VARCHAR", "display_name": "VARCHAR", "note": "VARCHAR", "followers_count": "VARCHAR",
+                    "following_count": "VARCHAR", "created_at": "VARCHAR"
+                }, "quoted_status": {"account": {
+                    "acct": "VARCHAR", "display_name": "VARCHAR", "note": "VARCHAR", "followers_count": "VARCHAR",
+                    "following_count": "VARCHAR", "created_at": "VARCHAR"
+                }}}
+            }
+        }') AS j,
+        CASE WHEN r.record_type = 'status' THEN json_type(r.payload, [
+            '$.reblog', '$.quote.quoted_status', '$.quote', '$.quote.account',
+            '$.reblog.quote.quoted_status', '$.reblog.quote', '$.reblog.quote.account'
+        ]) END AS t,
         -- host[:port]: two instances on one host (localhost:3000, localhost:3001) are two namespaces;
         -- the scheme's default port is no part of it
         canonical_host(CASE WHEN lower(r.origin) LIKE 'https:%'
@@ -237,45 +369,48 @@ records AS (
     FROM raw AS r
     WHERE r.record_type IN ('status', 'account')
 ),
-statuses AS (   -- status records and the statuses they boost
-    SELECT host, fetched_at, j AS s FROM records WHERE record_type = 'status'
+statuses AS (   -- status records and the statuses they boost; k: where the status's quote types are in t
+    SELECT host, fetched_at, j AS s, t, 0 AS k FROM records WHERE record_type = 'status'
     UNION ALL
-    SELECT host, fetched_at, j -> 'reblog' FROM records
-    WHERE record_type = 'status' AND json_type(j -> 'reblog') = 'OBJECT'
+    SELECT host, fetched_at, j.reblog, t, 1 FROM records
+    WHERE record_type = 'status' AND t[1] = 'OBJECT'
 ),
 quoted AS (
     SELECT
         host, fetched_at,
         CASE
-            WHEN json_type(s -> 'quote' -> 'quoted_status') = 'OBJECT' THEN s -> 'quote' -> 'quoted_status'
-            WHEN json_type(s -> 'quote') = 'OBJECT' AND json_type(s -> 'quote' -> 'account') = 'OBJECT'
-                THEN s -> 'quote'
-        END AS s
+            WHEN t[2 + 3 * k] = 'OBJECT' THEN s.quote.quoted_status.account
+            WHEN t[3 + 3 * k] = 'OBJECT' AND t[4 + 3 * k] = 'OBJECT' THEN s.quote.account
+        END AS a
     FROM statuses
 ),
 -- a Status embeds its author's full Account, so every copy is a full profile (detail 1)
 account_objects AS (
-    SELECT host, fetched_at, j AS a FROM records WHERE record_type = 'account'
+    SELECT host, fetched_at, {
+        'acct': j.acct, 'display_name': j.display_name, 'note': j.note, 'followers_count': j.followers_count,
+        'following_count': j.following_count, 'created_at': j.created_at
+    } AS a FROM records WHERE record_type = 'account'
     UNION ALL
-    SELECT host, fetched_at, s -> 'account' FROM statuses
+    SELECT host, fetched_at, s.account FROM statuses
     UNION ALL
-    SELECT host, fetched_at, s -> 'account' FROM quoted WHERE s IS NOT NULL
+    SELECT host, fetched_at, a FROM quoted WHERE a IS NOT NULL
 ),
 -- every status embeds its author, so a few accounts appear in every payload: the fields (and the
--- HTML of each bio) are computed once per distinct account object and joined back to each copy,
--- which keeps its own fetched_at (forget traces every record that carries an account by it)
+-- HTML of each bio) are computed once per distinct account (the fields read, not the whole object:
+-- the same rows) and joined back to each copy, which keeps its own fetched_at (forget traces every
+-- record that carries an account by it); an `a` that is no object has no acct, so it goes here
 distinct_objects AS (
-    SELECT DISTINCT host, a FROM account_objects WHERE json_type(a) = 'OBJECT' AND coalesce(a ->> 'acct', '') <> ''
+    SELECT DISTINCT host, a FROM account_objects WHERE coalesce(a.acct, '') <> ''
 ),
 object_fields AS (
     SELECT
         host, a,
-        account_handle(a ->> 'acct', host) AS acct_full,
-        a ->> 'display_name' AS display_name,
-        html_to_text(coalesce(a ->> 'note', '')) AS bio,
-        TRY_CAST(a ->> 'followers_count' AS BIGINT) AS followers,
-        TRY_CAST(a ->> 'following_count' AS BIGINT) AS following,
-        safe_timestamp(a ->> 'created_at') AS created_at
+        account_handle(a.acct, host) AS acct_full,
+        a.display_name AS display_name,
+        html_to_text(coalesce(a.note, '')) AS bio,
+        TRY_CAST(a.followers_count AS BIGINT) AS followers,
+        TRY_CAST(a.following_count AS BIGINT) AS following,
+        safe_timestamp(a.created_at) AS created_at
     FROM distinct_objects
 )
 SELECT DISTINCT
@@ -290,4 +425,4 @@ SELECT DISTINCT
     o.fetched_at,
     1 AS detail
 FROM account_objects AS o
-JOIN object_fields AS f ON f.host IS NOT DISTINCT FROM o.host AND f.a = o.a;
+JOIN object_fields AS f ON f.host IS NOT DISTINCT FROM o.host AND f.a IS NOT DISTINCT FROM o.a;

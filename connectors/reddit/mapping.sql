@@ -27,22 +27,40 @@
 WITH
 things AS (
     SELECT r.record_type AS kind, r.record_id AS fullname, r.source, r.fetched_at, r.run_id, r.payload,
-           r.payload::JSON AS d
+           -- parsed once: a STRUCT of every field read below, each as `->>` reads it (a string's
+           -- text, any other value's JSON)
+           json_transform(r.payload, '{
+                "author": "VARCHAR", "title": "VARCHAR", "selftext": "VARCHAR", "body": "VARCHAR",
+                "selftext_html": "VARCHAR", "body_html": "VARCHAR", "is_self": "VARCHAR",
+                "crosspost_parent": "VARCHAR", "url": "VARCHAR", "created_utc": "VARCHAR",
+                "permalink": "VARCHAR", "parent_id": "VARCHAR", "link_id": "VARCHAR",
+                "link_author": "VARCHAR", "score": "VARCHAR", "num_crossposts": "VARCHAR",
+                "num_comments": "VARCHAR",
+                "crosspost_parent_list": [{
+                    "name": "VARCHAR", "author": "VARCHAR", "title": "VARCHAR", "selftext": "VARCHAR",
+                    "body": "VARCHAR", "selftext_html": "VARCHAR", "body_html": "VARCHAR",
+                    "is_self": "VARCHAR", "crosspost_parent": "VARCHAR", "url": "VARCHAR",
+                    "created_utc": "VARCHAR", "permalink": "VARCHAR", "parent_id": "VARCHAR",
+                    "link_id": "VARCHAR", "link_author": "VARCHAR", "score": "VARCHAR",
+                    "num_crossposts": "VARCHAR", "num_comments": "VARCHAR",
+                    "crosspost_parent_list": [{"name": "VARCHAR", "title": "VARCHAR", "author": "VARCHAR"}]
+                }]
+           }') AS d
     FROM raw AS r
     WHERE r.record_type IN ('t1', 't3')
 ),
 crosspost_parents AS (
-    SELECT 't3' AS kind, d ->> '$.crosspost_parent_list[0].name' AS fullname, source, fetched_at, run_id, payload,
-           d -> '$.crosspost_parent_list[0]' AS d
+    -- (a first element that is no object has no name: the name test alone keeps objects only)
+    SELECT 't3' AS kind, d.crosspost_parent_list[1].name AS fullname, source, fetched_at, run_id, payload,
+           d.crosspost_parent_list[1] AS d
     FROM things
     WHERE kind = 't3'
-      AND json_type(d -> '$.crosspost_parent_list[0]') = 'OBJECT'
-      AND regexp_matches(coalesce(d ->> '$.crosspost_parent_list[0].name', ''), '^t3_[0-9a-z]+$')
+      AND regexp_matches(coalesce(d.crosspost_parent_list[1].name, ''), '^t3_[0-9a-z]+$')
 ),
 authored AS (
-    SELECT *, account_handle(d ->> 'author', NULL) AS author  -- one spelling: no look-alikes
+    SELECT *, account_handle(d.author, NULL) AS author  -- one spelling: no look-alikes
     FROM (SELECT * FROM things UNION ALL SELECT * FROM crosspost_parents)
-    WHERE coalesce(d ->> 'author', '') NOT IN ('', '[deleted]')
+    WHERE coalesce(d.author, '') NOT IN ('', '[deleted]')
 ),
 author_of AS (
     SELECT fullname, arg_max(lower(author), fetched_at) AS author FROM authored GROUP BY fullname
@@ -50,18 +68,18 @@ author_of AS (
 fields AS (
     SELECT
         a.*,
-        coalesce(a.d ->> 'title', '') AS title,
-        CASE WHEN coalesce(a.d ->> 'selftext', '') IN ('[removed]', '[deleted]') THEN ''
-             ELSE coalesce(a.d ->> 'selftext', '') END AS selftext,
-        CASE WHEN coalesce(a.d ->> 'body', '') IN ('[removed]', '[deleted]') THEN ''
-             ELSE coalesce(a.d ->> 'body', '') END AS body,
-        coalesce(a.d ->> 'selftext_html', a.d ->> 'body_html', '') AS html,
-        coalesce(TRY_CAST(a.d ->> 'is_self' AS BOOLEAN), false) AS is_self,
-        CASE WHEN a.kind = 't3' AND regexp_matches(coalesce(a.d ->> 'crosspost_parent', ''), '^t3_[0-9a-z]+$')
-             THEN a.d ->> 'crosspost_parent' END AS crosspost_of,
+        coalesce(a.d.title, '') AS title,
+        CASE WHEN coalesce(a.d.selftext, '') IN ('[removed]', '[deleted]') THEN ''
+             ELSE coalesce(a.d.selftext, '') END AS selftext,
+        CASE WHEN coalesce(a.d.body, '') IN ('[removed]', '[deleted]') THEN ''
+             ELSE coalesce(a.d.body, '') END AS body,
+        coalesce(a.d.selftext_html, a.d.body_html, '') AS html,
+        coalesce(TRY_CAST(a.d.is_self AS BOOLEAN), false) AS is_self,
+        CASE WHEN a.kind = 't3' AND regexp_matches(coalesce(a.d.crosspost_parent, ''), '^t3_[0-9a-z]+$')
+             THEN a.d.crosspost_parent END AS crosspost_of,
         -- a link that leaves reddit: http(s) and not a reddit, redd.it or reddit media host
-        regexp_matches(coalesce(a.d ->> 'url', ''), '^https?://')
-            AND NOT regexp_matches(lower(regexp_extract(a.d ->> 'url', '^https?://([^/:?#]+)', 1)),
+        regexp_matches(coalesce(a.d.url, ''), '^https?://')
+            AND NOT regexp_matches(lower(regexp_extract(a.d.url, '^https?://([^/:?#]+)', 1)),
                                    '(^|\.)(reddit\.com|redd\.it|redditmedia\.com|redditstatic\.com)$')
             AS url_is_external
     FROM authored AS a
@@ -88,7 +106,7 @@ linked AS (
             ELSE list_transform(regexp_extract_all(text, 'https?://[^\s<>()\[\]"]+', 0),
                                 lambda u: rtrim(u, '.,;:!?'''))
         END
-        || CASE WHEN kind = 't3' AND crosspost_of IS NULL AND NOT is_self THEN [d ->> 'url'] ELSE [] END
+        || CASE WHEN kind = 't3' AND crosspost_of IS NULL AND NOT is_self THEN [d.url] ELSE [] END
             AS candidate_links
     FROM texts
 )
@@ -96,32 +114,32 @@ SELECT
     'reddit:' || l.fullname AS post_id,
     'reddit' AS platform,
     'reddit:' || lower(l.author) AS author_id,
-    to_timestamp(TRY_CAST(l.d ->> 'created_utc' AS DOUBLE)) AS created_at,
+    to_timestamp(TRY_CAST(l.d.created_utc AS DOUBLE)) AS created_at,
     l.text,
     CAST(NULL AS VARCHAR) AS lang,
     CASE
-        WHEN starts_with(l.d ->> 'permalink', '/') THEN 'https://www.reddit.com' || (l.d ->> 'permalink')
-        WHEN regexp_matches(coalesce(l.d ->> 'permalink', ''), '^https?://') THEN l.d ->> 'permalink'
+        WHEN starts_with(l.d.permalink, '/') THEN 'https://www.reddit.com' || (l.d.permalink)
+        WHEN regexp_matches(coalesce(l.d.permalink, ''), '^https?://') THEN l.d.permalink
     END AS url,
     CASE WHEN l.kind = 't1' THEN 'reply' WHEN l.crosspost_of IS NOT NULL THEN 'repost' ELSE 'post' END AS kind,
-    CASE WHEN l.kind = 't1' THEN 'reddit:' || (l.d ->> 'parent_id') END AS reply_to_post_id,
+    CASE WHEN l.kind = 't1' THEN 'reddit:' || (l.d.parent_id) END AS reply_to_post_id,
     CASE WHEN l.kind = 't1' THEN 'reddit:' || coalesce(
         parent.author,
-        CASE WHEN l.d ->> 'parent_id' = l.d ->> 'link_id'
-                  AND coalesce(l.d ->> 'link_author', '') NOT IN ('', '[deleted]')
-             THEN account_handle(l.d ->> 'link_author', NULL) END
+        CASE WHEN l.d.parent_id = l.d.link_id
+                  AND coalesce(l.d.link_author, '') NOT IN ('', '[deleted]')
+             THEN account_handle(l.d.link_author, NULL) END
     ) END AS reply_to_author_id,
     CASE WHEN l.crosspost_of IS NOT NULL THEN 'reddit:' || l.crosspost_of END AS repost_of_post_id,
     CASE WHEN l.crosspost_of IS NOT NULL THEN 'reddit:' || parent.author END AS repost_of_author_id,
     CAST(NULL AS VARCHAR) AS quote_of_post_id,
     CAST(NULL AS VARCHAR) AS quote_of_author_id,
     CASE
-        WHEN l.crosspost_of IS NOT NULL THEN l.d ->> '$.crosspost_parent_list[0].title'
+        WHEN l.crosspost_of IS NOT NULL THEN l.d.crosspost_parent_list[1].title
         WHEN l.kind = 't3' AND NOT l.is_self AND l.url_is_external THEN l.title
     END AS link_title,
-    TRY_CAST(l.d ->> 'score' AS BIGINT) AS like_count,
-    CASE WHEN l.kind = 't3' THEN TRY_CAST(l.d ->> 'num_crossposts' AS BIGINT) END AS repost_count,
-    CASE WHEN l.kind = 't3' THEN TRY_CAST(l.d ->> 'num_comments' AS BIGINT) END AS reply_count,
+    TRY_CAST(l.d.score AS BIGINT) AS like_count,
+    CASE WHEN l.kind = 't3' THEN TRY_CAST(l.d.num_crossposts AS BIGINT) END AS repost_count,
+    CASE WHEN l.kind = 't3' THEN TRY_CAST(l.d.num_comments AS BIGINT) END AS reply_count,
     l.source, l.fetched_at, l.run_id,
     md5(l.payload) AS version_rank_key,
     list_distinct(list_filter(
@@ -137,18 +155,20 @@ SELECT
     CAST([] AS VARCHAR[]) AS hashtags
 FROM linked AS l
 LEFT JOIN author_of AS parent
-    ON parent.fullname = CASE WHEN l.kind = 't1' THEN l.d ->> 'parent_id' ELSE l.crosspost_of END;
+    ON parent.fullname = CASE WHEN l.kind = 't1' THEN l.d.parent_id ELSE l.crosspost_of END;
 
 -- name: accounts
 -- Listings show only an author's name: every account is a partial view (detail 0).
 WITH
 things AS (
-    SELECT r.fetched_at, r.payload::JSON AS d FROM raw AS r WHERE r.record_type IN ('t1', 't3')
+    SELECT r.fetched_at,
+           json_transform(r.payload, '{"author": "VARCHAR", "crosspost_parent_list": [{"author": "VARCHAR"}]}') AS d
+    FROM raw AS r WHERE r.record_type IN ('t1', 't3')
 ),
 authors AS (
-    SELECT fetched_at, d ->> 'author' AS author FROM things
+    SELECT fetched_at, d.author AS author FROM things
     UNION ALL
-    SELECT fetched_at, d ->> '$.crosspost_parent_list[0].author' FROM things
+    SELECT fetched_at, d.crosspost_parent_list[1].author FROM things
 )
 SELECT DISTINCT
     'reddit:' || account_handle(author, NULL) AS account_id,
