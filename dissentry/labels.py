@@ -670,7 +670,7 @@ def purge_labels(lake: Lake) -> dict[str, int]:
 def _purge_label_quarantine(lake: Lake, erased: set[str]) -> int:
     """A rejected label row (a typo in its label, say) still holds its post's id and text."""
     removed = 0
-    for path in lake.files("quarantine", f"platform={LABELS_PLATFORM}"):
+    for path in lake.partition_files("quarantine", LABELS_PLATFORM):
         table = lake.read_table(path)
         contents = table.column("content").to_pylist()
         drop = [_names_erased_post(c or "", erased) for c in contents]

@@ -63,7 +63,6 @@ from warehouse.lake import (
     new_run_id,
     quarantine_writer,
     raw_writer,
-    sanitise_partition_value,
     write_collection_run,
 )
 from warehouse.lock import exclusive, shared
@@ -426,10 +425,9 @@ def _reconcile_killed_runs(lake: Lake, platform: str, source_name: str) -> None:
         killed = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
     finally:
         con.close()
-    folder = (f"platform={sanitise_partition_value(platform)}", f"source={sanitise_partition_value(source_name)}")
     for row in killed:
         def landed(layer: str, run_id: str = row["run_id"]) -> int:
-            return sum(lake.num_rows(f) for f in lake.files(layer, *folder)
+            return sum(lake.num_rows(f) for f in lake.partition_files(layer, platform, source_name)
                        if f.rsplit("/", 1)[-1].startswith(run_id + "-"))
 
         row.update(status="interrupted", records_seen=landed("raw"), records_quarantined=landed("quarantine"),

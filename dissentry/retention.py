@@ -13,25 +13,22 @@ raw, so no step ever sees the retired files beside the frozen rows made of them.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from connectors.registry import platforms
 from dissentry.normalise import freeze_raw
 from warehouse import schema
-from warehouse.lake import Lake, new_run_id
-
-_DAY = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
+from warehouse.lake import Lake, batch_day, new_run_id
 
 
 def expired_raw_files(lake: Lake, platform: str, days: int, today: date | None = None) -> list[str]:
-    """Raw files in date partitions older than `days` days (the fetch date decides)."""
+    """Raw files in day folders older than `days` days (the fetch date decides; either layout)."""
     cutoff = (today or datetime.now(UTC).date()) - timedelta(days=days)
     out = []
     for path in lake.raw_files(platform):
-        match = _DAY.match(path.rsplit("/", 2)[-2])
-        if match and date.fromisoformat(match.group(1)) < cutoff:
+        day = batch_day(path)
+        if day and date.fromisoformat(day) < cutoff:
             out.append(path)
     return out
 

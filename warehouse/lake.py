@@ -2,8 +2,8 @@
 
 Layout under the lake's root, a local folder or an object-store URL (`s3://bucket/prefix`):
 
-    raw/platform=P/source=S/date=YYYY-MM-DD/<run_id>-<n>.parquet     append-only, one file per batch
-    quarantine/platform=P/source=S/date=YYYY-MM-DD/<run_id>-<n>.parquet
+    raw/P/S/YYYY-MM-DD/<run_id>-<n>.parquet                           append-only, one file per batch
+    quarantine/P/S/YYYY-MM-DD/<run_id>-<n>.parquet                    (older lakes: platform=P/source=S/date=D/)
     collection_runs/<run_id>.parquet                                  one row per run
     normalised/_manifest.json                                         the published generation (see below)
     normalised/<generation>/<table>/P/data.parquet                    written by `normalise`
@@ -22,7 +22,7 @@ and, always on local disk (`local_dir`: the lake's own folder when the lake is l
 A normalise writes every table of every platform into a new generation folder, then publishes
 them together by replacing `normalised/_manifest.json` (one rename, or one PUT): it names the
 generation, each table's files and rows, and the raw and frozen files the generation covers,
-with the state an incremental normalise extends (`normalised/<generation>/_state/platform=P/`:
+with the state an incremental normalise extends (`normalised/<generation>/_state/P/`:
 known raw versions, each account's best mapped row; see dissentry/normalise.py). A platform with
 nothing new keeps its files from an older generation folder, which stays while it is named.
 Readers follow the manifest (`Lake.normalised_files`, the catalog's views), so a normalise killed
@@ -37,6 +37,16 @@ multipart upload that is aborted on error: an object store never shows part of a
 Partition values come from user data (source names), so they are percent-encoded and can never
 escape the lake (`../../etc` becomes `..%2F..%2Fetc`, and a name of only dots is encoded too).
 
+Every folder of a Parquet layer is a plain name, never a hive `key=value` partition (see
+`platform_folder`), so pandas, polars and Spark read any layer folder as it is (`pd.read_parquet(
+"<lake>/raw")`, `pl.read_parquet("<lake>/quarantine")`) and see each column once, from the files.
+Lakes written before keep their hive folders (`raw/platform=P/source=S/date=D/`): every reader
+here lists both (`Lake.partition_files`, `batch_day`), and DuckDB reads them all with
+hive_partitioning = false (pandas still refuses a layer folder that holds old hive folders; they
+are not moved, as the manifests record raw files by path). The cursors
+(`state/cursors/platform=P/source=S.json`) keep their names: they are JSON that only dissentry
+reads, and a new name would lose every resume point.
+
 Paths are strings: plain paths for a local lake, URLs (`s3://bucket/key`) for a remote one. Both
 are what DuckDB's `read_parquet` takes, once `Lake.attach` has registered the file system.
 """
@@ -47,6 +57,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import secrets
 import shutil
 import time
@@ -83,14 +94,38 @@ def sanitise_partition_value(value: str) -> str:
 
 
 def platform_folder(platform: str) -> str:
-    """The folder of one platform's file in a normalised or frozen generation: the bare name, not
-    `platform=P`. Those files carry a `platform` column; a hive-style `platform=` folder as well
-    made pandas (pyarrow) refuse the table ("Field platform has incompatible types: string vs
-    dictionary") and gave polars and Spark the column twice. A plain folder is no partition to
-    any reader, so `pd.read_parquet(<generation>/posts)` reads the column from the files, as
-    DuckDB's views do (hive_partitioning = false). Generations written before keep their paths
-    (the manifest records every file)."""
+    """The folder of one platform's files (raw, quarantine, a normalised or frozen generation):
+    the bare name, not `platform=P`. Those files carry a `platform` column; a hive-style
+    `platform=` folder as well made pandas (pyarrow) refuse the folder ("Field platform has
+    incompatible types: string vs dictionary") and gave polars and Spark the column twice.
+
+    Chosen over keeping hive folders and leaving the column out of the files: the files stay
+    self-describing (a raw file copied out of the lake still says its platform and source), no
+    DuckDB reader changes (all read with hive_partitioning = false, old files and new alike),
+    and the old and new folders cannot be confused (an encoded name never holds `=`). So raw
+    and quarantine are `<layer>/P/S/YYYY-MM-DD/`: the day folder is a plain name too (a lone
+    `date=` below plain folders is a partition Spark refuses, its base paths differing).
+    Folders written before keep their paths: `Lake.partition_files` lists both layouts, and a
+    generation's manifest records every file."""
     return sanitise_partition_value(platform)
+
+
+def _day_folder(day: str) -> str:
+    if not _DAY_NAME.match(day):
+        raise ValueError(f"a day folder is YYYY-MM-DD, not {day!r}")
+    return day
+
+
+_DAY_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DAY_FOLDER = re.compile(r"^(?:date=)?(\d{4}-\d{2}-\d{2})$")
+
+
+def batch_day(path: str) -> str | None:
+    """The day (YYYY-MM-DD) of a raw or quarantine batch file, from its folder in either layout
+    (`.../2026-11-01/r-00000.parquet`, or an older lake's `.../date=2026-11-01/...`)."""
+    parts = path.rsplit("/", 2)
+    match = _DAY_FOLDER.match(parts[-2]) if len(parts) == 3 else None
+    return match.group(1) if match else None
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -270,12 +305,8 @@ class Lake:
         return "/".join([self.root, *parts])
 
     def _partitioned(self, layer: str, platform: str, source: str, day: str) -> str:
-        return self.path(
-            layer,
-            f"platform={sanitise_partition_value(platform)}",
-            f"source={sanitise_partition_value(source)}",
-            f"date={day}",
-        )
+        """`<layer>/P/S/YYYY-MM-DD`: plain folders (`platform_folder`), never `key=value`."""
+        return self.path(layer, platform_folder(platform), sanitise_partition_value(source), _day_folder(day))
 
     def raw_batch_path(self, platform: str, source: str, day: str, run_id: str, n: int) -> str:
         return f"{self._partitioned('raw', platform, source, day)}/{run_id}-{n:05d}.parquet"
@@ -400,8 +431,20 @@ class Lake:
     def has_files(self, layer: str, table: str | None = None) -> bool:
         return bool(self.files(layer, table) if table else self.files(layer))
 
+    def partition_files(self, layer: str, platform: str | None = None, source: str | None = None) -> list[str]:
+        """The files of raw or quarantine (of one platform, and one source of it), in the plain
+        folders written now and in the hive folders (`platform=P/source=S/`) of older lakes."""
+        if platform is None:
+            return self.files(layer)
+        plain = [platform_folder(platform)]
+        hive = [f"platform={sanitise_partition_value(platform)}"]
+        if source is not None:
+            plain.append(sanitise_partition_value(source))
+            hive.append(f"source={sanitise_partition_value(source)}")
+        return sorted({*self.files(layer, *plain), *self.files(layer, *hive)})
+
     def raw_files(self, platform: str | None = None) -> list[str]:
-        return self.files("raw", f"platform={sanitise_partition_value(platform)}") if platform else self.files("raw")
+        return self.partition_files("raw", platform)
 
     def glob(self, layer: str, table: str | None = None) -> str:
         """A glob over every file of a layer (raw, quarantine, collection_runs, normalised/<table>)."""

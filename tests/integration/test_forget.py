@@ -81,12 +81,12 @@ def test_forget_reaches_an_account_known_only_from_frozen_rows(tmp_path: Path) -
     config = sample_project(tmp_path, seed=4, scale=0.2, raw_retention_days=30)
     pipeline.collect(config)
     root = config.warehouse_path
-    for f in sorted((root / "raw" / "platform=mastodon").rglob("*.parquet")):
-        aged = f.parent.parent / "date=2000-01-01" / f.name
+    for f in sorted((root / "raw" / "mastodon").rglob("*.parquet")):
+        aged = f.parent.parent / "2000-01-01" / f.name
         aged.parent.mkdir(parents=True, exist_ok=True)
         f.rename(aged)
     pipeline.run(config)  # the import lands the files again, content-deduplicated; retention freezes the old
-    for f in sorted((root / "raw" / "platform=mastodon").rglob("*.parquet")):
+    for f in sorted((root / "raw" / "mastodon").rglob("*.parquet")):
         f.unlink()  # now only the frozen layer knows the account
     pipeline.normalise(config)
     pipeline.transform(config)

@@ -72,7 +72,7 @@ def test_retention_is_applied_by_normalise_when_configured(tmp_path: Path) -> No
     lake = Lake(config.warehouse_path)
     # age one raw file past the retention window
     old = Path(lake.raw_files()[0])
-    aged = old.parent.parent / "date=2000-01-01" / old.name
+    aged = old.parent.parent / "2000-01-01" / old.name
     aged.parent.mkdir(parents=True)
     old.rename(aged)
     counts = pipeline.normalise(config)

@@ -90,7 +90,7 @@ def visible(warehouse: Path) -> dict[str, Any]:
 
 def _age(files: list[Path]) -> None:
     for f in files:
-        aged = f.parent.parent / "date=2000-01-01" / f.name
+        aged = f.parent.parent / "2000-01-01" / f.name
         aged.parent.mkdir(parents=True, exist_ok=True)
         f.rename(aged)
 
@@ -111,7 +111,7 @@ def states(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     generate_sample(base / "more", seed=12, scale=0.05)
     assert pipeline.import_export(config, "mastodon", [base / "more" / STATUSES_FILE], "more")["status"] == "ok"
     # of which the Mastodon raw expires; the other platforms' stays
-    _age(sorted((root / "raw" / "platform=mastodon").rglob("*.parquet")))
+    _age(sorted((root / "raw" / "mastodon").rglob("*.parquet")))
     state_a = visible(root)
     reference = base / "reference"
     shutil.copytree(project, reference)
