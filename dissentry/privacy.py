@@ -123,6 +123,11 @@ class Pseudonymiser:
         except ValueError:
             return value
         host = (parts.hostname or "").lower()
+        try:  # an instance on a port of its own is another namespace, as in the mappings
+            if parts.port not in (None, 80, 443):
+                host += f":{parts.port}"
+        except ValueError:  # a port that is not a number: not a profile link we can read
+            return value
         path = parts.path
         m = re.match(r"^/@([^/@]+)(@[^/]+)?(/.*)?$", path)  # Mastodon and its kin: /@user[@host][/id]
         if m:

@@ -133,3 +133,18 @@ def test_a_token_never_reaches_the_lake_the_duckdb_file_or_the_logs(
         assert token.encode() not in f.read_bytes(), f
     assert token not in caplog.text
     assert token not in str(row)
+
+
+@pytest.mark.parametrize(("url", "handle"), [
+    ("http://localhost:3000/@alice", "alice@localhost:3000"),
+    ("https://social.example:443/@alice/1234", "alice@social.example"),  # the default port is no namespace
+    ("https://social.example:8443/users/alice", "alice@social.example:8443"),
+])
+def test_a_profile_link_on_an_instance_with_a_port_gets_the_pseudonym_of_that_account(url: str, handle: str) -> None:
+    """The mappings keep a non-default port in the handle (alice@localhost:3000): the link to the
+    profile must carry the same pseudonym as the account's own rows, or the person is split in two."""
+    p = Pseudonymiser(KEY.encode())
+    digest = p.handle(handle)
+    assert digest is not None
+    assert digest in (p.url(url) or "")
+    assert "alice" not in (p.url(url) or "")
