@@ -42,7 +42,7 @@ REDDIT_CLIENT_ID = "fault-client-id"
 REDDIT_CLIENT_SECRET = "fault-client-secret-Qx3"
 REDDIT_TOKEN = "fault-token-Zr8"
 REDDIT_ENV = {"DISSENTRY_REDDIT_CLIENT_ID": REDDIT_CLIENT_ID, "DISSENTRY_REDDIT_CLIENT_SECRET": REDDIT_CLIENT_SECRET}
-MASTODON_HOST = "127.0.0.1"  # the mapping namespaces Mastodon ids by the origin's host:port (expected_ids adds it)
+LOOPBACK_HOST = "127.0.0.1"  # the mapping namespaces Mastodon ids by the origin's host:port (expected_ids adds it)
 
 FAULT_KINDS = (
     "429_retry_after",
@@ -155,7 +155,7 @@ def build_catalogue(
         ids = [s["id"] for s in statuses]
         cat.mastodon[acct] = (
             account,
-            Feed("mastodon", acct, statuses, ids, [f"mastodon:{MASTODON_HOST}:{x}" for x in ids]),
+            Feed("mastodon", acct, statuses, ids, [f"mastodon:{LOOPBACK_HOST}:{x}" for x in ids]),
         )
 
     for i, size in enumerate(bluesky):
@@ -281,7 +281,7 @@ def expected_ids(cat: Catalogue, sources: list[Source]) -> tuple[set[tuple[str, 
     for source in sources:
         if source.platform == "mastodon":
             # Mastodon post ids are namespaced by the serving instance's host:port (mapping.sql)
-            host = urlsplit(source.instance or "").netloc or MASTODON_HOST
+            host = urlsplit(source.instance or "").netloc or LOOPBACK_HOST
             for feed in (cat.mastodon[a][1] for a in source.accounts):
                 feeds.append(Feed(feed.platform, feed.name, feed.items, feed.record_ids,
                                   [f"mastodon:{host}:{x}" for x in feed.record_ids]))
