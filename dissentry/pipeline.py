@@ -658,8 +658,10 @@ def _source_lock(lake: Lake, platform: str, source_name: str, mode: str) -> Iter
 
 
 def _step_lines() -> AbstractContextManager[None]:
-    """Normalise's and transform's steps as log lines, one every PROGRESS_LOG_SECONDS at most."""
-    return build_progress.reporting(build_progress.log_lines(every_seconds=PROGRESS_LOG_SECONDS))
+    """Normalise's and transform's steps as log lines, one every PROGRESS_LOG_SECONDS at most, and
+    a heartbeat as often while one statement runs longer than that."""
+    return build_progress.reporting(build_progress.log_lines(every_seconds=PROGRESS_LOG_SECONDS),
+                                    heartbeat_seconds=PROGRESS_LOG_SECONDS)
 
 
 def normalise(config: Config, *, keep_previous: bool = True, full: bool = False) -> dict[str, int]:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 
@@ -142,3 +144,68 @@ def test_step_lines_are_periodic_not_one_per_step(caplog: pytest.LogCaptureFixtu
     # t0 (first), t4 (10.5 s after t0's line), t6 (a slow step, and 14.5 s after t4)
     assert info == ["t0", "t4", "t6"]
     assert len(debug) == len(elapsed) - 3
+
+
+def test_a_long_statement_gets_heartbeats_with_its_share_done() -> None:
+    """Minutes inside one DuckDB statement are not silence: the running step is repeated, with how
+    much of the watched connection's statement is done (issue 12 §4)."""
+    con = duckdb.connect()
+    con.execute("SET threads = 1")
+    beats: list[build_progress.Step] = []
+    shared = threading.Event()
+
+    def listen(step: build_progress.Step) -> None:
+        if step.running:
+            beats.append(step)
+            if step.statement_done is not None:
+                shared.set()
+                con.interrupt()  # seen what we came for: end the statement
+
+    safety = threading.Timer(120.0, con.interrupt)  # a machine where no share ever comes fails below
+    safety.start()
+    try:
+        with build_progress.reporting(listen, heartbeat_seconds=0.2), build_progress.watching(con):
+            build_progress.report("normalise", "mastodon", "mapping posts")
+            with pytest.raises(duckdb.InterruptException):
+                con.execute("SELECT count(*) FROM range(10000000000000) WHERE hash(range) % 7 = 1").fetchall()
+            build_progress.report("normalise", "mastodon", "posts written", 5)
+    finally:
+        safety.cancel()
+    assert shared.is_set(), beats
+    first = beats[0]
+    assert (first.stage, first.platform, first.table, first.rows) == ("normalise", "mastodon", "mapping posts", None)
+    assert all(0 <= b.statement_done <= 1 for b in beats if b.statement_done is not None)
+    line = next(b for b in beats if b.statement_done is not None).line()
+    assert line.startswith("normalise: mastodon mapping posts: still running, ") and "% of its statement (" in line
+
+
+def test_heartbeat_after_a_finished_step_names_what_came_before_and_stops_with_the_build() -> None:
+    beats: list[build_progress.Step] = []
+    came = threading.Event()
+
+    def listen(step: build_progress.Step) -> None:
+        if step.running:
+            beats.append(step)
+            came.set()
+
+    with build_progress.reporting(listen, heartbeat_seconds=0.05):
+        build_progress.report("transform", None, "stg_posts", 10)
+        assert came.wait(30)
+    count = len(beats)
+    assert beats[0].line().startswith("transform: after stg_posts: still running (") and beats[0].statement_done is None
+    came.clear()
+    assert not came.wait(0.3)  # the heartbeat thread ended with the build
+    assert len(beats) == count
+    # log_lines says every heartbeat at INFO (one comes only after a silence of its interval)
+    records: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: records.append(f"{record.levelname} {record.getMessage()}")  # type: ignore[method-assign]
+    logger = logging.getLogger("test.heartbeat")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    emit = build_progress.log_lines(logger, every_seconds=10.0)
+    emit(build_progress.Step("normalise", "mastodon", "a", 1, 0.0))
+    emit(build_progress.Step("normalise", "mastodon", "b", 2, 1.0))
+    emit(build_progress.Step("normalise", "mastodon", "b", None, 2.0, running=True))
+    assert [r.split(": ")[0] for r in records] == ["INFO normalise", "DEBUG normalise", "INFO normalise"]
+    assert records[2].endswith("b: still running (2.0 s)")
