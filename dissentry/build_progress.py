@@ -54,7 +54,8 @@ class _Reporter:
     def __init__(self, callback: Callback, heartbeat_seconds: float | None) -> None:
         self.callback = callback
         self.started = time.monotonic()
-        self.heartbeat_seconds = heartbeat_seconds
+        # no heartbeat at all for 0 (a caller that wants every step, and nothing between them)
+        self.heartbeat_seconds = heartbeat_seconds if heartbeat_seconds and heartbeat_seconds > 0 else None
         self.last: Step | None = None
         self.last_at = self.started
         self.connection: Any = None  # a DuckDB connection whose running statement's share is read
