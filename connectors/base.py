@@ -231,3 +231,15 @@ class Connector(ABC):
         Retries, waits and the request budget come from `[settings.collection]`, not from here.
         """
         return {}
+
+
+def json_type_name(value: Any) -> str:
+    """What JSON value `value` is, for a reject reason: 'an object', 'an array', 'a string', ..."""
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number"
+    )
+
+
+def json_excerpt(value: Any) -> str:
+    """A value as compact JSON, cut to 10,000 characters: what a Reject keeps of a record."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))[:10_000]

@@ -13,6 +13,10 @@ Hostile input is a Reject too, never an exception or unbounded memory: a line or
 not UTF-8 (only it is rejected), one nested deeper than Python's recursion limit, and one over
 16 MiB (skipped a chunk at a time, never buffered whole). `zip_member_problem` is the shared check
 readers of zips run before inflating a member (zip bombs).
+
+On top of it, `read_json_records` and `read_json_items` turn a file's values into import pages (a
+connector says what records a value holds), and `TextWindow` is the sliding buffer the readers
+of other JSON layouts (Facebook's, Telegram's, a Twitter archive's) decode from.
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ import json
 import re
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO, TypeVar
 
-from connectors.base import ImportFormatError, Reject
+from connectors.base import Batcher, ImportFormatError, Page, RawRecord, Reject, json_excerpt
+
+K = TypeVar("K")  # the kinds of item a platform's export holds (a string, or a connector's own type)
 
 _CHUNK = 1 << 20
 _MAX_VALUE_BYTES = 16 << 20  # one record larger than this is quarantined, never buffered whole
@@ -213,6 +219,95 @@ def iter_json_values(path: Path) -> Iterator[tuple[str, Any | Reject]]:
         yield from _iter_array(path)
 
 
+class TextWindow:
+    """A sliding window over a text stream, read a chunk at a time, for decoding JSON value by value.
+
+    `buf[pos:]` is what is not consumed yet; `fill` drops what is and appends the next chunk, so
+    memory holds about one chunk and one value, never the whole file.
+    """
+
+    def __init__(self, fh: IO[str], chunk: int | None = None) -> None:
+        self.fh = fh
+        self.chunk = chunk or _CHUNK
+        self.buf = ""
+        self.pos = 0
+        self.eof = False
+
+    def fill(self) -> bool:
+        """Read the next chunk; False (and `eof` set) at the end of the stream."""
+        if self.eof:
+            return False
+        chunk = self.fh.read(self.chunk)
+        if not chunk:
+            self.eof = True
+            return False
+        self.buf = self.buf[self.pos :] + chunk
+        self.pos = 0
+        return True
+
+    def skip_chars(self, chars: str) -> str:
+        """Move past any of `chars`; return the next character, or '' at the end of the stream."""
+        while True:
+            while self.pos < len(self.buf) and self.buf[self.pos] in chars:
+                self.pos += 1
+            if self.pos < len(self.buf):
+                return self.buf[self.pos]
+            if not self.fill():
+                return ""
+
+    def ensure(self, n: int) -> None:
+        """Read on until `n` characters are not consumed yet, or the stream ends."""
+        while len(self.buf) - self.pos < n and self.fill():
+            pass
+
+
+def read_json_records(path: Path, records_in: Callable[[str, Any], Iterable[RawRecord | Reject]]) -> Iterator[Page]:
+    """Import pages of the records `records_in(locator, value)` makes of each top-level JSON value
+    of a saved export, read as `iter_json_values` streams them (a value it cannot decode is a
+    Reject already)."""
+    batch = Batcher()
+    for locator, value in iter_json_values(path):
+        if isinstance(value, Reject):
+            batch.add(value)
+        else:
+            for item in records_in(locator, value):
+                batch.add(item)
+                yield from batch.full()
+        yield from batch.full()
+    yield from batch.rest()
+
+
+def read_json_items(
+    path: Path,
+    flatten: Callable[[str, Any], Iterable[tuple[str, Any, K | None]]],
+    to_record: Callable[[K, Any, str], RawRecord | Reject],
+    not_ours: Callable[[Path, Any], str],
+    unknown: str,
+) -> Iterator[Page]:
+    """Import pages of a saved export whose JSON values hold items of the platform's kinds.
+
+    `flatten(locator, value)` yields `(locator, item, kind)` for every item inside one top-level
+    value, kind None for an item of no kind the platform has, and `to_record(kind, item, locator)`
+    makes the raw record. An item of no kind before any of the platform's means the file is
+    another platform's (ImportFormatError with `not_ours(path, item)`); after one, it is a Reject
+    with the reason `unknown` and the import goes on.
+    """
+    seen_ours = False
+
+    def records_in(locator: str, value: Any) -> Iterator[RawRecord | Reject]:
+        nonlocal seen_ours
+        for item_locator, item, kind in flatten(locator, value):
+            if kind is None:
+                if not seen_ours:
+                    raise ImportFormatError(not_ours(path, item))
+                yield Reject(item_locator, unknown, json_excerpt(item))
+            else:
+                seen_ours = True
+                yield to_record(kind, item, item_locator)
+
+    yield from read_json_records(path, records_in)
+
+
 def _shown(raw: bytes) -> str:
     return raw[:2000].decode("utf-8", errors="backslashreplace")
 
@@ -288,48 +383,23 @@ def _iter_single_object(path: Path) -> Iterator[tuple[str, Any | Reject]]:
 def _iter_array(path: Path) -> Iterator[tuple[str, Any | Reject]]:
     """Decode a top-level array element by element from a sliding buffer."""
     with _open_text(path) as fh:
-        buf = ""
-        eof = False
+        window = TextWindow(fh)
         index = 0
-        pos = 0
-        started = False
-
-        def fill() -> bool:
-            nonlocal buf, pos, eof
-            if eof:
-                return False
-            chunk = fh.read(_CHUNK)
-            if not chunk:
-                eof = True
-                return False
-            buf = buf[pos:] + chunk
-            pos = 0
-            return True
-
-        def skip(chars: str) -> None:
-            nonlocal pos
-            while True:
-                while pos < len(buf) and buf[pos] in chars:
-                    pos += 1
-                if pos < len(buf) or not fill():
-                    return
-
         try:
-            fill()
-            skip("\ufeff \t\r\n")
-            if not started and buf[pos : pos + 1] == "[":
-                pos += 1
-                started = True
+            window.fill()
+            if window.skip_chars("\ufeff \t\r\n") == "[":
+                window.pos += 1
             while True:
-                skip(" \t\r\n,")
-                if pos >= len(buf):
+                nxt = window.skip_chars(" \t\r\n,")
+                if nxt == "":
                     locator = f"{path}[{index}]"
                     yield locator, Reject(locator, "file is truncated: the JSON array is not closed with ']'")
                     return
-                if buf[pos] == "]":
+                if nxt == "]":
                     return
                 locator = f"{path}[{index}]"
                 while True:
+                    buf, pos = window.buf, window.pos
                     try:
                         value, end = _decoder.raw_decode(buf, pos)
                         break
@@ -342,11 +412,11 @@ def _iter_array(path: Path) -> Iterator[tuple[str, Any | Reject]]:
                         if len(buf) - pos > _MAX_VALUE_BYTES:
                             reason = (f"element {index} is over the {_MAX_VALUE_BYTES:,}-byte limit for one "
                                       "record; the rest of the array was not read")
-                        elif not fill():
+                        elif not window.fill():
                             reason = f"file is truncated inside element {index} ({exc.msg})"
                         else:
                             continue
-                        yield locator, Reject(locator, reason, buf[pos : pos + 2000])
+                        yield locator, Reject(locator, reason, window.buf[window.pos : window.pos + 2000])
                         return
                 if _UNDECODABLE.search(buf, pos, end):
                     yield locator, Reject(locator, f"element {index} is not UTF-8 text",
@@ -355,7 +425,7 @@ def _iter_array(path: Path) -> Iterator[tuple[str, Any | Reject]]:
                 else:
                     yield locator, value
                 index += 1
-                pos = end
+                window.pos = end
         except UnicodeDecodeError as exc:
             locator = f"{path}[{index}]"
             yield locator, Reject(locator, f"not UTF-8 text: {exc.reason}")

@@ -32,6 +32,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
@@ -160,6 +161,14 @@ class _Retryable(Exception):
         super().__init__(message)
 
 
+def header_number(value: str | None) -> float | None:
+    """A rate-limit header's number ("598.0"), or None when it is absent or not a number."""
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
 def parse_retry_after(value: str | None, now: float) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
     if not value:
@@ -283,7 +292,7 @@ class HttpClient:
 
         Any status below 400 is returned as is (a 304 Not Modified included); the body is read whole.
         """
-        _, response = self._request("GET", url, params, None, None, headers, False)
+        _, response = self._request(_Call("GET", url, params, headers=headers, parse_json=False))
         return response
 
     def request_json(
@@ -301,19 +310,10 @@ class HttpClient:
                 for key, value in body.items():
                     if isinstance(value, str) and any(s in str(key).lower() for s in _SECRET_PARAMS):
                         register_secret(value)
-        return self._request(method, url, params, json_body, form, None, True)
+        return self._request(_Call(method, url, params, json_body, form))
 
-    def _request(
-        self,
-        method: str,
-        url: str,
-        params: Mapping[str, Any] | None,
-        json_body: Any,
-        form: Mapping[str, str] | None,
-        headers: Mapping[str, str] | None,
-        parse_json: bool,
-    ) -> tuple[Any, httpx.Response]:
-        what = f"{method} {redact_url(url)}"
+    def _request(self, call: _Call) -> tuple[Any, httpx.Response]:
+        what = f"{call.method} {redact_url(call.url)}"
         waited = 0.0  # this request's waits, bounded by max_wait_seconds
         failures = 0  # errors in a row that are not rate limits, bounded by max_attempts
         while True:
@@ -322,7 +322,7 @@ class HttpClient:
             seconds, reason = self.limiter.delay(self._clock())
             waited += self._wait(seconds, reason, what, waited)
             try:
-                return self._attempt(method, url, params, json_body, form, headers, parse_json)
+                return self._attempt(call)
             except _RateLimited:
                 continue  # the limiter knows why and how long; `waited` bounds it
             except _Retryable as exc:
@@ -334,21 +334,13 @@ class HttpClient:
                 log.warning("%s: retrying in %.1fs after: %s", self.platform, pause, redact(str(exc)))
                 waited += self._wait(pause, "error", what, waited)
 
-    def _attempt(
-        self,
-        method: str,
-        url: str,
-        params: Mapping[str, Any] | None,
-        json_body: Any,
-        form: Mapping[str, str] | None,
-        headers: Mapping[str, str] | None,
-        parse_json: bool,
-    ) -> tuple[Any, httpx.Response]:
+    def _attempt(self, call: _Call) -> tuple[Any, httpx.Response]:
         self.requests += 1
         sent = self._clock()
         try:
-            response = self._client.request(method, url, params=params, json=json_body, data=form, headers=headers)
-            if not parse_json:
+            response = self._client.request(call.method, call.url, params=call.params, json=call.json_body,
+                                            data=call.form, headers=call.headers)
+            if not call.parse_json:
                 response.read()
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
             raise _Retryable(f"{type(exc).__name__}: {exc}") from None
@@ -371,17 +363,30 @@ class HttpClient:
         if response.status_code >= 400:
             excerpt = body_excerpt(response)
             raise HttpError(
-                f"{method} {where} answered {response.status_code} {response.reason_phrase}"
+                f"{call.method} {where} answered {response.status_code} {response.reason_phrase}"
                 + (f": {excerpt}" if excerpt else ""),
                 response.status_code,
             )
-        if not parse_json:
+        if not call.parse_json:
             return None, response
         try:
             return response.json(), response
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             # a body cut short by the server or the network: the next attempt usually gets it whole
             raise _Retryable(f"invalid or truncated JSON from {where}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One logical request: what `_request` retries and each `_attempt` sends."""
+
+    method: str
+    url: str
+    params: Mapping[str, Any] | None = None
+    json_body: Any = None
+    form: Mapping[str, str] | None = None
+    headers: Mapping[str, str] | None = None
+    parse_json: bool = True  # False: the body is read whole and returned as is (feeds, pages)
 
 
 class _RateLimited(Exception):

@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 
 from dissentry.config import Config, load_config
+from warehouse.sql import quote_identifier
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -72,7 +73,7 @@ class Warehouse:
         known = self.tables()
         if name not in known:
             raise KeyError(f"no table {name!r} in the warehouse; there are: {', '.join(known)}")
-        return self.sql(f'SELECT * FROM "{name}"')
+        return self.sql(f"SELECT * FROM {quote_identifier(name)}")
 
     def tables(self) -> list[str]:
         """Every table and view: marts, canonical tables, intermediate models, lake views."""

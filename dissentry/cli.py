@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import os
 import re
 import sys
 from collections.abc import Iterator
@@ -621,12 +620,3 @@ def evaluate() -> None:
         print_evaluation(con, out)
     finally:
         con.close()
-
-
-def entrypoint() -> None:  # pragma: no cover - console script wrapper
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    app()

@@ -49,10 +49,7 @@ from dissentry.normalise import new_connection, read_mapping
 from warehouse import schema
 from warehouse.lake import Lake
 from warehouse.lock import exclusive
-
-
-def _sql_list(paths: list[str]) -> str:
-    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
+from warehouse.sql import literal_list
 
 
 @dataclass
@@ -81,7 +78,7 @@ def _rows_of_account(lake: Lake, platform: str, handle: str) -> _Found:
             CREATE TEMP TABLE raw_rows AS
             SELECT *, TIMESTAMPTZ '2000-01-01 00:00:00+00'
                       + to_microseconds(row_number() OVER (ORDER BY filename, file_row_number)) AS trace
-            FROM read_parquet({_sql_list(files)}, filename = true, file_row_number = true,
+            FROM read_parquet({literal_list(files)}, filename = true, file_row_number = true,
                               hive_partitioning = false, union_by_name = true)
             """
         )
@@ -176,7 +173,7 @@ def _frozen_account_ids(lake: Lake, platform: str, handle: str) -> set[str]:
     con = new_connection(lake=lake)
     try:
         return {r[0] for r in con.execute(
-            f"SELECT DISTINCT account_id FROM read_parquet({_sql_list([accounts])}, hive_partitioning = false) "
+            f"SELECT DISTINCT account_id FROM read_parquet({literal_list([accounts])}, hive_partitioning = false) "
             "WHERE lower(handle) = ?", [handle]).fetchall()}
     finally:
         con.close()
@@ -189,7 +186,7 @@ def _frozen_names(lake: Lake, platform: str, ids: set[str]) -> set[str]:
     con = new_connection(lake=lake)
     try:
         return {r[0] for r in con.execute(
-            f"SELECT DISTINCT display_name FROM read_parquet({_sql_list([accounts])}, hive_partitioning = false) "
+            f"SELECT DISTINCT display_name FROM read_parquet({literal_list([accounts])}, hive_partitioning = false) "
             "WHERE list_contains(?, account_id) AND display_name IS NOT NULL", [sorted(ids)]).fetchall()}
     finally:
         con.close()
@@ -267,7 +264,7 @@ def _frozen_rows(lake: Lake, platform: str, keys: set[str]) -> int:
         con.register("erased", pa.table({"key": pa.array(sorted(keys), type=pa.string())}))
         gone = "SELECT NULL AS post_id WHERE false"
         if lake.exists(posts):
-            gone = (f"SELECT post_id FROM read_parquet({_sql_list([posts])}, hive_partitioning = false) "
+            gone = (f"SELECT post_id FROM read_parquet({literal_list([posts])}, hive_partitioning = false) "
                     "WHERE coalesce(sha256(author_id), '') IN (SELECT key FROM erased)")
         total = 0
         for table in schema.NORMALISED:
@@ -276,8 +273,8 @@ def _frozen_rows(lake: Lake, platform: str, keys: set[str]) -> int:
                 continue
             where = ("coalesce(sha256(account_id), '') IN (SELECT key FROM erased)" if table == "accounts"
                      else f"post_id IN ({gone})")
-            total += con.execute(f"SELECT count(*) FROM read_parquet({_sql_list([path])}, hive_partitioning = false) "
-                                 f"WHERE {where}").fetchone()[0]
+            total += con.execute(f"SELECT count(*) FROM read_parquet({literal_list([path])}, "
+                                 f"hive_partitioning = false) WHERE {where}").fetchone()[0]
         return total
     finally:
         con.close()
@@ -292,7 +289,7 @@ def _purge_frozen(lake: Lake, platform: str, keys: list[str]) -> int:
         gone: set[str] = set()
         if lake.exists(posts):
             gone = {r[0] for r in con.execute(
-                f"SELECT post_id FROM read_parquet({_sql_list([posts])}, hive_partitioning = false) "
+                f"SELECT post_id FROM read_parquet({literal_list([posts])}, hive_partitioning = false) "
                 "WHERE coalesce(sha256(author_id), '') IN (SELECT key FROM erased)").fetchall()}
         con.register("gone", pa.table({"post_id": pa.array(sorted(gone), type=pa.string())}))
         removed = 0
@@ -307,7 +304,7 @@ def _purge_frozen(lake: Lake, platform: str, keys: list[str]) -> int:
             else:
                 where = "post_id IN (SELECT post_id FROM gone)"
             before = lake.num_rows(path)
-            rows = f"read_parquet({_sql_list([path])}, hive_partitioning = false)"
+            rows = f"read_parquet({literal_list([path])}, hive_partitioning = false)"
             kept = con.sql(f"SELECT * FROM {rows} WHERE NOT ({where})").to_arrow_table()
             if kept.num_rows != before:
                 lake.write_parquet(kept, path)

@@ -46,6 +46,7 @@ from warehouse import schema
 from warehouse.catalog import connect, create_lake_views
 from warehouse.lake import Lake, atomic_path, new_run_id, quarantine_writer
 from warehouse.lock import exclusive
+from warehouse.sql import literal_list, quote_literal
 
 LABEL_VALUES = ("critical", "supportive", "neutral")
 CSV_COLUMNS = ("post_id", "group_id", "period", "reference_kind", "target", "text", "url", "label", "note")
@@ -68,10 +69,6 @@ def post_key(post_id: str) -> str:
     return hashlib.sha256(post_id.encode()).hexdigest()
 
 
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 @contextmanager
 def _lake_connection(lake: Lake, views: list[str]) -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory connection with views over the lake: works for a remote lake too, and never
@@ -92,7 +89,7 @@ def _references_sql(lake: Lake) -> str:
     return f"""
         SELECT r.post_id, r.group_id, r.period, r.reference_kind, r.matched_terms, r.official_accounts,
                coalesce(p.text, '') AS text, p.url
-        FROM read_parquet({_sql_string(mart)}) AS r
+        FROM read_parquet({quote_literal(mart)}) AS r
         JOIN (SELECT post_id, text, url FROM posts
               QUALIFY row_number() OVER (PARTITION BY post_id ORDER BY fetched_at DESC NULLS LAST) = 1) AS p
             USING (post_id)
@@ -495,7 +492,7 @@ def _known(con: duckdb.DuckDBPyConnection, lake: Lake, ids: list[str]) -> tuple[
     con.register("wanted", pa.table({"post_id": pa.array(sorted(set(ids)), type=pa.string())}))
     in_posts = {r[0] for r in con.execute(
         "SELECT DISTINCT post_id FROM posts WHERE post_id IN (SELECT post_id FROM wanted)").fetchall()}
-    mart = _sql_string(lake.mart_path("org_references"))
+    mart = quote_literal(lake.mart_path("org_references"))
     groups: dict[str, set[str]] = defaultdict(set)
     for post_id, group in con.execute(
         f"SELECT post_id, group_id FROM read_parquet({mart}) WHERE post_id IN (SELECT post_id FROM wanted)"
@@ -624,7 +621,7 @@ def account_post_ids(lake: Lake, config: Config, account_ids: Iterable[str]) -> 
     con = connect(lake=lake)
     try:
         con.register("erased_authors", pa.table({"author_id": pa.array(sorted(authors), type=pa.string())}))
-        listing = "[" + ", ".join(_sql_string(f) for f in files) + "]"
+        listing = literal_list(files)
         return {r[0] for r in con.execute(
             f"SELECT DISTINCT post_id FROM read_parquet({listing}, hive_partitioning = false, union_by_name = true) "
             "WHERE author_id IN (SELECT author_id FROM erased_authors) AND post_id IS NOT NULL").fetchall()}

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dissentry.config import Config
+from warehouse.sql import quote_identifier
 
 # (column, header) pairs; a proportion column `x` is shown with its Wilson bounds `x_lo`/`x_hi`
 DISSENT_COLUMNS = [
@@ -66,8 +67,8 @@ def rows_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str
 
 
 def _headline_table(con: Any, mart: str, spec: list[tuple[str, str]], title: str) -> Table:
-    available = {r[0] for r in con.execute(f'DESCRIBE "{mart}"').fetchall()}
-    cursor = con.execute(f"SELECT * FROM \"{mart}\" WHERE period = 'all' ORDER BY group_id")
+    available = {r[0] for r in con.execute(f"DESCRIBE {quote_identifier(mart)}").fetchall()}
+    cursor = con.execute(f"SELECT * FROM {quote_identifier(mart)} WHERE period = 'all' ORDER BY group_id")
     names = [d[0] for d in cursor.description]
     table = Table(title=title, header_style="bold", title_justify="left")
     shown = [(c, h) for c, h in spec if c in available]

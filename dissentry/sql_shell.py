@@ -28,6 +28,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from warehouse.sql import quote_identifier
+
 PROMPT = "dissentry> "
 CONTINUATION = "      ...> "
 FORMATS = ("table", "csv", "json")
@@ -172,8 +174,7 @@ def run_shell(
                 run("SELECT table_name AS name, lower(table_type) AS kind FROM information_schema.tables "
                     "WHERE table_schema = 'main' ORDER BY table_name")
             elif command == ".describe" and argument:
-                quoted = argument.replace('"', '""')
-                run(f'DESCRIBE "{quoted}"')
+                run(f"DESCRIBE {quote_identifier(argument)}")
             elif command == ".format" and argument in FORMATS:
                 format = argument
             else:

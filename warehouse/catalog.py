@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from warehouse import schema
 from warehouse.lake import Lake, _fsync_dir, new_run_id
+from warehouse.sql import literal_list, quote_identifier, quote_literal
 
 LAKE_VIEWS: dict[str, tuple[str, str | None, pa.Schema]] = {
     # view name: (layer, table inside the layer, schema used when the layer has no file yet)
@@ -112,10 +113,6 @@ def has_relation(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(rows[0][0])
 
 
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def empty_relation_sql(table_schema: pa.Schema) -> str:
     """A typed, empty SELECT for a schema, so a view exists before its first file does."""
     con = duckdb.connect()
@@ -124,7 +121,7 @@ def empty_relation_sql(table_schema: pa.Schema) -> str:
         columns = con.execute("DESCRIBE empty_arrow").fetchall()
     finally:
         con.close()
-    cols = ", ".join(f"CAST(NULL AS {ctype}) AS \"{name}\"" for name, ctype, *_ in columns)
+    cols = ", ".join(f"CAST(NULL AS {ctype}) AS {quote_identifier(name)}" for name, ctype, *_ in columns)
     return f"SELECT {cols} WHERE false"
 
 
@@ -139,13 +136,12 @@ def lake_relation_sql(lake: Lake, name: str, manifest: dict[str, Any] | None = N
         files = lake.normalised_files(table, manifest=manifest)
         if not files:
             return empty_relation_sql(table_schema)
-        listed = ", ".join(_sql_string(f) for f in files)
-        return f"SELECT * FROM read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"
+        return f"SELECT * FROM read_parquet({literal_list(files)}, hive_partitioning = false, union_by_name = true)"
     if not lake.has_files(layer, table):
         return empty_relation_sql(table_schema)
     glob = lake.glob(layer, table)
     # union_by_name: files written by older versions may lack newer columns
-    return f"SELECT * FROM read_parquet({_sql_string(glob)}, hive_partitioning = false, union_by_name = true)"
+    return f"SELECT * FROM read_parquet({quote_literal(glob)}, hive_partitioning = false, union_by_name = true)"
 
 
 def create_lake_views(con: duckdb.DuckDBPyConnection, lake: Lake, names: list[str] | None = None) -> None:
@@ -153,4 +149,4 @@ def create_lake_views(con: duckdb.DuckDBPyConnection, lake: Lake, names: list[st
     lake.attach(con)
     manifest = lake.normalised_manifest()  # read once: every normalised view from one generation
     for name in names or list(LAKE_VIEWS):
-        con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {lake_relation_sql(lake, name, manifest)}')
+        con.execute(f"CREATE OR REPLACE VIEW {quote_identifier(name)} AS {lake_relation_sql(lake, name, manifest)}")

@@ -27,7 +27,6 @@ the token never enter a record, a locator, a log line or an exception message.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -37,9 +36,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
-from connectors.base import Batcher, Connector, ImportFormatError, Page, RawRecord, Reject, TargetCursor
-from connectors.exports import iter_json_values
-from connectors.http import BudgetExhausted, Documented, HttpClient, HttpError, RateLimit, redact_url
+from connectors.base import Connector, Page, RawRecord, Reject, TargetCursor, json_excerpt
+from connectors.exports import read_json_items
+from connectors.http import BudgetExhausted, Documented, HttpClient, HttpError, RateLimit, header_number, redact_url
 
 if TYPE_CHECKING:
     from dissentry.config import Source
@@ -65,19 +64,12 @@ class BlueskyAuthError(HttpError):
 
 
 # ---- rate limits --------------------------------------------------------------------------------
-def _number(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
 def bluesky_rate_limit(headers: httpx.Headers, now: float) -> RateLimit:
     """Bluesky's `RateLimit-Remaining` and `RateLimit-Reset` (epoch seconds, set by atproto's
     xrpc-server); a small Reset is read as delta seconds, the IETF draft's form, in case a
     self-hosted service follows the draft instead."""
-    remaining = _number(headers.get("RateLimit-Remaining"))
-    reset = _number(headers.get("RateLimit-Reset"))
+    remaining = header_number(headers.get("RateLimit-Remaining"))
+    reset = header_number(headers.get("RateLimit-Reset"))
     if reset is not None and reset < 1e9:
         reset = now + reset
     # RateLimit-Policy: "3000;w=300" is the window's size and length
@@ -85,8 +77,8 @@ def bluesky_rate_limit(headers: httpx.Headers, now: float) -> RateLimit:
     for part in (headers.get("RateLimit-Policy") or "").split(";")[1:]:
         key, _, value = part.strip().partition("=")
         if key == "w":
-            window = _number(value)
-    return RateLimit(remaining, reset, _number(headers.get("RateLimit-Limit")), window)
+            window = header_number(value)
+    return RateLimit(remaining, reset, header_number(headers.get("RateLimit-Limit")), window)
 
 
 # ---- the platform's shapes ----------------------------------------------------------------------
@@ -203,12 +195,8 @@ PROFILE = _Kind("profile", profile_problem, lambda profile: profile["did"], lamb
 def _to_record(kind: _Kind, obj: Any, origin: str, locator: str) -> RawRecord | Reject:
     problem = kind.problem(obj)
     if problem:
-        return Reject(locator, f"bluesky {kind.record_type} rejected: {problem}", _dump(obj))
+        return Reject(locator, f"bluesky {kind.record_type} rejected: {problem}", json_excerpt(obj))
     return RawRecord.from_json(kind.record_type, kind.record_id(obj), obj, origin, locator)
-
-
-def _dump(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))[:10_000]
 
 
 # ---- collection ---------------------------------------------------------------------------------
@@ -417,23 +405,8 @@ class BlueskyConnector(Connector):
     def read_export(self, path: Path, source: Source | None) -> Iterator[Page]:
         path = Path(path)
         origin = ((source.instance if source is not None else None) or PUBLIC_APPVIEW).rstrip("/")
-        batch = Batcher()
-        seen_bluesky = False
-        for locator, value in iter_json_values(path):
-            if isinstance(value, Reject):
-                batch.add(value)
-            else:
-                for item_locator, item, kind in _flatten(locator, value):
-                    if kind is None:
-                        if not seen_bluesky:
-                            raise ImportFormatError(_not_bluesky_message(path, item))
-                        batch.add(Reject(item_locator, "not a Bluesky feed item, post view or profile", _dump(item)))
-                    else:
-                        seen_bluesky = True
-                        batch.add(_to_record(kind, item, origin, item_locator))
-                    yield from batch.full()
-            yield from batch.full()
-        yield from batch.rest()
+        yield from read_json_items(path, _flatten, lambda kind, item, locator: _to_record(kind, item, origin, locator),
+                                   _not_bluesky_message, "not a Bluesky feed item, post view or profile")
 
 
 def _add(page: Page, out: RawRecord | Reject) -> None:

@@ -46,7 +46,7 @@ from pydantic import BaseModel, ConfigDict
 from connectors.base import IMPORT_PAGE_SIZE as IMPORT_PAGE_SIZE  # re-exported: callers import it from here
 from connectors.base import Batcher, Connector, ImportFormatError, Page, RawRecord, Reject
 from connectors.base import ImportOnlyError as ImportOnlyError  # re-exported, as above
-from connectors.exports import zip_member_problem
+from connectors.exports import TextWindow, zip_member_problem
 from connectors.identity import clean_text
 
 if TYPE_CHECKING:
@@ -55,7 +55,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PLATFORM = "facebook"
-_CHUNK = 1 << 20
 _MAX_POST_CHARS = 16 << 20  # one post larger than this is quarantined rather than buffered forever
 WRAPPER_KEYS = ("status_updates_v2", "status_updates")
 POSTS_FILE = re.compile(r"(?:^|/)posts/your_posts(?:__check_ins__photos_and_videos)?(?:_\d+)?\.json$")
@@ -203,41 +202,6 @@ def _not_posts_message(where: str, value: Any) -> str:
     return f"{where}: not a Facebook posts file: its first element is a JSON {type(value).__name__}, not a post"
 
 
-class _Buffer:
-    """A sliding window over a text stream for decoding one JSON value at a time."""
-
-    def __init__(self, fh: TextIO) -> None:
-        self.fh = fh
-        self.buf = ""
-        self.pos = 0
-        self.eof = False
-
-    def fill(self) -> bool:
-        if self.eof:
-            return False
-        chunk = self.fh.read(_CHUNK)
-        if not chunk:
-            self.eof = True
-            return False
-        self.buf = self.buf[self.pos :] + chunk
-        self.pos = 0
-        return True
-
-    def skip(self, chars: str) -> str:
-        """Skip `chars`; return the next character, or '' at the end of the stream."""
-        while True:
-            while self.pos < len(self.buf) and self.buf[self.pos] in chars:
-                self.pos += 1
-            if self.pos < len(self.buf):
-                return self.buf[self.pos]
-            if not self.fill():
-                return ""
-
-    def ensure(self, n: int) -> None:
-        while len(self.buf) - self.pos < n and self.fill():
-            pass
-
-
 _WRAPPER_OPEN = re.compile(r'\{\s*"((?:[^"\\]|\\.)*)"\s*:\s*')
 
 
@@ -248,8 +212,8 @@ def iter_posts(fh: TextIO, where: str) -> Iterator[tuple[int, Any | Reject]]:
     that is not valid JSON ends the read with a Reject (no safe place to resume in an array); the
     elements before it stand.
     """
-    buf = _Buffer(fh)
-    first = buf.skip("\ufeff \t\r\n")
+    buf = TextWindow(fh)
+    first = buf.skip_chars("\ufeff \t\r\n")
     if first == "":
         raise ImportFormatError(f"{where}: the file is empty")
     if first == "{":
@@ -264,13 +228,13 @@ def iter_posts(fh: TextIO, where: str) -> Iterator[tuple[int, Any | Reject]]:
             )
         assert match is not None
         buf.pos = match.end()
-        first = buf.skip(" \t\r\n")
+        first = buf.skip_chars(" \t\r\n")
     if first != "[":
         raise ImportFormatError(f"{where}: not a Facebook posts file: expected a JSON list of posts, found {first!r}")
     buf.pos += 1
     index = 0
     while True:
-        nxt = buf.skip(" \t\r\n,")
+        nxt = buf.skip_chars(" \t\r\n,")
         if nxt == "":
             yield index, Reject(f"{where}[{index}]", "file is truncated: the list of posts is not closed with ']'")
             return

@@ -36,8 +36,8 @@ from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
 
 import httpx
 
-from connectors.base import Batcher, Connector, ImportFormatError, Page, RawRecord, Reject
-from connectors.exports import iter_json_values
+from connectors.base import Connector, ImportFormatError, Page, RawRecord, Reject, json_type_name
+from connectors.exports import read_json_records
 from connectors.http import Documented, HttpError, RateLimit, redact_url
 from connectors.identity import canonical_host, leap_second_clamped
 
@@ -138,12 +138,6 @@ def _is_id(value: Any) -> bool:
     return (isinstance(value, str) and value != "") or (isinstance(value, int) and not isinstance(value, bool))
 
 
-def _type_name(value: Any) -> str:
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
-        type(value), "a number"
-    )
-
-
 def _next_max_id(response: httpx.Response) -> str | None:
     """`max_id` of the `rel="next"` link. Only the id is taken from it: the request itself is built
     on the configured instance, so a Link to another host can never receive the token."""
@@ -159,7 +153,7 @@ def _next_max_id(response: httpx.Response) -> str | None:
 
 def _datetime_problem(value: Any, where: str) -> str | None:
     if not isinstance(value, str):
-        return f"{where}created_at is missing" if value is None else f"{where}created_at is {_type_name(value)}"
+        return f"{where}created_at is missing" if value is None else f"{where}created_at is {json_type_name(value)}"
     try:
         # a leap second is kept, as :59 (the mapping clamps it the same way)
         datetime.fromisoformat(leap_second_clamped(value).replace("Z", "+00:00"))
@@ -171,7 +165,7 @@ def _datetime_problem(value: Any, where: str) -> str | None:
 def account_problem(obj: Any, where: str = "") -> str | None:
     """Why `obj` is not a usable Account, or None."""
     if not isinstance(obj, dict):
-        return f"{where.rstrip('.') or 'account'} is {_type_name(obj)}, not an object"
+        return f"{where.rstrip('.') or 'account'} is {json_type_name(obj)}, not an object"
     if not _is_id(obj.get("id")):
         return f"{where}id is missing or not a string"
     if not isinstance(obj.get("acct"), str) or not obj["acct"]:
@@ -182,7 +176,7 @@ def account_problem(obj: Any, where: str = "") -> str | None:
 def status_problem(obj: Any, where: str = "", depth: int = 0) -> str | None:
     """Why `obj` is not a usable Status (checked as deep as the mapping reads it), or None."""
     if not isinstance(obj, dict):
-        return f"{where.rstrip('.') or 'value'} is {_type_name(obj)}, not an object"
+        return f"{where.rstrip('.') or 'value'} is {json_type_name(obj)}, not an object"
     if not _is_id(obj.get("id")):
         return f"{where}id is missing or not a string"
     problem = _datetime_problem(obj.get("created_at"), where)
@@ -194,10 +188,10 @@ def status_problem(obj: Any, where: str = "", depth: int = 0) -> str | None:
     if problem:
         return problem
     if obj.get("content") is not None and not isinstance(obj["content"], str):
-        return f"{where}content is {_type_name(obj['content'])}, not a string"
+        return f"{where}content is {json_type_name(obj['content'])}, not a string"
     for key in ("mentions", "tags"):
         if obj.get(key) is not None and not isinstance(obj[key], list):
-            return f"{where}{key} is {_type_name(obj[key])}, not an array"
+            return f"{where}{key} is {json_type_name(obj[key])}, not an array"
     if depth < 2 and obj.get("reblog") is not None:
         problem = status_problem(obj["reblog"], f"{where}reblog.", depth + 1)
         if problem:
@@ -225,7 +219,7 @@ def foreign_format(value: Any) -> str | None:
         first = next((v for v in value if v is not None), None)
         return None if first is None else foreign_format(first)
     if not isinstance(value, dict):
-        return f"is {_type_name(value)}, not a Mastodon status or account"
+        return f"is {json_type_name(value)}, not a Mastodon status or account"
     post = value.get("post")
     uri = value.get("uri")
     kind = value.get("$type") or (post.get("$type") if isinstance(post, dict) else None)
@@ -358,7 +352,8 @@ class MastodonConnector(Connector):
         body, response = http.get_json(url, params=params)
         locator = redact_url(response.request.url)
         if not isinstance(body, list):
-            raise HttpError(f"unexpected answer from {locator}: expected an array of statuses, got {_type_name(body)}")
+            raise HttpError(f"unexpected answer from {locator}: expected an array of statuses, "
+                            f"got {json_type_name(body)}")
         fetched = _Fetched(response=response, size=len(body))
         for index, status in enumerate(body):
             if isinstance(status, dict) and _is_id(status.get("id")):
@@ -418,22 +413,18 @@ class MastodonConnector(Connector):
     def read_export(self, path: Path, source: Source | None) -> Iterator[Page]:
         path = Path(path)
         origins = _Origins(normalise_instance(source.instance) if source and source.instance else None)
-        batch = Batcher()
         checked = False
-        for locator, value in iter_json_values(path):
-            if isinstance(value, Reject):
-                batch.add(value)
-            else:
-                if not checked and value not in (None, []):
-                    reason = foreign_format(value)
-                    if reason:
-                        raise ImportFormatError(f"{path}: the first record {reason}")
-                    checked = True
-                for item in _records_in(value, locator, origins):
-                    batch.add(item)
-                    yield from batch.full()
-            yield from batch.full()
-        yield from batch.rest()
+
+        def records_in(locator: str, value: Any) -> Iterator[RawRecord | Reject]:
+            nonlocal checked
+            if not checked and value not in (None, []):
+                reason = foreign_format(value)
+                if reason:
+                    raise ImportFormatError(f"{path}: the first record {reason}")
+                checked = True
+            return _records_in(value, locator, origins)
+
+        yield from read_json_records(path, records_in)
 
 
 def _records_in(value: Any, locator: str, origins: _Origins) -> Iterator[RawRecord | Reject]:
@@ -450,7 +441,7 @@ def _records_in_one(value: Any, locator: str, origins: _Origins) -> Iterator[Raw
         return Reject(locator, reason, json.dumps(value, ensure_ascii=False)[:2000])
 
     if not isinstance(value, dict):
-        yield reject(f"expected a Mastodon status or account, got {_type_name(value)}")
+        yield reject(f"expected a Mastodon status or account, got {json_type_name(value)}")
         return
     if _looks_like_account(value):
         problem = account_problem(value)

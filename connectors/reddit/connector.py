@@ -33,7 +33,6 @@ last page `cap_hit` (older items exist that reddit will not list).
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
 from collections.abc import Callable, Generator, Iterator
@@ -45,9 +44,9 @@ from urllib.parse import quote, urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict
 
-from connectors.base import Batcher, Connector, ImportFormatError, Page, RawRecord, Reject, TargetCursor
-from connectors.exports import iter_json_values
-from connectors.http import BudgetExhausted, Documented, HttpClient, HttpError, RateLimit, redact_url
+from connectors.base import Connector, Page, RawRecord, Reject, TargetCursor, json_excerpt, json_type_name
+from connectors.exports import read_json_items
+from connectors.http import BudgetExhausted, Documented, HttpClient, HttpError, RateLimit, header_number, redact_url
 
 if TYPE_CHECKING:
     from dissentry.config import Source
@@ -87,29 +86,16 @@ class RedditOptions(BaseModel):
 
 
 # ---- rate limits --------------------------------------------------------------------------------
-def _number(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
 def reddit_rate_limit(headers: httpx.Headers, now: float) -> RateLimit:
     """`x-ratelimit-remaining` ("598.0") and `x-ratelimit-reset` (seconds until the window resets)."""
-    remaining = _number(headers.get("x-ratelimit-remaining"))
-    reset = _number(headers.get("x-ratelimit-reset"))
-    used = _number(headers.get("x-ratelimit-used"))
+    remaining = header_number(headers.get("x-ratelimit-remaining"))
+    reset = header_number(headers.get("x-ratelimit-reset"))
+    used = header_number(headers.get("x-ratelimit-used"))
     limit = used + remaining if used is not None and remaining is not None else None
     return RateLimit(remaining, now + reset if reset is not None else None, limit)
 
 
 # ---- the platform's shapes ----------------------------------------------------------------------
-def _type_name(value: Any) -> str:
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
-        type(value), "a number"
-    )
-
-
 def _created(data: Json) -> float | None:
     value = data.get("created_utc")
     if isinstance(value, bool):
@@ -134,7 +120,7 @@ def fullname_of(kind: str, data: Json) -> str | None:
 def thing_problem(kind: str, data: Any) -> str | None:
     """Why a t1/t3 `data` object cannot be used (as deep as the mapping reads it), or None."""
     if not isinstance(data, dict):
-        return f"the {kind} data is {_type_name(data)}, not an object"
+        return f"the {kind} data is {json_type_name(data)}, not an object"
     if fullname_of(kind, data) is None:
         return f"the {kind} has no usable name or id"
     if _created(data) is None:
@@ -166,14 +152,10 @@ def _mark_key(mark: Any) -> tuple[float, int] | None:
     return sort_key(mark) if isinstance(mark, dict) and mark.get("created_utc") is not None else None
 
 
-def _dump(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))[:10_000]
-
-
 def _to_record(kind: str, data: Any, origin: str, locator: str) -> RawRecord | Reject:
     problem = thing_problem(kind, data)
     if problem:
-        return Reject(locator, f"reddit {kind} rejected: {problem}", _dump(data))
+        return Reject(locator, f"reddit {kind} rejected: {problem}", json_excerpt(data))
     return RawRecord.from_json(kind, fullname_of(kind, data) or "", data, origin, locator)
 
 
@@ -385,7 +367,7 @@ class RedditConnector(Connector):
                 kind = child.get("kind") if isinstance(child, dict) else None
                 if kind != target.kind:
                     reason = f"reddit {target.what}: expected a {target.kind}, got {kind!r}"
-                    page.rejects.append(Reject(f"{locator}[{index}]", reason, _dump(child)))
+                    page.rejects.append(Reject(f"{locator}[{index}]", reason, json_excerpt(child)))
                     continue
                 out = _to_record(kind, child.get("data"), base, f"{locator}[{index}]")
                 if isinstance(out, Reject):
@@ -428,23 +410,8 @@ class RedditConnector(Connector):
         things, or bare submission/comment objects, as JSON, JSON Lines or gzip."""
         path = Path(path)
         origin = ((source.instance if source is not None else None) or API_BASE).rstrip("/")
-        batch = Batcher()
-        seen_reddit = False
-        for locator, value in iter_json_values(path):
-            if isinstance(value, Reject):
-                batch.add(value)
-            else:
-                for item_locator, item, kind in _flatten(locator, value):
-                    if kind is None:
-                        if not seen_reddit:
-                            raise ImportFormatError(_not_reddit_message(path, item))
-                        batch.add(Reject(item_locator, "not a reddit submission or comment", _dump(item)))
-                        continue
-                    seen_reddit = True
-                    batch.add(_to_record(kind, item, origin, item_locator))
-                    yield from batch.full()
-            yield from batch.full()
-        yield from batch.rest()
+        yield from read_json_items(path, _flatten, lambda kind, item, locator: _to_record(kind, item, origin, locator),
+                                   _not_reddit_message, "not a reddit submission or comment")
 
 
 def classify(obj: Any) -> str | None:
@@ -493,7 +460,7 @@ def _not_reddit_message(path: Path, obj: Any) -> str:
     if isinstance(obj, dict):
         keys = ", ".join(sorted(obj)[:8])
         return f"{path}: not a reddit export: its first record is neither a submission nor a comment (keys: {keys})"
-    return f"{path}: not a reddit export: its first record is {_type_name(obj)}, not an object"
+    return f"{path}: not a reddit export: its first record is {json_type_name(obj)}, not an object"
 
 
 def parse_options(source: Source) -> RedditOptions:

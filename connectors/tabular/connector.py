@@ -46,6 +46,7 @@ import re
 import shutil
 import tempfile
 import zipfile
+from abc import abstractmethod
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -542,28 +543,37 @@ def _in_zip_too(path: Path, suffixes: tuple[str, ...], read: Any) -> Iterator[Pa
             member.unlink()
 
 
-class CsvConnector(Connector):
+class _TabularConnector(Connector):
+    """A table of posts, one row each: the formats below share the mapping and the reading of a zip."""
+
+    mapping_file: ClassVar[Path] = Path(__file__).with_name("mapping.sql")
+    can_collect: ClassVar[bool] = False
+    import_only_reason: ClassVar[str] = "a table of posts has no API"
+    suffixes: ClassVar[tuple[str, ...]]  # the members of a zip that are read
+
+    def read_export(self, path: Path, source: Source | None) -> Iterator[Page]:
+        options: TabularOptions = self.options(source)
+        label = options.platform_label or self.platform
+        yield from _in_zip_too(Path(path), self.suffixes, lambda p: self.read_file(p, options, label))
+
+    @abstractmethod
+    def read_file(self, path: Path, options: TabularOptions, label: str) -> Iterator[Page]:
+        """The pages of one plain file of this format (a zip's member too, copied out first)."""
+
+
+class CsvConnector(_TabularConnector):
     platform: ClassVar[str] = "csv"
-    mapping_file: ClassVar[Path] = Path(__file__).with_name("mapping.sql")
     Options: ClassVar[type[BaseModel]] = CsvOptions
-    can_collect: ClassVar[bool] = False
-    import_only_reason: ClassVar[str] = "a table of posts has no API"
+    suffixes: ClassVar[tuple[str, ...]] = (".csv", ".tsv", ".txt")
 
-    def read_export(self, path: Path, source: Source | None) -> Iterator[Page]:
-        options: TabularOptions = self.options(source)
-        label = options.platform_label or self.platform
-        yield from _in_zip_too(Path(path), (".csv", ".tsv", ".txt"), lambda p: read_csv(p, options, label))
+    def read_file(self, path: Path, options: TabularOptions, label: str) -> Iterator[Page]:
+        return read_csv(path, options, label)
 
 
-class JsonlConnector(Connector):
+class JsonlConnector(_TabularConnector):
     platform: ClassVar[str] = "jsonl"
-    mapping_file: ClassVar[Path] = Path(__file__).with_name("mapping.sql")
     Options: ClassVar[type[BaseModel]] = JsonlOptions
-    can_collect: ClassVar[bool] = False
-    import_only_reason: ClassVar[str] = "a table of posts has no API"
+    suffixes: ClassVar[tuple[str, ...]] = (".jsonl", ".json", ".ndjson", ".gz")
 
-    def read_export(self, path: Path, source: Source | None) -> Iterator[Page]:
-        options: TabularOptions = self.options(source)
-        label = options.platform_label or self.platform
-        suffixes = (".jsonl", ".json", ".ndjson", ".gz")
-        yield from _in_zip_too(Path(path), suffixes, lambda p: read_jsonl(p, options, label))
+    def read_file(self, path: Path, options: TabularOptions, label: str) -> Iterator[Page]:
+        return read_jsonl(path, options, label)

@@ -47,8 +47,8 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from connectors.base import Batcher, Connector, ImportFormatError, Page, RawRecord, Reject
-from connectors.exports import zip_member_problem
+from connectors.base import Batcher, Connector, ImportFormatError, Page, RawRecord, Reject, json_type_name
+from connectors.exports import TextWindow, zip_member_problem
 
 if TYPE_CHECKING:
     from dissentry.config import Source
@@ -96,29 +96,21 @@ class _Chat:
         return {"id": self.id, "name": self.name, "type": self.type}
 
 
-class _Reader:
+class _Reader(TextWindow):
     """A cursor over one JSON text, read in chunks: walks objects and arrays, decodes values."""
 
     def __init__(self, fh: IO[str]) -> None:
-        self.fh = fh
-        self.buf = ""
-        self.pos = 0
-        self.eof = False
+        super().__init__(fh, _CHUNK)
         self.line = 1  # line number at `line_pos`
         self.line_pos = 0
 
     # -- buffer ---------------------------------------------------------------------------------
     def fill(self) -> bool:
-        if self.eof:
+        self.where()  # count the newlines the window may be about to drop
+        dropped = self.pos
+        if not super().fill():
             return False
-        chunk = self.fh.read(_CHUNK)
-        if not chunk:
-            self.eof = True
-            return False
-        self.where()  # count the newlines about to be dropped
-        self.buf = self.buf[self.pos :] + chunk
-        self.line_pos -= self.pos
-        self.pos = 0
+        self.line_pos -= dropped
         return True
 
     def where(self) -> int:
@@ -128,11 +120,7 @@ class _Reader:
         return self.line
 
     def ws(self) -> None:
-        while True:
-            while self.pos < len(self.buf) and self.buf[self.pos] in _WS:
-                self.pos += 1
-            if self.pos < len(self.buf) or not self.fill():
-                return
+        self.skip_chars(_WS)
 
     def peek(self) -> str:
         self.ws()
@@ -259,12 +247,6 @@ class _Reader:
 # ---- messages ----------------------------------------------------------------------------------------
 
 
-def _type_name(value: Any) -> str:
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
-        type(value), "a number"
-    )
-
-
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -277,7 +259,7 @@ def _date_problem(message: dict[str, Any]) -> str | None:
         return f"date_unixtime {str(unix)[:40]!r} is not a number of seconds"
     date = message.get("date")  # exports before date_unixtime existed
     if not isinstance(date, str):
-        return "date is missing" if date is None else f"date is {_type_name(date)}"
+        return "date is missing" if date is None else f"date is {json_type_name(date)}"
     try:
         datetime.fromisoformat(date)
     except ValueError:
@@ -292,11 +274,11 @@ def _text_problem(message: dict[str, Any]) -> str | None:
             if not isinstance(part, str) and not (isinstance(part, dict) and isinstance(part.get("text"), str)):
                 return "text holds a part that is neither a string nor an entity with text"
     elif not isinstance(text, str):
-        return f"text is {_type_name(text)}"
+        return f"text is {json_type_name(text)}"
     entities = message.get("text_entities")
     if entities is not None:
         if not isinstance(entities, list):
-            return f"text_entities is {_type_name(entities)}, not an array"
+            return f"text_entities is {json_type_name(entities)}, not an array"
         for entity in entities:
             if not (isinstance(entity, dict) and isinstance(entity.get("type"), str)
                     and isinstance(entity.get("text"), str)):
@@ -328,7 +310,7 @@ def _message_item(value: Any, chat: _Chat, locator: str) -> RawRecord | Reject |
         return Reject(locator, reason, json.dumps(value, ensure_ascii=False)[:2000])
 
     if not isinstance(value, dict):
-        return reject(f"a message is {_type_name(value)}, not an object")
+        return reject(f"a message is {json_type_name(value)}, not an object")
     kind = value.get("type")
     if kind in SKIPPED_MESSAGE_TYPES:
         return None

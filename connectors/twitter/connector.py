@@ -48,8 +48,8 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.base import IMPORT_PAGE_SIZE as IMPORT_PAGE_SIZE  # re-exported: callers import it from here
-from connectors.base import Connector, ImportFormatError, Page, RawRecord, Reject, paged
-from connectors.exports import iter_json_values, zip_member_problem
+from connectors.base import Connector, ImportFormatError, Page, RawRecord, Reject, json_excerpt, json_type_name, paged
+from connectors.exports import TextWindow, iter_json_values, zip_member_problem
 
 if TYPE_CHECKING:
     from dissentry.config import Source
@@ -79,16 +79,6 @@ class TwitterOptions(BaseModel):
     account_id: str | None = Field(default=None, pattern=r"^[0-9]{1,20}$")
 
 
-def _dump(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))[:10_000]
-
-
-def _type_name(value: Any) -> str:
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
-        type(value), "a number"
-    )
-
-
 def _is_numeric_id(value: Any) -> bool:
     return isinstance(value, str) and value.isascii() and value.isdigit()
 
@@ -98,7 +88,7 @@ def _entities_problem(entities: Any, lists: tuple[str, ...]) -> str | None:
     if entities is None:
         return None
     if not isinstance(entities, dict):
-        return f"entities is {_type_name(entities)}, not an object"
+        return f"entities is {json_type_name(entities)}, not an object"
     for key in lists:
         value = entities.get(key)
         if value is not None and not (isinstance(value, list) and all(isinstance(v, dict) for v in value)):
@@ -129,7 +119,7 @@ def archive_tweet_problem(item: Any) -> str | None:
 def v2_tweet_problem(tweet: Any) -> str | None:
     """Why an API v2 tweet cannot be used, or None."""
     if not isinstance(tweet, dict):
-        return f"the tweet is {_type_name(tweet)}, not an object"
+        return f"the tweet is {json_type_name(tweet)}, not an object"
     if not _is_numeric_id(tweet.get("id")):
         return "id is missing or not numeric"
     if not _is_numeric_id(tweet.get("author_id")):
@@ -218,13 +208,14 @@ def _v2_records(locator: str, value: Any) -> Iterator[RawRecord | Reject]:
         if isinstance(data, dict):
             data = [data]  # a single-tweet lookup
         if not isinstance(data, list):
-            yield Reject(locator, f"twarc2 page: data is {_type_name(data)}, not an array of tweets", _dump(value))
+            yield Reject(locator, f"twarc2 page: data is {json_type_name(data)}, not an array of tweets",
+                         json_excerpt(value))
             return
         items = [(f"{locator}.data[{i}]", t) for i, t in enumerate(data)]
     for item_locator, tweet in items:
         problem = v2_tweet_problem(tweet)
         if problem:
-            yield Reject(item_locator, f"twitter tweet rejected: {problem}", _dump(tweet))
+            yield Reject(item_locator, f"twitter tweet rejected: {problem}", json_excerpt(tweet))
             continue
         flat = _expand(tweet, inc)
         if twarc_meta is not None and "__twarc" not in flat:
@@ -277,43 +268,30 @@ def iter_array_tail(fh: IO[str], label: str) -> Iterator[tuple[str, Any]]:
     buffer: `(label[index], value)`, or a Reject when the array is cut short or an element is not
     JSON (decoding stops there: an array has no line breaks to resynchronise on). A local twin of
     connectors.exports' array reader, which takes a path and so cannot start after a JS prefix."""
-    buf, pos, index, eof = "", 0, 0, False
-
-    def fill() -> bool:
-        nonlocal buf, pos, eof
-        chunk = "" if eof else fh.read(_CHUNK)
-        if not chunk:
-            eof = True
-            return False
-        buf, pos = buf[pos:] + chunk, 0
-        return True
-
+    window = TextWindow(fh, _CHUNK)
+    index = 0
     try:
         while True:
-            while True:
-                while pos < len(buf) and buf[pos] in " \t\r\n,":
-                    pos += 1
-                if pos < len(buf) or not fill():
-                    break
+            nxt = window.skip_chars(" \t\r\n,")
             locator = f"{label}[{index}]"
-            if pos >= len(buf):
+            if nxt == "":
                 yield locator, Reject(locator, "file is truncated: the array is not closed with ']'")
                 return
-            if buf[pos] == "]":
+            if nxt == "]":
                 return
             while True:
                 try:
-                    value, end = _decoder.raw_decode(buf, pos)
+                    value, end = _decoder.raw_decode(window.buf, window.pos)
                     break
                 except json.JSONDecodeError as exc:
-                    if len(buf) - pos > _MAX_VALUE_CHARS or not fill():
-                        reason = f"file is truncated inside element {index}" if eof else (
+                    if len(window.buf) - window.pos > _MAX_VALUE_CHARS or not window.fill():
+                        reason = f"file is truncated inside element {index}" if window.eof else (
                             f"invalid JSON in element {index}: {exc.msg}")
-                        yield locator, Reject(locator, reason, buf[pos : pos + 2000])
+                        yield locator, Reject(locator, reason, window.buf[window.pos : window.pos + 2000])
                         return
             yield locator, value
             index += 1
-            pos = end
+            window.pos = end
     except UnicodeDecodeError as exc:
         yield f"{label}[{index}]", Reject(f"{label}[{index}]", f"not UTF-8 text: {exc.reason}")
     except (EOFError, OSError, zipfile.BadZipFile) as exc:
@@ -487,7 +465,7 @@ class TwitterConnector(Connector):
                     continue
                 problem = archive_tweet_problem(item)
                 if problem:
-                    yield Reject(locator, f"twitter archive tweet rejected: {problem}", _dump(item))
+                    yield Reject(locator, f"twitter archive tweet rejected: {problem}", json_excerpt(item))
                     continue
                 payload = {"tweet": item["tweet"], "account": owner}
                 yield RawRecord.from_json("archive_tweet", item["tweet"]["id_str"], payload, ORIGIN, locator)
@@ -514,7 +492,7 @@ class TwitterConnector(Connector):
                 elif not seen_twitter:
                     raise ImportFormatError(_not_twitter_message(path, item))
                 else:
-                    yield Reject(item_locator, "not a twarc2 page or an API v2 tweet", _dump(item))
+                    yield Reject(item_locator, "not a twarc2 page or an API v2 tweet", json_excerpt(item))
 
 
 def _not_twitter_message(path: Path, obj: Any) -> str:
@@ -527,4 +505,4 @@ def _not_twitter_message(path: Path, obj: Any) -> str:
         keys = ", ".join(sorted(obj)[:8])
         return (f"{path}: not a Twitter export: its first record is neither a twarc2 page nor an API v2 tweet "
                 f"(keys: {keys})")
-    return f"{path}: not a Twitter export: its first record is {_type_name(obj)}, not an object"
+    return f"{path}: not a Twitter export: its first record is {json_type_name(obj)}, not an object"

@@ -35,6 +35,7 @@ from dissentry.testing.faults import (
 )
 from dissentry.testing.server import RunningServer
 from warehouse.lake import Lake
+from warehouse.sql import literal_list, quote_literal
 
 POST_RECORD_TYPES = ("status", "feed_item", "t1", "t3")
 
@@ -82,7 +83,7 @@ def raw_post_versions(warehouse: Path) -> list[tuple[str, str, int]]:
     with duckdb.connect() as con:
         return con.execute(
             f"""SELECT platform, record_id, count(DISTINCT md5(payload))
-                FROM read_parquet('{warehouse}/raw/**/*.parquet', hive_partitioning = false)
+                FROM read_parquet({quote_literal(f"{warehouse}/raw/**/*.parquet")}, hive_partitioning = false)
                 WHERE record_type IN {POST_RECORD_TYPES} GROUP BY ALL"""
         ).fetchall()
 
@@ -91,7 +92,7 @@ def _posts_files(warehouse: Path) -> str:
     """The published generation's posts files, as a DuckDB list literal."""
     lake = Lake(warehouse)
     files = lake.normalised_files("posts", manifest=lake.normalised_manifest())
-    return "[" + ", ".join(f"'{f}'" for f in files) + "]"
+    return literal_list(files)
 
 
 def normalised_post_ids(warehouse: Path) -> list[str]:

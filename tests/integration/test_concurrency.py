@@ -80,7 +80,7 @@ def test_an_import_in_another_process_while_transform_reads_leaves_consistent_ta
     config = load_config(project / "dissentry.toml")
     pipeline.run(config)
     importer = subprocess.Popen(
-        [sys.executable, "-m", "dissentry.cli", "--config", str(project / "dissentry.toml"), "collect"],
+        [sys.executable, "-m", "dissentry", "--config", str(project / "dissentry.toml"), "collect"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:

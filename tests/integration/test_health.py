@@ -200,7 +200,7 @@ def test_quarantined_records_are_one_summary_line_per_source_not_one_per_record(
     write_csv(project / "in" / "dates.csv", [*rows, ("x", "", "2026-01-01T00:00:00Z", "no author")])
     with_source(project, '\n[[sources]]\nname = "dates"\nplatform = "csv"\nfiles = ["in/dates.csv"]\n')
 
-    proc = subprocess.run([sys.executable, "-m", "dissentry.cli", "--config", str(project / "dissentry.toml"),
+    proc = subprocess.run([sys.executable, "-m", "dissentry", "--config", str(project / "dissentry.toml"),
                            "import", "csv", str(project / "in" / "dates.csv"), "--source", "dates"],
                           capture_output=True, text=True, timeout=300, cwd=REPO)
 
@@ -296,7 +296,7 @@ def test_permission_denied_is_one_line(tmp_path: Path) -> None:
     (project / "wh").mkdir(mode=0o555)
     caps = "-dac_override,-dac_read_search"
     proc = subprocess.run(["setpriv", f"--bounding-set={caps}", f"--inh-caps={caps}", sys.executable, "-m",
-                           "dissentry.cli", "--config", str(project / "dissentry.toml"), "run", "--no-progress"],
+                           "dissentry", "--config", str(project / "dissentry.toml"), "run", "--no-progress"],
                           capture_output=True, text=True, timeout=300, cwd=REPO)
     if "Operation not permitted" in proc.stderr and "setpriv" in proc.stderr:
         pytest.skip(f"setpriv cannot drop capabilities here: {proc.stderr.strip()}")

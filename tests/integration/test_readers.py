@@ -62,7 +62,7 @@ def wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 120.0) ->
 
 
 def cli(config: Config, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "dissentry.cli", "--config", str(config.config_path), *args],
+    return subprocess.run([sys.executable, "-m", "dissentry", "--config", str(config.config_path), *args],
                           capture_output=True, text=True, timeout=600, cwd=REPO)
 
 
@@ -116,7 +116,7 @@ def test_dissentry_sql_during_a_transform_reads_the_old_snapshot(project: Config
     pipeline.normalise(project)
     old = counts(db)
     transform = subprocess.Popen(
-        [sys.executable, "-m", "dissentry.cli", "--config", str(project.config_path), "transform"],
+        [sys.executable, "-m", "dissentry", "--config", str(project.config_path), "transform"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
     answers, during_build = [], 0
     try:

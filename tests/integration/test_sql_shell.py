@@ -47,7 +47,7 @@ def _posts(config: Config) -> int:
 
 def _shell(config: Config, script: str, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "dissentry.cli", "--config", str(config.config_path), "sql", *extra],
+        [sys.executable, "-m", "dissentry", "--config", str(config.config_path), "sql", *extra],
         input=script, capture_output=True, text=True, timeout=120, cwd=config.local_path.parent,
     )
 

@@ -135,7 +135,7 @@ def test_the_pipeline_on_s3_builds_the_marts_it_builds_on_local_disk(s3_bucket: 
 
     # another process, as a researcher would: `dissentry sql` reads the views over the S3 lake
     done = subprocess.run(
-        [sys.executable, "-m", "dissentry.cli", "--config", str(remote.config_path), "sql", "--format", "json",
+        [sys.executable, "-m", "dissentry", "--config", str(remote.config_path), "sql", "--format", "json",
          "SELECT (SELECT count(*) FROM posts) AS posts, (SELECT count(*) FROM raw_records) AS raw, "
          "(SELECT count(*) FROM dissent_frequency) AS dissent"],
         env=dict(os.environ), cwd=tmp_path, capture_output=True, text=True, timeout=300,

@@ -64,7 +64,7 @@ def fill(disk: Path, leave: int) -> Path:
 
 def cli(config: Config, *args: str, memory: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **({"DISSENTRY_DUCKDB_MEMORY_LIMIT": memory} if memory else {})}
-    return subprocess.run([sys.executable, "-m", "dissentry.cli", "--config", str(config.config_path), *args],
+    return subprocess.run([sys.executable, "-m", "dissentry", "--config", str(config.config_path), *args],
                           capture_output=True, text=True, timeout=600, cwd=REPO, env=env)
 
 

@@ -161,7 +161,7 @@ def test_a_signal_writes_the_run_row_as_interrupted(tmp_path: Path, signum: int)
         sources = sources_for(cat, running.url)
         config = tmp_path / "dissentry.toml"
         config.write_text(config_toml(warehouse, sources), encoding="utf-8")
-        proc = subprocess.Popen([sys.executable, "-m", "dissentry.cli", "--config", str(config), "collect"],
+        proc = subprocess.Popen([sys.executable, "-m", "dissentry", "--config", str(config), "collect"],
                                 cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         # wait (by the server's count, not a timer) until the collection is well under way

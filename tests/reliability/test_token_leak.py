@@ -100,7 +100,7 @@ def test_the_token_reaches_no_byte_written_or_printed(tmp_path: Path) -> None:
         config = tmp_path / "dissentry.toml"
         config.write_text("\n".join(lines), encoding="utf-8")
         env = {**os.environ, TOKEN_ENV: TOKEN, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
-        proc = subprocess.run([sys.executable, "-m", "dissentry.cli", "-v", "--config", str(config), "collect"],
+        proc = subprocess.run([sys.executable, "-m", "dissentry", "-v", "--config", str(config), "collect"],
                               cwd=ROOT, env=env, capture_output=True, timeout=120)
         requests = server.requests
 
