@@ -110,15 +110,18 @@ def _limit_import(work_dir: Path) -> dict[str, Any]:
 
     out = work_dir / "limit" / "raw.parquet"
     out.parent.mkdir(parents=True, exist_ok=True)
-    source = str(work_dir / "input" / INPUT_NAME).replace("'", "''")
+    from warehouse.sql import quote_literal
+
+    source = quote_literal(work_dir / "input" / INPUT_NAME)
+    target = quote_literal(out.as_posix())
     con = duckdb.connect()
     con.execute(f"""
         COPY (SELECT 'mastodon' AS platform, '{SOURCE_NAME}' AS source, 'status' AS record_type,
                      json ->> 'id' AS record_id, 'https://social.example' AS origin, json::VARCHAR AS payload,
                      '{INPUT_NAME}:' || row_number() OVER () AS locator, now() AS fetched_at, 'limit' AS run_id
-              FROM read_json_objects('{source}', format = 'newline_delimited'))
-        TO '{out.as_posix()}' (FORMAT parquet, COMPRESSION zstd)""")
-    rows = int(con.execute(f"SELECT count(*) FROM read_parquet('{out.as_posix()}')").fetchone()[0])
+              FROM read_json_objects({source}, format = 'newline_delimited'))
+        TO {target} (FORMAT parquet, COMPRESSION zstd)""")
+    rows = int(con.execute("SELECT count(*) FROM read_parquet(?)", [out.as_posix()]).fetchone()[0])
     con.close()
     return {"rows_in": rows, "rows_out": rows}
 
@@ -129,11 +132,12 @@ def _limit_normalise(work_dir: Path, lake: Any) -> dict[str, Any]:
 
     out = work_dir / "limit" / "rewritten.parquet"
     out.parent.mkdir(parents=True, exist_ok=True)
-    files = ", ".join("'" + f.replace("'", "''") + "'" for f in lake.raw_files())
+    from warehouse.sql import literal_list, quote_literal
+
     con = duckdb.connect()
-    con.execute(f"COPY (SELECT * FROM read_parquet([{files}], union_by_name = true)) "
-                f"TO '{out.as_posix()}' (FORMAT parquet, COMPRESSION zstd)")
-    rows = int(con.execute(f"SELECT count(*) FROM read_parquet('{out.as_posix()}')").fetchone()[0])
+    con.execute(f"COPY (SELECT * FROM read_parquet({literal_list(lake.raw_files())}, union_by_name = true)) "
+                f"TO {quote_literal(out.as_posix())} (FORMAT parquet, COMPRESSION zstd)")
+    rows = int(con.execute("SELECT count(*) FROM read_parquet(?)", [out.as_posix()]).fetchone()[0])
     con.close()
     return {"rows_in": rows, "rows_out": rows}
 

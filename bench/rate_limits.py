@@ -56,8 +56,8 @@ def landed(warehouse: Path) -> tuple[int, int]:
     with duckdb.connect() as con:
         row = con.execute(
             f"""SELECT count(*), count(DISTINCT record_id)
-                FROM read_parquet('{warehouse}/raw/**/*.parquet', hive_partitioning = false)
-                WHERE record_type IN {POST_TYPES}"""
+                FROM read_parquet(?, hive_partitioning = false)
+                WHERE record_type IN {POST_TYPES}""", [f"{warehouse}/raw/**/*.parquet"]
         ).fetchone()
     assert row is not None
     return int(row[0]), int(row[1])
