@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import os
 import random
 import sys
 import tempfile
@@ -34,24 +32,20 @@ sys.path.insert(0, str(REPO))
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from dissentry import pipeline  # noqa: E402
 from dissentry.testing.faults import (  # noqa: E402
     FAULT_KINDS,
-    REDDIT_ENV,
     FaultSchedule,
     FaultServer,
     build_catalogue,
-    config_toml,
     expected_ids,
-    make_config,
     serve_faults,
-    sources_for,
 )
 from dissentry.testing.harness import (  # noqa: E402
     FakeTime,
     assert_exactly,
     collect_and_check,
-    kill_and_resume,
+    crash_and_reference,
+    fault_environment,
     normalised_posts,
 )
 
@@ -105,22 +99,13 @@ def crashes(kills: int, seed: int) -> dict[str, Any]:
     handler = FaultServer(cat, page_size=10, window_requests=1_000_000)
     started = time.perf_counter()
     with serve_faults(handler) as running, tempfile.TemporaryDirectory() as tmp:
-        sources = sources_for(cat, running.url, per_account=True)
-        crashed, reference = Path(tmp) / "crashed", Path(tmp) / "reference"
-        config_file = Path(tmp) / "dissentry.toml"
-        config_file.write_text(config_toml(crashed, sources), encoding="utf-8")
-        handler.schedule = FaultSchedule(seed=seed, rate=1.0, kinds=("slow",) * 9 + ("repeat_page",), slow_delay=0.03)
-        figures = kill_and_resume(config_file, crashed, handler, kills=kills, seed=seed, delay=(0.6, 2.5),
-                                  max_resumes=50)
-        handler.schedule = FaultSchedule()
-        os.environ.update(REDDIT_ENV)
-        rows = pipeline.collect(make_config(reference, sources))
-        assert all(r["status"] == "ok" for r in rows), rows
-        pipeline.normalise(make_config(crashed, sources))
-        pipeline.normalise(make_config(reference, sources))
-        same = normalised_posts(crashed) == normalised_posts(reference)
+        run = crash_and_reference(handler, running, cat, Path(tmp), kills=kills, seed=seed, schedule_seed=seed,
+                                  delay=(0.6, 2.5), max_resumes=50)
+        figures, sources = run.figures, run.sources
+        assert all(r["status"] == "ok" for r in run.reference_rows), run.reference_rows
+        same = normalised_posts(run.crashed) == normalised_posts(run.reference)
         assert same, "the crashed-and-resumed warehouse differs from the uninterrupted one"
-        assert_exactly(crashed, *expected_ids(cat, sources))
+        assert_exactly(run.crashed, *expected_ids(cat, sources))
     return {**figures, "posts_known": len(cat), "sources": len(sources), "equal_to_uninterrupted_run": same,
             "wall_seconds": round(time.perf_counter() - started, 1)}
 
@@ -139,24 +124,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="append the figures to this file as one JSON line")
     args = parser.parse_args(argv)
-    for noisy in ("connectors.http", "dissentry.pipeline"):  # thousands of retry warnings and failed runs
-        logging.getLogger(noisy).disabled = True
-    os.environ.update(REDDIT_ENV)
     result: dict[str, Any] = {"seed": args.seed}
-    try:
-        if args.schedules:
-            result["faults"] = fault_schedules(args.schedules, args.seed)
-            show("fault schedules: nothing lost, nothing duplicated", result["faults"])
-        if args.kills:
-            result["crashes"] = crashes(args.kills, args.seed)
-            show("SIGKILL and resume", result["crashes"])
-    except AssertionError as exc:
-        console.print(f"[red]check failed:[/red] {exc}")
-        sys.exit(1)
-    finally:
-        if args.json:
-            with args.json.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps(result, sort_keys=True) + "\n")
+    # the credentials the fake reddit accepts, and no log of thousands of retries and failed runs
+    with fault_environment(("connectors.http", "dissentry.pipeline")):
+        try:
+            if args.schedules:
+                result["faults"] = fault_schedules(args.schedules, args.seed)
+                show("fault schedules: nothing lost, nothing duplicated", result["faults"])
+            if args.kills:
+                result["crashes"] = crashes(args.kills, args.seed)
+                show("SIGKILL and resume", result["crashes"])
+        except AssertionError as exc:
+            console.print(f"[red]check failed:[/red] {exc}")
+            sys.exit(1)
+        finally:
+            if args.json:
+                with args.json.open("a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(result, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":

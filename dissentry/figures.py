@@ -561,6 +561,40 @@ def echo_panel(data: ReportData) -> Panel:
     return panel
 
 
+def _heatmap(panel: Panel, counts: list[list[int]], totals: list[int], *, ticks: list[str], colours: str,
+             floor: float, figsize: tuple[float, float], cell_text: Callable[[int, float], str], fontsize: int,
+             xlabel: str, ylabel: str, **xtick_style: Any) -> Figure:
+    """A square matrix of counts, row i of `counts` drawn top down: each cell shaded by its share of
+    its row's total (`totals[i]`) and labelled `cell_text(n, share)`, each cell one mark of the panel
+    (the SVG ids the report's hover text uses)."""
+    size = len(ticks)
+    with rc_context(_RC):
+        from matplotlib import colormaps
+
+        cmap = colormaps[colours]
+        fig = _figure(*figsize)
+        ax = fig.add_subplot()
+        for i, (row, total) in enumerate(zip(counts, totals, strict=True)):
+            for j, n in enumerate(row):
+                share = n / total if total else 0.0
+                cell = Rectangle((j, size - 1 - i), 1, 1, facecolor=cmap(floor + 0.85 * share), edgecolor="white")
+                cell.set_gid(f"{panel.key}-mark-{panel.marks}")
+                ax.add_patch(cell)
+                panel.marks += 1
+                ax.text(j + 0.5, size - 0.5 - i, cell_text(n, share), ha="center", va="center", fontsize=fontsize,
+                        color="white" if share > 0.55 else "black")
+        ax.set_xlim(0, size)
+        ax.set_ylim(0, size)
+        ax.set_xticks([j + 0.5 for j in range(size)], ticks, **xtick_style)
+        ax.set_yticks([size - 0.5 - i for i in range(size)], ticks)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_aspect("equal")
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+    return fig
+
+
 def mixing_panel(data: ReportData) -> Panel:
     panel = Panel("network_mixing", "Who interacts with whom: ties between groups", "network", SQL_MIXING)
     if not data.mixing:
@@ -571,33 +605,12 @@ def mixing_panel(data: ReportData) -> Panel:
     named = {r["source_group"] for r in data.mixing} | {r["target_group"] for r in data.mixing}
     groups += sorted(named - set(groups))
     counts = {(r["source_group"], r["target_group"]): r["ties"] for r in data.mixing}
-    with rc_context(_RC):
-        from matplotlib import colormaps
-
-        cmap = colormaps["Blues"]
-        size = len(groups)
-        fig = _figure(1.8 + 1.1 * size, 1.2 + 0.9 * size)
-        ax = fig.add_subplot()
-        for i, source in enumerate(groups):
-            row_total = sum(counts.get((source, t), 0) for t in groups)
-            for j, target in enumerate(groups):
-                n = counts.get((source, target), 0)
-                share = n / row_total if row_total else 0.0
-                cell = Rectangle((j, size - 1 - i), 1, 1, facecolor=cmap(0.08 + 0.85 * share), edgecolor="white")
-                cell.set_gid(f"{panel.key}-mark-{panel.marks}")
-                ax.add_patch(cell)
-                panel.marks += 1
-                ax.text(j + 0.5, size - 0.5 - i, f"{n:,}\n{pct(share, 0)}", ha="center", va="center", fontsize=8,
-                        color="white" if share > 0.55 else "black")
-        ax.set_xlim(0, size)
-        ax.set_ylim(0, size)
-        ax.set_xticks([j + 0.5 for j in range(size)], [plain(g) for g in groups], rotation=30, ha="right")
-        ax.set_yticks([size - 0.5 - i for i in range(size)], [plain(g) for g in groups])
-        ax.set_xlabel("to (target's group)")
-        ax.set_ylabel("from (author's group)")
-        ax.set_aspect("equal")
-        for spine in ax.spines.values():
-            spine.set_visible(False)
+    matrix = [[counts.get((source, target), 0) for target in groups] for source in groups]
+    size = len(groups)
+    fig = _heatmap(panel, matrix, [sum(row) for row in matrix], ticks=[plain(g) for g in groups], colours="Blues",
+                   floor=0.08, figsize=(1.8 + 1.1 * size, 1.2 + 0.9 * size),
+                   cell_text=lambda n, share: f"{n:,}\n{pct(share, 0)}", fontsize=8,
+                   xlabel="to (target's group)", ylabel="from (author's group)", rotation=30, ha="right")
     panel.figure = fig
     panel.caption = ("Ties of any kind (reply, repost, quote, mention) over the whole range: distinct directed "
                      "account pairs, as network_mixing counts them. Each cell: ties, and their share of the row.")
@@ -790,33 +803,12 @@ def confusion_panel(data: ReportData) -> Panel:
     confusion: dict[str, dict[str, int]] = json.loads(row["confusion"])
     labels = ["critical", "supportive", "neutral"]
     labels += sorted(set(confusion) - set(labels))
-    size = len(labels)
-    with rc_context(_RC):
-        from matplotlib import colormaps
-
-        cmap = colormaps["Greens"]
-        fig = _figure(4.8, 4.0)
-        ax = fig.add_subplot()
-        for i, truth in enumerate(labels):
-            total = sum(confusion.get(truth, {}).values())
-            for j, predicted in enumerate(labels):
-                n = confusion.get(truth, {}).get(predicted, 0)
-                share = n / total if total else 0.0
-                cell = Rectangle((j, size - 1 - i), 1, 1, facecolor=cmap(0.05 + 0.85 * share), edgecolor="white")
-                cell.set_gid(f"{panel.key}-mark-{panel.marks}")
-                ax.add_patch(cell)
-                panel.marks += 1
-                ax.text(j + 0.5, size - 0.5 - i, f"{n:,}", ha="center", va="center", fontsize=9,
-                        color="white" if share > 0.55 else "black")
-        ax.set_xlim(0, size)
-        ax.set_ylim(0, size)
-        ax.set_xticks([j + 0.5 for j in range(size)], labels)
-        ax.set_yticks([size - 0.5 - i for i in range(size)], labels)
-        ax.set_xlabel(f"predicted by {plain(row['classifier'])}")
-        ax.set_ylabel("people's label")
-        ax.set_aspect("equal")
-        for spine in ax.spines.values():
-            spine.set_visible(False)
+    matrix = [[confusion.get(truth, {}).get(predicted, 0) for predicted in labels] for truth in labels]
+    # a row's share is of every label of that truth, also a predicted label no row carries
+    totals = [sum(confusion.get(truth, {}).values()) for truth in labels]
+    fig = _heatmap(panel, matrix, totals, ticks=labels, colours="Greens", floor=0.05, figsize=(4.8, 4.0),
+                   cell_text=lambda n, _share: f"{n:,}", fontsize=9,
+                   xlabel=f"predicted by {plain(row['classifier'])}", ylabel="people's label")
     panel.figure = fig
     how = "cross-fitted: no label grades a model fitted on it" if row["prediction"] == "cross_fitted" else "rules"
     panel.caption = f"{row['n']:,} labelled references; rows: people's label, columns: the classifier's ({how})."

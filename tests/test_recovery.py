@@ -37,6 +37,10 @@ MARGIN = 0.02
 WILSON_Z = 1.959963984540054  # 95%
 
 
+# the sample's truth, then the `period = 'all'` rows of dissent_frequency and of echo_chamber, by group
+Recovered = tuple[SampleTruth, dict[str, dict[str, Any]], dict[str, dict[str, Any]]]
+
+
 def _config(root: Path) -> Config:
     """The demo configuration, with its warehouse and import files inside `root`."""
     data = tomllib.loads((REPO / "dissentry.toml").read_text(encoding="utf-8"))
@@ -54,7 +58,7 @@ def _rows(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, dict[str, Any
 
 
 @pytest.fixture(scope="module")
-def recovered(tmp_path_factory: pytest.TempPathFactory) -> tuple[SampleTruth, dict[str, Any], dict[str, Any]]:
+def recovered(tmp_path_factory: pytest.TempPathFactory) -> Recovered:
     root = tmp_path_factory.mktemp("recovery")
     truth = generate_sample(root / "sample", seed=SEED, scale=SCALE)
     config = _config(root)
@@ -65,6 +69,11 @@ def recovered(tmp_path_factory: pytest.TempPathFactory) -> tuple[SampleTruth, di
         return truth, _rows(con, "dissent_frequency"), _rows(con, "echo_chamber")
     finally:
         con.close()
+
+
+def _measured(rows: dict[str, dict[str, Any]], group_id: str, measure: str) -> tuple[dict[str, Any], float]:
+    """A group's row of a mart, and the value of `measure` the sample planted for that group."""
+    return rows[group_id], getattr(GROUPS_BY_ID[group_id], measure)
 
 
 def _tolerance(p: float, n: int) -> float:
@@ -79,18 +88,15 @@ def _wilson_upper(successes: int, n: int, z: float = WILSON_Z) -> float:
     return (centre + spread) / (1 + z * z / n)
 
 
-def test_every_group_has_an_all_period_row(recovered: tuple[SampleTruth, dict[str, Any], dict[str, Any]]) -> None:
+def test_every_group_has_an_all_period_row(recovered: Recovered) -> None:
     truth, dissent, echo = recovered
     assert set(dissent) == set(truth.groups) and set(echo) == set(truth.groups)
 
 
 @pytest.mark.parametrize("group_id", ["centre_party", "green_alliance"])
-def test_mainstream_dissent_rate_is_recovered(
-    recovered: tuple[SampleTruth, dict[str, Any], dict[str, Any]], group_id: str
-) -> None:
+def test_mainstream_dissent_rate_is_recovered(recovered: Recovered, group_id: str) -> None:
     truth, dissent, _ = recovered
-    row = dissent[group_id]
-    planted = GROUPS_BY_ID[group_id].dissent_rate
+    row, planted = _measured(dissent, group_id, "dissent_rate")
     n = row["org_reference_posts"]
     assert n > 0.8 * truth.groups[group_id].org_reference_posts  # the references were found at all
     assert row["dissent_rate"] == pytest.approx(row["critical_posts"] / n)
@@ -98,7 +104,7 @@ def test_mainstream_dissent_rate_is_recovered(
     assert row["dissent_rate_lo"] <= row["dissent_rate"] <= row["dissent_rate_hi"]
 
 
-def test_insular_group_never_dissents(recovered: tuple[SampleTruth, dict[str, Any], dict[str, Any]]) -> None:
+def test_insular_group_never_dissents(recovered: Recovered) -> None:
     truth, dissent, _ = recovered
     row = dissent["vanguard"]
     assert row["org_reference_posts"] >= truth.groups["vanguard"].org_reference_posts * 0.8
@@ -112,29 +118,21 @@ def test_insular_group_never_dissents(recovered: tuple[SampleTruth, dict[str, An
 
 
 @pytest.mark.parametrize("group_id", ["vanguard", "centre_party", "green_alliance"])
-def test_in_group_share_is_recovered(
-    recovered: tuple[SampleTruth, dict[str, Any], dict[str, Any]], group_id: str
-) -> None:
-    _, _, echo = recovered
-    row = echo[group_id]
-    planted = GROUPS_BY_ID[group_id].in_group_share
+def test_in_group_share_is_recovered(recovered: Recovered, group_id: str) -> None:
+    row, planted = _measured(recovered[2], group_id, "in_group_share")
     n = row["in_group_ties"] + row["out_group_ties"]
     assert row["in_group_share"] == pytest.approx(row["in_group_ties"] / n)
     assert abs(row["in_group_share"] - planted) <= _tolerance(planted, n), (row["in_group_share"], planted, n)
 
 
 @pytest.mark.parametrize("group_id", ["vanguard", "centre_party", "green_alliance"])
-def test_own_source_share_is_recovered(
-    recovered: tuple[SampleTruth, dict[str, Any], dict[str, Any]], group_id: str
-) -> None:
-    _, _, echo = recovered
-    row = echo[group_id]
-    planted = GROUPS_BY_ID[group_id].own_source_share
+def test_own_source_share_is_recovered(recovered: Recovered, group_id: str) -> None:
+    row, planted = _measured(recovered[2], group_id, "own_source_share")
     n = row["links"]
     assert abs(row["own_source_share"] - planted) <= _tolerance(planted, n), (row["own_source_share"], planted, n)
 
 
-def test_insular_group_is_the_echo_chamber(recovered: tuple[SampleTruth, dict[str, Any], dict[str, Any]]) -> None:
+def test_insular_group_is_the_echo_chamber(recovered: Recovered) -> None:
     _, _, echo = recovered
     vanguard = echo["vanguard"]
     for other in ("centre_party", "green_alliance"):

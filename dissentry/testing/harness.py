@@ -5,6 +5,7 @@ SIGKILLing `dissentry collect` while readers open every file it writes."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import signal
@@ -14,14 +15,18 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import duckdb
 import pyarrow.parquet as pq
 
 from dissentry import pipeline
-from dissentry.config import Config
+from dissentry.config import Config, Source
 from dissentry.testing.clock import FakeTime
 from dissentry.testing.faults import (
     REDDIT_ENV,
@@ -29,6 +34,7 @@ from dissentry.testing.faults import (
     Catalogue,
     FaultSchedule,
     FaultServer,
+    config_toml,
     expected_ids,
     make_config,
     sources_for,
@@ -38,6 +44,9 @@ from warehouse.lake import Lake
 from warehouse.sql import literal_list, quote_literal
 
 POST_RECORD_TYPES = ("status", "feed_item", "t1", "t3")
+# while the collector is killed: one answer in ten is the previous page again (the run fails and is
+# resumed), the rest are slow, so runs are long enough to be killed in the middle
+CRASH_SCHEDULE_KINDS = ("slow",) * 9 + ("repeat_page",)
 
 
 def collect_until_ok(config: Config, fake: FakeTime, *, max_runs: int, timeout: float = 0.2,
@@ -231,3 +240,53 @@ def kill_and_resume(config_file: Path, warehouse: Path, handler: FaultServer, *,
             figures["leftover_temporaries"] = len(list(warehouse.rglob("*.tmp")))
             return figures
     raise AssertionError(f"collection did not finish within {max_resumes} runs after the kills")
+
+
+@contextmanager
+def fault_environment(quiet: tuple[str, ...] = ("connectors.http",)) -> Iterator[None]:
+    """For the block: the reddit credentials the fault server accepts in os.environ (an in-process
+    collection reads them there), and the `quiet` loggers off (every retry logs a warning; thousands
+    of them only slow a run down); then both as they were."""
+    loggers = [logging.getLogger(name) for name in quiet]
+    disabled = [logger.disabled for logger in loggers]
+    with patch.dict(os.environ, REDDIT_ENV):
+        for logger in loggers:
+            logger.disabled = True
+        try:
+            yield
+        finally:
+            for logger, was in zip(loggers, disabled, strict=True):
+                logger.disabled = was
+
+
+@dataclass
+class CrashRun:
+    """What `crash_and_reference` leaves behind: two normalised warehouses to compare, and figures."""
+
+    figures: dict[str, Any]  # kill_and_resume's
+    sources: list[Source]
+    crashed: Path
+    reference: Path
+    reference_rows: list[dict[str, Any]]  # the run rows of the uninterrupted collection
+
+
+def crash_and_reference(handler: FaultServer, running: RunningServer, cat: Catalogue, folder: Path, *, kills: int,
+                        seed: int, schedule_seed: int, delay: tuple[float, float],
+                        max_resumes: int = 20) -> CrashRun:
+    """Collect every feed of `cat` (one source per account) with `dissentry collect` in a subprocess,
+    SIGKILLed `kills` times (`kill_and_resume`) while the server is slow and repeats pages, into
+    `folder/crashed`; then once more, in this process and uninterrupted, from a well-behaved server
+    into `folder/reference`; and normalise both. The caller checks that they hold the same posts."""
+    sources = sources_for(cat, running.url, per_account=True)
+    crashed, reference = folder / "crashed", folder / "reference"
+    config_file = folder / "dissentry.toml"
+    config_file.write_text(config_toml(crashed, sources), encoding="utf-8")
+    handler.schedule = FaultSchedule(seed=schedule_seed, rate=1.0, kinds=CRASH_SCHEDULE_KINDS, slow_delay=0.03)
+    figures = kill_and_resume(config_file, crashed, handler, kills=kills, seed=seed, delay=delay,
+                              max_resumes=max_resumes)
+    handler.schedule = FaultSchedule()  # the reference run sees a well-behaved server
+    with patch.dict(os.environ, REDDIT_ENV):
+        rows = pipeline.collect(make_config(reference, sources))
+    pipeline.normalise(make_config(crashed, sources))
+    pipeline.normalise(make_config(reference, sources))
+    return CrashRun(figures=figures, sources=sources, crashed=crashed, reference=reference, reference_rows=rows)

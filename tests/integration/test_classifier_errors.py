@@ -10,26 +10,11 @@ from typer.testing import CliRunner
 
 from dissentry.cli import app
 from tests.hostile.corpus import mastodon_status as status
+from tests.support.project import ALICE, SAVED, config_toml, group, table
 
 runner = CliRunner()
 
-CONFIG = """
-warehouse_dir = "wh"
-
-[settings.stance]
-classifier = "{classifier}"
-
-[[groups]]
-id = "org_a"
-name = "Org A"
-members = ["mastodon:@alice@social.example"]
-
-[[sources]]
-name = "saved"
-platform = "mastodon"
-instance = "https://social.example"
-files = ["in/*.jsonl"]
-"""
+CONFIG = config_toml(table("[settings.stance]", classifier="{classifier}"), group("org_a", "Org A", members=[ALICE]), SAVED)
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from dissentry import pipeline
 from dissentry.cli import app
 from dissentry.config import load_config
-from tests.integration.test_erasure_scan import decoded_duckdb, decoded_parquet
+from tests.integration.test_erasure_scan import decoded_parquet, scan
 from tests.support.fake_time import FakeTime
 from tests.support.local_server import Reply, Request, serve
 
@@ -48,23 +48,6 @@ def _fake_mastodon() -> Callable[[Request], Reply]:
         return inner(request)
 
     return handle
-
-
-def _scan(root: Path, scratch: Path) -> tuple[dict[str, list[str]], int]:
-    hits: dict[str, list[str]] = {n: [] for n in NEEDLES}
-    scanned = 0
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        views = [("bytes", path.read_bytes())]
-        if path.suffix == ".parquet":
-            views.append(("decoded", decoded_parquet(path)))
-        elif path.suffix == ".duckdb":
-            views.append(("decoded", decoded_duckdb(path, scratch)))
-        for how, data in views:
-            scanned += len(data)
-            for needle in NEEDLES:
-                if needle.encode() in data.lower():
-                    hits[needle].append(f"{path.relative_to(root)} ({how})")
-    return hits, scanned
 
 
 def test_collect_skips_an_erased_account_and_writes_nothing_of_it(
@@ -109,7 +92,7 @@ def test_collect_skips_an_erased_account_and_writes_nothing_of_it(
     printed = capsys.readouterr()
     for text in (caplog.text, printed.out, printed.err, json.dumps(after, default=str)):
         assert "alice" not in text.lower(), text
-    hits, scanned = _scan(warehouse, tmp_path / "scratch")
+    hits, scanned = scan(warehouse, tmp_path / "scratch", NEEDLES)
     assert hits == {n: [] for n in NEEDLES}, hits
     assert scanned > 10_000
     print(f"\nerased-account collect: {len(requests)} requests after forget, {scanned:,} bytes scanned")

@@ -100,9 +100,9 @@ def decoded_duckdb(path: Path, scratch: Path) -> bytes:
         con.close()
 
 
-def scan(root: Path, scratch: Path) -> tuple[dict[str, list[str]], int]:
+def scan(root: Path, scratch: Path, needles: tuple[str, ...] = NEEDLES) -> tuple[dict[str, list[str]], int]:
     """needle -> files (and how) it was found in; total bytes scanned (stored + decoded)."""
-    hits: dict[str, list[str]] = {n: [] for n in NEEDLES}
+    hits: dict[str, list[str]] = {n: [] for n in needles}
     scanned = 0
     inputs = root / "sample"  # the export files the user holds (the demo keeps them under data/)
     for path in sorted(p for p in root.rglob("*") if p.is_file() and inputs not in p.parents):
@@ -114,7 +114,7 @@ def scan(root: Path, scratch: Path) -> tuple[dict[str, list[str]], int]:
         for how, data in views:
             scanned += len(data)
             low = data.lower()
-            for needle in NEEDLES:
+            for needle in needles:
                 if needle.encode() in low:
                     hits[needle].append(f"{path.relative_to(root)} ({how})")
     return hits, scanned

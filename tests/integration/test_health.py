@@ -23,30 +23,18 @@ from typer.testing import CliRunner
 from dissentry import pipeline
 from dissentry.cli import app
 from dissentry.config import load_config
+from tests.support.mounts import tmpfs
+from tests.support.project import config_toml, group, source
 from warehouse.lock import exclusive
 
 REPO = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 
-CONFIG = """
-warehouse_dir = "wh"
-
-[[groups]]
-id = "org_a"
-name = "Org A"
-aliases = ["Org A"]
-accounts = ["csv:orga"]
-members = ["csv:alice", "csv:bobby_tables"]
-
-[[groups]]
-id = "org_b"
-name = "Org B"
-
-[[sources]]
-name = "posts"
-platform = "csv"
-files = ["in/posts.csv"]
-"""
+CONFIG = config_toml(
+    group("org_a", "Org A", aliases=["Org A"], accounts=["csv:orga"], members=["csv:alice", "csv:bobby_tables"]),
+    group("org_b", "Org B"),
+    source("posts", "csv", files=["in/posts.csv"]),
+)
 
 ROWS = [
     ("1", "alice", "2026-01-02T10:00:00Z", "Org A is right"),
@@ -261,15 +249,8 @@ def test_verbose_keeps_the_traceback(project: Path) -> None:
 
 @pytest.fixture()
 def read_only_mount(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "ro"
-    mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], capture_output=True, text=True)
-    if made.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.strip() or made.returncode}")
-    try:
+    with tmpfs(tmp_path / "ro", "16m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 
 
 def test_a_read_only_warehouse_is_one_line_and_reading_it_still_works(project: Path, read_only_mount: Path) -> None:

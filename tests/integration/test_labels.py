@@ -21,34 +21,18 @@ from dissentry.cli import app
 from dissentry.config import load_config
 from dissentry.labels import CSV_COLUMNS, latest_labels
 from tests.hostile.corpus import mastodon_status
+from tests.support.project import ALICE, SAVED, config_toml, group
 from tests.support.s3_server import Bucket
 from warehouse.lake import Lake
 
 runner = CliRunner()
 
-CONFIG = """
-warehouse_dir = "wh"
-
-[[groups]]
-id = "org_a"
-name = "Org A"
-aliases = ["Org A"]
-leaders = ["Jane Leader"]
-accounts = ["mastodon:@orga@social.example"]
-members = ["mastodon:@alice@social.example", "mastodon:@carol@social.example", "mastodon:@dave@social.example"]
-
-[[groups]]
-id = "org_b"
-name = "Org B"
-aliases = ["Org B"]
-members = ["mastodon:@bob@social.example"]
-
-[[sources]]
-name = "saved"
-platform = "mastodon"
-instance = "https://social.example"
-files = ["in/*.jsonl"]
-"""
+CONFIG = config_toml(
+    group("org_a", "Org A", aliases=["Org A"], leaders=["Jane Leader"], accounts=["mastodon:@orga@social.example"],
+          members=[ALICE, "mastodon:@carol@social.example", "mastodon:@dave@social.example"]),
+    group("org_b", "Org B", aliases=["Org B"], members=["mastodon:@bob@social.example"]),
+    SAVED,
+)
 
 # (status numbers, account, text, month): which posts reference which group, and when
 POSTS = [

@@ -31,7 +31,7 @@ from dissentry.cli import app
 from dissentry.config import Config, load_config
 from dissentry.health import raw_not_normalised
 from dissentry.retention import expired_raw_files
-from tests.support.sample_project import sample_project
+from tests.support.sample_project import built_sample_project, sample_project
 from warehouse.lake import Lake, batch_day
 
 TABLES = ("posts", "accounts", "post_links", "post_mentions", "post_hashtags")
@@ -39,9 +39,7 @@ TABLES = ("posts", "accounts", "post_links", "post_mentions", "post_hashtags")
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Config:
-    config = sample_project(tmp_path_factory.mktemp("lake_readers"), seed=11, scale=0.1)
-    assert pipeline.run(config).ok
-    return config
+    return built_sample_project(tmp_path_factory.mktemp("lake_readers"), seed=11, scale=0.1)
 
 
 def _generation_dir(config: Config) -> Path:

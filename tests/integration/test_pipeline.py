@@ -16,27 +16,16 @@ from dissentry.config import load_config
 from dissentry.sample import generate_sample
 from tests.hostile.corpus import mastodon_status as status  # one Status shape for every suite
 from tests.support.layers import published_normalised
+from tests.support.project import ALICE, SAVED, config_toml, group
 
 runner = CliRunner()
 
 
-CONFIG = """
-warehouse_dir = "wh"
-
-[[groups]]
-id = "org_a"
-name = "Org A"
-aliases = ["Org A"]
-domains = ["org-a.example"]
-accounts = ["mastodon:@orga@social.example"]
-members = ["mastodon:@alice@social.example"]
-
-[[sources]]
-name = "saved"
-platform = "mastodon"
-instance = "https://social.example"
-files = ["in/*.jsonl"]
-"""
+CONFIG = config_toml(
+    group("org_a", "Org A", aliases=["Org A"], domains=["org-a.example"], accounts=["mastodon:@orga@social.example"],
+          members=[ALICE]),
+    SAVED,
+)
 
 
 @pytest.fixture()

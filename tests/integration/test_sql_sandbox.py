@@ -15,19 +15,16 @@ import duckdb
 import pytest
 from typer.testing import CliRunner, Result
 
-from dissentry import pipeline
 from dissentry.cli import app
 from dissentry.config import Config
-from tests.support.sample_project import sample_project
+from tests.support.sample_project import built_sample_project
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Config:
-    config = sample_project(tmp_path_factory.mktemp("sandbox"), seed=5, scale=0.1)
-    assert pipeline.run(config).ok
-    return config
+    return built_sample_project(tmp_path_factory.mktemp("sandbox"), seed=5, scale=0.1)
 
 
 def sql(config: Config, query: str, *extra: str) -> Result:

@@ -21,18 +21,15 @@ from pathlib import Path
 
 import pytest
 
-from dissentry import pipeline
 from dissentry.config import Config
-from tests.support.sample_project import sample_project
+from tests.support.sample_project import built_sample_project
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Config:
-    config = sample_project(tmp_path_factory.mktemp("sql_shell"), seed=5, scale=0.05)
-    assert pipeline.run(config).ok
-    return config
+    return built_sample_project(tmp_path_factory.mktemp("sql_shell"), seed=5, scale=0.05)
 
 
 def _posts(config: Config) -> int:

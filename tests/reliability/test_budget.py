@@ -3,7 +3,6 @@ retries included, counts, and the server never sees more than N requests from on
 
 from __future__ import annotations
 
-import logging
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,6 @@ from connectors.http import BudgetExhausted, HttpClient, HttpError
 from dissentry import pipeline
 from tests.reliability.fault_server import (
     FAULT_KINDS,
-    REDDIT_ENV,
     Catalogue,
     FaultSchedule,
     FaultServer,
@@ -25,7 +23,7 @@ from tests.reliability.fault_server import (
     serve_faults,
     sources_for,
 )
-from tests.reliability.harness import FakeTime
+from tests.reliability.harness import FakeTime, fault_environment
 from tests.support.local_server import RunningServer
 
 # a feed of each platform big enough that no budget drawn below can finish it
@@ -44,10 +42,7 @@ def fake_time() -> FakeTime:
 def server(fake_time: FakeTime) -> Iterator[tuple[FaultServer, RunningServer, Catalogue]]:
     cat = build_catalogue(mastodon=[400], bluesky=[400], reddit_users=[], reddit_subs=[400])
     handler = FaultServer(cat, page_size=5, clock=fake_time.clock, window_requests=25)
-    with serve_faults(handler) as running, pytest.MonkeyPatch.context() as mp:
-        for name, value in REDDIT_ENV.items():
-            mp.setenv(name, value)
-        mp.setattr(logging.getLogger("connectors.http"), "disabled", True)
+    with serve_faults(handler) as running, fault_environment():
         yield handler, running, cat
 
 

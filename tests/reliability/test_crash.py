@@ -16,22 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from dissentry import pipeline
-from tests.reliability.fault_server import (
-    REDDIT_ENV,
-    FaultSchedule,
-    FaultServer,
-    build_catalogue,
-    config_toml,
-    expected_ids,
-    make_config,
-    serve_faults,
-    sources_for,
-)
-from tests.reliability.harness import assert_exactly, kill_and_resume, normalised_posts
-
-# one in ten answers is the previous page again (the run fails and is resumed), the rest are slow
-CRASH_SCHEDULE_KINDS = ("slow",) * 9 + ("repeat_page",)
+from tests.reliability.fault_server import FaultServer, build_catalogue, expected_ids, serve_faults
+from tests.reliability.harness import assert_exactly, crash_and_reference, normalised_posts
 
 
 @pytest.mark.slow
@@ -39,25 +25,12 @@ def test_sigkill_at_random_moments_then_resume_equals_an_uninterrupted_run(tmp_p
     cat = build_catalogue(mastodon=[300, 300], bluesky=[300, 300], reddit_users=[(150, 150)], reddit_subs=[300])
     handler = FaultServer(cat, page_size=10, window_requests=1_000_000)
     with serve_faults(handler) as running:
-        sources = sources_for(cat, running.url, per_account=True)
-        crashed = tmp_path / "crashed"
-        config_file = tmp_path / "dissentry.toml"
-        config_file.write_text(config_toml(crashed, sources), encoding="utf-8")
-        handler.schedule = FaultSchedule(seed=11, rate=1.0, kinds=CRASH_SCHEDULE_KINDS, slow_delay=0.03)
-
-        figures = kill_and_resume(config_file, crashed, handler, kills=20, seed=5, delay=(0.7, 1.8))
-
-        handler.schedule = FaultSchedule()  # the reference run sees a well-behaved server
-        reference = tmp_path / "reference"
-        with pytest.MonkeyPatch.context() as mp:
-            for name, value in REDDIT_ENV.items():
-                mp.setenv(name, value)
-            rows = pipeline.collect(make_config(reference, sources))
+        run = crash_and_reference(handler, running, cat, tmp_path, kills=20, seed=5, schedule_seed=11,
+                                  delay=(0.7, 1.8))
+        figures, crashed, reference, sources = run.figures, run.crashed, run.reference, run.sources
+        rows = run.reference_rows
         assert [r["status"] for r in rows] == ["ok"] * len(sources)
 
-    crashed_config = make_config(crashed, sources)
-    pipeline.normalise(crashed_config)
-    pipeline.normalise(make_config(reference, sources))
     print(f"\ncrash and resume: {json.dumps(figures, sort_keys=True)}")
     assert figures["kills"] == 20
     # kills must land while the collector is talking to the server, and some after it committed

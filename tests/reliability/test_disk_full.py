@@ -28,6 +28,7 @@ import pytest
 from dissentry import pipeline
 from dissentry.config import Config, load_config
 from tests.reliability.test_publish import normalised_layer
+from tests.support.mounts import tmpfs
 from tests.support.sample_project import sample_project
 from warehouse.lake import Lake
 
@@ -37,16 +38,8 @@ KiB, MiB = 1024, 1024 * 1024
 
 @pytest.fixture()
 def disk(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)],
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip() or result.returncode}")
-    try:
+    with tmpfs(tmp_path / "disk", "64m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 
 
 def fill(disk: Path, leave: int) -> Path:

@@ -14,7 +14,6 @@ and written to `<pytest basetemp>/reliability-faults.json`.
 from __future__ import annotations
 
 import json
-import logging
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
@@ -28,7 +27,6 @@ from hypothesis import strategies as st
 from dissentry import pipeline
 from tests.reliability.fault_server import (
     FAULT_KINDS,
-    REDDIT_ENV,
     Catalogue,
     FaultSchedule,
     FaultServer,
@@ -38,7 +36,7 @@ from tests.reliability.fault_server import (
     serve_faults,
     sources_for,
 )
-from tests.reliability.harness import FakeTime, assert_exactly, collect_and_check, collect_until_ok
+from tests.reliability.harness import FakeTime, assert_exactly, collect_and_check, collect_until_ok, fault_environment
 from tests.support.local_server import RunningServer
 
 # 12 Mastodon and 12 Bluesky accounts of 280 posts, 6 reddit users (140 submissions, 140 comments)
@@ -84,11 +82,7 @@ def summary(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 @pytest.fixture(scope="module", autouse=True)
 def reddit_credentials() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in REDDIT_ENV.items():
-            mp.setenv(name, value)
-        # every retry logs a warning; thousands of them only slow the run down
-        mp.setattr(logging.getLogger("connectors.http"), "disabled", True)
+    with fault_environment():
         yield
 
 

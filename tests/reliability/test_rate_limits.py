@@ -13,7 +13,6 @@ are recorded and move the clock, nothing waits in real time, and nothing asserts
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import subprocess
@@ -29,7 +28,6 @@ import pytest
 
 from dissentry import pipeline
 from tests.reliability.fault_server import (
-    REDDIT_ENV,
     ROOT,
     FaultSchedule,
     FaultServer,
@@ -40,7 +38,7 @@ from tests.reliability.fault_server import (
     serve_faults,
     sources_for,
 )
-from tests.reliability.harness import assert_exactly
+from tests.reliability.harness import assert_exactly, fault_environment
 from tests.reliability.rate_limit_server import HONEST_LIMIT, PAGE_SIZE, VARIANTS, RateLimitServer, minimal_requests
 from tests.support.fake_time import FakeTime
 
@@ -58,10 +56,7 @@ START = 1_800_000_003.0  # three seconds into a window: the first window is shor
 
 @pytest.fixture(scope="module", autouse=True)
 def quiet() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in REDDIT_ENV.items():
-            mp.setenv(name, value)
-        mp.setattr(logging.getLogger("connectors.http"), "disabled", True)
+    with fault_environment():
         yield
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dissentry import pipeline
 from dissentry.config import Config, load_config
 from dissentry.sample import generate_sample
 
@@ -18,3 +19,10 @@ def sample_project(folder: Path, *, seed: int, scale: float, raw_retention_days:
         text = text.replace("[[groups]]", f"[settings]\nraw_retention_days = {raw_retention_days}\n\n[[groups]]", 1)
     (folder / "dissentry.toml").write_text(text, encoding="utf-8")
     return load_config(folder / "dissentry.toml")
+
+
+def built_sample_project(folder: Path, *, seed: int, scale: float) -> Config:
+    """`sample_project`, then one whole `dissentry run` over it, which must end ok."""
+    config = sample_project(folder, seed=seed, scale=scale)
+    assert pipeline.run(config).ok
+    return config

@@ -4,6 +4,7 @@ hand_dataset.py. Every expected number is derived in the comments from that file
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import duckdb
@@ -44,6 +45,22 @@ def assert_row(actual: dict[str, Any], expected: dict[str, Any]) -> None:
             assert got == want, key
         else:
             assert got == pytest.approx(want, rel=1e-12, abs=1e-12), key
+
+
+def assert_every_row(got: list[dict[str, Any]], table: dict[tuple[str, str], Any],
+                     expected: Callable[[str, str], dict[str, Any]]) -> None:
+    """One row per (group, period) of the hand-worked table, in order, each as worked out."""
+    assert [(r["group_id"], r["period"]) for r in got] == sorted(table)
+    for r in got:
+        assert_row(r, expected(r["group_id"], r["period"]))
+
+
+def mart_rows(con: duckdb.DuckDBPyConnection, mart: str) -> list[dict[str, Any]]:
+    """Every row of a per-(group, period) mart in that order, `period_start` as text (as expected)."""
+    got = rows(con, f"SELECT * FROM {mart} ORDER BY group_id, period")
+    for r in got:
+        r["period_start"] = str(r["period_start"]) if r["period_start"] else None
+    return got
 
 
 def test_group_members(con: duckdb.DuckDBPyConnection) -> None:
@@ -128,14 +145,16 @@ DISSENT = {
 PERIOD_START = {"2026-03": "2026-03-01", "2026-04": "2026-04-01", "all": None}
 
 
+def group_period(group: str, period: str, members: int, posts: int) -> dict[str, Any]:
+    """The columns every per-(group, period) mart starts with."""
+    return {"group_id": group, "period": period, "period_start": PERIOD_START[period], "members_active": members,
+            "posts": posts}
+
+
 def expected_dissent(group: str, period: str) -> dict[str, Any]:
     members, posts, refs, critical, dissenters, o_refs, o_crit, p = DISSENT[(group, period)]
     row: dict[str, Any] = {
-        "group_id": group,
-        "period": period,
-        "period_start": PERIOD_START[period],
-        "members_active": members,
-        "posts": posts,
+        **group_period(group, period, members, posts),
         "org_reference_posts": refs,
         "critical_posts": critical,
         "dissent_per_1k_posts": 1000 * critical / posts if posts else None,
@@ -162,11 +181,8 @@ def expected_dissent(group: str, period: str) -> dict[str, Any]:
 
 
 def test_dissent_frequency_by_hand(con: duckdb.DuckDBPyConnection) -> None:
-    got = rows(con, "SELECT * FROM dissent_frequency ORDER BY group_id, period")
-    assert [(r["group_id"], r["period"]) for r in got] == sorted(DISSENT)
-    for r in got:
-        r["period_start"] = str(r["period_start"]) if r["period_start"] else None
-        assert_row(r, expected_dissent(r["group_id"], r["period"]))
+    got = mart_rows(con, "dissent_frequency")
+    assert_every_row(got, DISSENT, expected_dissent)
     # spot checks of the derived columns, spelled out
     march_a = next(r for r in got if (r["group_id"], r["period"]) == ("org_a", "2026-03"))
     assert march_a["dissent_rate"] == 0.4 and march_a["rate_ratio_vs_others"] == pytest.approx(0.4)
@@ -208,107 +224,31 @@ def test_dissent_frequency_by_hand(con: duckdb.DuckDBPyConnection) -> None:
 # Leaning: no member's interaction partner has links in the same period -> 0 pairs, NULL.
 
 ECHO = {
-    # links: link_posts, links, own_links, domains, entropy, hhi
-    # shares: reposts, official_reposts, own_shares, uncritical
-    # ties: in, out; people: members_active, marked; posts; tokens, jargon; texts, boilerplate
-    ("org_a", "2026-03"): dict(
-        links=(2, 2, 1, 2, 1.0, 0.5),
-        shares=(1, 1, 2, 2),
-        ties=(3, 0),
-        people=(3, 2),
-        posts=8,
-        tokens=(41, 4),
-        texts=(7, 0),
-    ),
-    ("org_a", "2026-04"): dict(
-        links=(1, 1, 1, 1, 0.0, 1.0),
-        shares=(0, 0, 1, 0),
-        ties=(0, 1),
-        people=(2, 1),
-        posts=3,
-        tokens=(14, 0),
-        texts=(3, 2),
-    ),
-    ("org_a", "all"): dict(
-        links=(3, 3, 2, 2, math.log2(3) - 2 / 3, 5 / 9),
-        shares=(1, 1, 3, 2),
-        ties=(3, 1),
-        people=(3, 2),
-        posts=11,
-        tokens=(55, 4),
-        texts=(10, 2),
-    ),
-    ("org_b", "2026-03"): dict(
-        links=(1, 1, 0, 1, 0.0, 1.0),
-        shares=(1, 1, 1, 1),
-        ties=(1, 0),
-        people=(3, 0),
-        posts=3,
-        tokens=(13, 0),
-        texts=(2, 0),
-    ),
-    ("org_b", "2026-04"): dict(
-        links=(0, 0, 0, 0, None, None),
-        shares=(1, 1, 1, 1),
-        ties=(2, 1),
-        people=(3, 0),
-        posts=3,
-        tokens=(8, 0),
-        texts=(2, 0),
-    ),
-    ("org_b", "all"): dict(
-        links=(1, 1, 0, 1, 0.0, 1.0),
-        shares=(2, 2, 2, 2),
-        ties=(3, 1),
-        people=(3, 0),
-        posts=6,
-        tokens=(21, 0),
-        texts=(4, 0),
-    ),
-    ("org_c", "2026-03"): dict(
-        links=(0, 0, 0, 0, None, None),
-        shares=(0, 0, 0, 0),
-        ties=(0, 0),
-        people=(0, 0),
-        posts=0,
-        tokens=(0, 0),
-        texts=(0, 0),
-    ),
-    ("org_c", "2026-04"): dict(
-        links=(0, 0, 0, 0, None, None),
-        shares=(0, 0, 0, 0),
-        ties=(0, 0),
-        people=(0, 0),
-        posts=0,
-        tokens=(0, 0),
-        texts=(0, 0),
-    ),
-    ("org_c", "all"): dict(
-        links=(0, 0, 0, 0, None, None),
-        shares=(0, 0, 0, 0),
-        ties=(0, 0),
-        people=(0, 0),
-        posts=0,
-        tokens=(0, 0),
-        texts=(0, 0),
-    ),
+    # (group, period): (link_posts, links, own_links, domains, entropy, hhi),
+    #   (reposts, official_reposts, own_shares, uncritical), (ties in, out), (members_active, marked), posts,
+    #   (tokens, jargon), (texts, boilerplate)
+    ("org_a", "2026-03"): ((2, 2, 1, 2, 1.0, 0.5), (1, 1, 2, 2), (3, 0), (3, 2), 8, (41, 4), (7, 0)),
+    ("org_a", "2026-04"): ((1, 1, 1, 1, 0.0, 1.0), (0, 0, 1, 0), (0, 1), (2, 1), 3, (14, 0), (3, 2)),
+    ("org_a", "all"): ((3, 3, 2, 2, math.log2(3) - 2 / 3, 5 / 9), (1, 1, 3, 2), (3, 1), (3, 2), 11, (55, 4), (10, 2)),
+    ("org_b", "2026-03"): ((1, 1, 0, 1, 0.0, 1.0), (1, 1, 1, 1), (1, 0), (3, 0), 3, (13, 0), (2, 0)),
+    ("org_b", "2026-04"): ((0, 0, 0, 0, None, None), (1, 1, 1, 1), (2, 1), (3, 0), 3, (8, 0), (2, 0)),
+    ("org_b", "all"): ((1, 1, 0, 1, 0.0, 1.0), (2, 2, 2, 2), (3, 1), (3, 0), 6, (21, 0), (4, 0)),
+    ("org_c", "2026-03"): ((0, 0, 0, 0, None, None), (0, 0, 0, 0), (0, 0), (0, 0), 0, (0, 0), (0, 0)),
+    ("org_c", "2026-04"): ((0, 0, 0, 0, None, None), (0, 0, 0, 0), (0, 0), (0, 0), 0, (0, 0), (0, 0)),
+    ("org_c", "all"): ((0, 0, 0, 0, None, None), (0, 0, 0, 0), (0, 0), (0, 0), 0, (0, 0), (0, 0)),
 }
 
 
 def expected_echo(group: str, period: str) -> dict[str, Any]:
-    e = ECHO[(group, period)]
-    link_posts, links, own, domains, entropy, hhi = e["links"]
-    reposts, official, own_shares, uncritical = e["shares"]
-    ties_in, ties_out = e["ties"]
-    members, marked = e["people"]
-    tokens, jargon = e["tokens"]
-    texts, boiler = e["texts"]
+    link_figures, shares, ties, people, posts, words, texts_and_boilerplate = ECHO[(group, period)]
+    link_posts, links, own, domains, entropy, hhi = link_figures
+    reposts, official, own_shares, uncritical = shares
+    ties_in, ties_out = ties
+    members, marked = people
+    tokens, jargon = words
+    texts, boiler = texts_and_boilerplate
     row: dict[str, Any] = {
-        "group_id": group,
-        "period": period,
-        "period_start": PERIOD_START[period],
-        "members_active": members,
-        "posts": e["posts"],
+        **group_period(group, period, members, posts),
         "link_posts": link_posts,
         "links": links,
         "own_links": own,
@@ -342,11 +282,8 @@ def expected_echo(group: str, period: str) -> dict[str, Any]:
 
 
 def test_echo_chamber_by_hand(con: duckdb.DuckDBPyConnection) -> None:
-    got = rows(con, "SELECT * FROM echo_chamber ORDER BY group_id, period")
-    assert [(r["group_id"], r["period"]) for r in got] == sorted(ECHO)
-    for r in got:
-        r["period_start"] = str(r["period_start"]) if r["period_start"] else None
-        assert_row(r, expected_echo(r["group_id"], r["period"]))
+    got = mart_rows(con, "echo_chamber")
+    assert_every_row(got, ECHO, expected_echo)
 
 
 def test_zero_is_a_result_not_a_gap(con: duckdb.DuckDBPyConnection) -> None:

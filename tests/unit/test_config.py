@@ -6,29 +6,14 @@ import pytest
 
 from connectors.registry import platforms
 from dissentry.config import KNOWN_PLATFORMS, ConfigError, load_config, parse_account_ref
+from tests.support.project import ALICE, MEMBERS, config_toml, group
+from tests.support.project import write_config as write
 
-GOOD = """
-warehouse_dir = "wh"
-
-[[groups]]
-id = "org_a"
-name = "Org A"
-aliases = ["Org A"]
-accounts = ["mastodon:@orga@social.example", "bluesky:orga.bsky.social"]
-members = ["mastodon:@alice@social.example", { name = "Bob", accounts = ["mastodon:@bob@social.example", "bluesky:bob.bsky.social"] }]
-
-[[sources]]
-name = "members"
-platform = "mastodon"
-instance = "https://social.example"
-accounts = ["@alice"]
-"""
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "dissentry.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
+GOOD = config_toml(
+    group("org_a", "Org A", aliases=["Org A"], accounts=["mastodon:@orga@social.example", "bluesky:orga.bsky.social"],
+          members=[ALICE, {"name": "Bob", "accounts": ["mastodon:@bob@social.example", "bluesky:bob.bsky.social"]}]),
+    MEMBERS,
+)
 
 
 def test_good_config_resolves_paths_against_its_folder(tmp_path: Path) -> None:

@@ -13,27 +13,10 @@ from dissentry import pipeline
 from dissentry.config import CollectionSettings, ConfigError, load_config
 from tests.support.fake_time import FakeTime
 from tests.support.local_server import Reply, Request, serve
+from tests.support.project import ALICE, MEMBERS, config_toml, extended, group, source
+from tests.support.project import write_config as write
 
-BASE = """
-warehouse_dir = "wh"
-
-[[groups]]
-id = "org_a"
-name = "Org A"
-members = ["mastodon:@alice@social.example"]
-
-[[sources]]
-name = "members"
-platform = "mastodon"
-instance = "https://social.example"
-accounts = ["@alice"]
-"""
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "dissentry.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
+BASE = config_toml(group("org_a", "Org A", members=[ALICE]), MEMBERS)
 
 
 def refused(tmp_path: Path, text: str) -> str:
@@ -76,19 +59,9 @@ def test_options_of_a_connector_without_options_are_refused(tmp_path: Path) -> N
 
 
 def test_a_bad_option_value_and_a_secret_are_refused_by_key(tmp_path: Path) -> None:
-    message = refused(tmp_path, BASE + """
-[[sources]]
-name = "saved"
-platform = "jsonl"
-files = ["x.jsonl"]
-options = {delimiter = ";"}
-
-[[sources]]
-name = "r"
-platform = "reddit"
-accounts = ["someone"]
-options = {client_secret = "s3cr3t-value"}
-""")
+    message = refused(tmp_path, extended(
+        BASE, source("saved", "jsonl", files=["x.jsonl"], options={"delimiter": ";"}),
+        source("r", "reddit", accounts=["someone"], options={"client_secret": "s3cr3t-value"})))
     assert "source 'saved' (jsonl): options.delimiter: delimiter is for CSV files only" in message
     assert "source 'r' (reddit): options.client_secret: credentials do not belong in the config file" in message
     assert "s3cr3t-value" not in message
@@ -121,19 +94,8 @@ def test_impossible_crons_are_refused(tmp_path: Path, schedule: str) -> None:
 
 
 # ---- account namespaces of csv/jsonl labels ------------------------------------------------------
-LABELLED = BASE + """
-[[sources]]
-name = "forum"
-platform = "csv"
-files = ["forum.csv"]
-options = {platform_label = "forum"}
-
-[[sources]]
-name = "board"
-platform = "jsonl"
-files = ["board.jsonl"]
-options = {platform_label = "board"}
-"""
+LABELLED = extended(BASE, source("forum", "csv", files=["forum.csv"], options={"platform_label": "forum"}),
+                    source("board", "jsonl", files=["board.jsonl"], options={"platform_label": "board"}))
 
 
 def test_a_platform_label_is_a_namespace_for_members_and_accounts(tmp_path: Path) -> None:

@@ -1,0 +1,270 @@
+"""A lower layer never imports a higher one, and no module imports itself round a circle (issue 14 §1).
+
+Every module of dissentry/, connectors/, transforms/ and warehouse/ is parsed with `ast` (nothing
+is imported, so a broken import cannot hide another), and every import in it counts: at the top,
+inside a function (a lazy import) or under `if TYPE_CHECKING:` (a type-only one is still a
+dependency, and the issue's circle runs through one). `importlib.import_module` by a string (the
+connector registry, a configured classifier) is not seen.
+
+LAYERS below says, bottom first, which layer each module belongs to, by the longest matching
+prefix. A module may import its own layer and any layer of a lower rank; never a higher rank, and
+never a peer (another layer of its rank). Today's code breaks that in the places KNOWN_VIOLATIONS
+lists, each with its reason: the tests pass with them, fail on any new upward or circular import or
+misplaced module, and fail too when a listed one is gone, so that the list shrinks as the code is
+fixed. docs/architecture.md ("Layers, as built") draws the same table.
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+ROOTS = ("dissentry", "connectors", "transforms", "warehouse")
+
+# (layer, rank, module patterns, the import roots its modules should live under), bottom first
+LAYERS: list[tuple[str, int, tuple[str, ...], tuple[str, ...]]] = [
+    # config models, privacy, resource limits, progress reporting, and the two rules every layer
+    # shares: what identifies an account (identity) and how a term matches text (terms)
+    ("core", 0, ("dissentry.config", "dissentry.privacy", "dissentry.resources", "dissentry.build_progress",
+                 "connectors.identity", "transforms.terms"), ("dissentry",)),
+    ("connectors", 1, ("connectors",), ("connectors",)),  # the platforms, the one HTTP client, the registry
+    ("warehouse", 1, ("warehouse",), ("warehouse",)),  # the lake's folders, schemas, catalog, lock
+    # raw -> normalised, and the steps that rewrite those layers (erasure, retention)
+    ("normalise", 2, ("dissentry.normalise", "dissentry.erasure", "dissentry.retention"), ("dissentry",)),
+    ("transforms", 2, ("transforms",), ("transforms",)),  # the models runner and its Python models
+    # CLI, pipeline steps, orchestration, API, report, labels, export, sample, health
+    ("application", 3, ("dissentry",), ("dissentry",)),
+    # the published fake platforms, and the contract fakes of each connector that use them
+    ("testing", 4, ("dissentry.testing", "connectors.*.fixtures"), ("dissentry", "connectors")),
+]
+
+CONFIG_CIRCLE = "the issue's circle: config validates options through the registry, the connectors type with config"
+KNOWN_VIOLATIONS: dict[str, str] = {
+    # upward: core -> a higher layer
+    "upward: dissentry.config -> connectors.registry": "config checks a source's platform against the registry",
+    "upward: dissentry.config -> connectors.base": "config validates `options` with the connector's Options model",
+    "upward: dissentry.config -> connectors.facebook.connector": "config slugs a Facebook page name as the connector does",
+    "upward: dissentry.config -> connectors.tabular.connector": "config checks a csv/jsonl platform_label as the connector does",
+    "upward: dissentry.resources -> warehouse.lake": "type-only: resources sizes DuckDB's memory from the raw layer",
+    # misplaced: a core module that lives under another import root
+    "misplaced: connectors.identity": "core (config and privacy canonicalise handles with it), but lives in connectors/",
+    "misplaced: transforms.terms": "core (privacy matches terms with it: the issue's privacy -> transforms.terms), "
+                                   "but lives in transforms/",
+    # circular: every import on the circle through dissentry.config
+    "circular: connectors.base -> dissentry.config": CONFIG_CIRCLE + " (type-only here)",
+    "circular: connectors.registry -> connectors.base": CONFIG_CIRCLE,
+    "circular: dissentry.config -> connectors.registry": CONFIG_CIRCLE,
+    "circular: dissentry.config -> connectors.base": CONFIG_CIRCLE,
+    "circular: dissentry.config -> connectors.facebook.connector": CONFIG_CIRCLE,
+    "circular: dissentry.config -> connectors.tabular.connector": CONFIG_CIRCLE,
+    "circular: connectors.exports -> connectors.base": CONFIG_CIRCLE + " (exports is on it through base)",
+    "circular: connectors.facebook.connector -> connectors.base": CONFIG_CIRCLE,
+    "circular: connectors.facebook.connector -> connectors.exports": CONFIG_CIRCLE,
+    "circular: connectors.facebook.connector -> dissentry.config": CONFIG_CIRCLE,
+    "circular: connectors.tabular.connector -> connectors.base": CONFIG_CIRCLE,
+    "circular: connectors.tabular.connector -> connectors.exports": CONFIG_CIRCLE,
+    "circular: connectors.tabular.connector -> connectors.registry": CONFIG_CIRCLE,
+    "circular: connectors.tabular.connector -> dissentry.config": CONFIG_CIRCLE,
+    "circular: dissentry.config -> dissentry.resources": "config parses sizes with resources, which types with config",
+    "circular: dissentry.resources -> dissentry.config": "type-only: resources takes config's ResourceSettings",
+}
+
+
+@dataclass(frozen=True)
+class Import:
+    source: str  # the importing module
+    target: str  # the imported module (for `from m import name`, m.name when that is a module, else m)
+    where: str  # file:line, from the repository's root
+    how: str  # "top", "lazy" (inside a function) or "type-only" (under `if TYPE_CHECKING:`)
+
+    def __str__(self) -> str:
+        return f"{self.source} -> {self.target} ({self.where}, {self.how})"
+
+
+def modules(root: Path) -> dict[str, Path]:
+    """Every module below the import roots, by dotted name."""
+    found: dict[str, Path] = {}
+    for top in ROOTS:
+        for path in sorted((root / top).rglob("*.py")):
+            parts = list(path.relative_to(root).with_suffix("").parts)
+            found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def _type_checking(node: ast.If) -> bool:
+    return isinstance(node.test, ast.Name | ast.Attribute) and ast.unparse(node.test).endswith("TYPE_CHECKING")
+
+
+def _imports_in(nodes: list[ast.AST], how: str) -> list[tuple[ast.Import | ast.ImportFrom, str]]:
+    """Every import statement below `nodes`, with how it runs: inside a function it is lazy; under
+    `if TYPE_CHECKING:` it never runs (type-only); anywhere else (a class body, a `try`) it is top."""
+    out: list[tuple[ast.Import | ast.ImportFrom, str]] = []
+    for node in nodes:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            out.append((node, how))
+        elif isinstance(node, ast.If) and _type_checking(node):
+            out += _imports_in(list(node.body), "type-only") + _imports_in(list(node.orelse), how)
+        else:
+            lazy = isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
+            out += _imports_in(list(ast.iter_child_nodes(node)), "lazy" if lazy else how)
+    return out
+
+
+def imports(root: Path) -> list[Import]:
+    """Every import from one module of the roots to another (not counting the parent packages an
+    import runs on the way: their `__init__` files are empty or lazy)."""
+    known = modules(root)
+    found: list[Import] = []
+    for name, path in known.items():
+        is_package = path.name == "__init__.py"
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for node, how in _imports_in(list(tree.body), "top"):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            else:
+                if node.level:
+                    base = name.split(".")[: len(name.split(".")) - node.level + (1 if is_package else 0)]
+                    module = ".".join([*base, *([node.module] if node.module else [])])
+                else:
+                    module = node.module or ""
+                targets = [f"{module}.{a.name}" if f"{module}.{a.name}" in known else module for a in node.names]
+            for target in dict.fromkeys(targets):
+                while target not in known and "." in target:  # `import a.b.c` of a name: its module
+                    target = target.rsplit(".", 1)[0]
+                if target in known and target != name:
+                    found.append(Import(name, target, f"{path.relative_to(root)}:{node.lineno}", how))
+    return found
+
+
+def layer_of(module: str) -> tuple[str, int, tuple[str, ...]]:
+    """The layer whose most specific pattern matches the module."""
+    best: tuple[int, tuple[str, int, tuple[str, ...]]] | None = None
+    for layer, rank, patterns, homes in LAYERS:
+        for pattern in patterns:
+            if fnmatch.fnmatchcase(module, pattern) or fnmatch.fnmatchcase(module, pattern + ".*"):
+                specificity = pattern.count(".") + 1
+                if best is None or specificity > best[0]:
+                    best = (specificity, (layer, rank, homes))
+    assert best is not None, f"{module} has no layer in LAYERS"
+    return best[1]
+
+
+def upward(found: list[Import]) -> dict[str, Import]:
+    out: dict[str, Import] = {}
+    for imp in found:
+        (src_layer, src_rank, _), (dst_layer, dst_rank, _) = layer_of(imp.source), layer_of(imp.target)
+        if dst_layer != src_layer and dst_rank >= src_rank:
+            out.setdefault(f"upward: {imp.source} -> {imp.target}", imp)
+    return out
+
+
+def circular(found: list[Import]) -> dict[str, Import]:
+    """Every import that lies on a circle: both ends in one strongly connected component (Tarjan)."""
+    graph: dict[str, set[str]] = {}
+    for imp in found:
+        graph.setdefault(imp.source, set()).add(imp.target)
+        graph.setdefault(imp.target, set())
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    component: dict[str, int] = {}
+
+    def visit(node: str) -> None:  # recursion depth is bounded by the ~80 modules
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt not in component:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            while True:
+                member = stack.pop()
+                component[member] = index[node]
+                if member == node:
+                    break
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return {f"circular: {imp.source} -> {imp.target}": imp for imp in found
+            if component[imp.source] == component[imp.target]}
+
+
+def misplaced(root: Path) -> set[str]:
+    return {f"misplaced: {m}" for m in modules(root) if m.split(".")[0] not in layer_of(m)[2]}
+
+
+def violations(root: Path) -> tuple[dict[str, Import], set[str]]:
+    found = imports(root)
+    return {**upward(found), **circular(found)}, misplaced(root)
+
+
+def _new(root: Path, kind: str) -> list[str]:
+    edges, moved = violations(root)
+    return sorted([str(imp) for key, imp in edges.items() if key.startswith(kind) and key not in KNOWN_VIOLATIONS]
+                  + [key for key in moved if key.startswith(kind) and key not in KNOWN_VIOLATIONS])
+
+
+# ---- the code as it is -------------------------------------------------------------------------------
+def test_the_walk_sees_the_imports_it_should() -> None:
+    found = {(i.source, i.target, i.how) for i in imports(REPO)}
+    assert ("dissentry.pipeline", "warehouse.lake", "top") in found
+    assert ("dissentry.pipeline", "transforms.runner", "lazy") in found  # inside a function
+    assert ("connectors.base", "dissentry.config", "type-only") in found
+    assert ("connectors.registry", "connectors.base", "top") in found
+    assert len(found) > 150
+    for module in modules(REPO):
+        layer_of(module)  # every module has a layer
+
+
+def test_no_new_upward_import() -> None:
+    new = _new(REPO, "upward")
+    assert not new, "an import from a lower layer to a higher one (or to a peer), see LAYERS:\n" + "\n".join(new)
+
+
+def test_no_new_circular_import() -> None:
+    new = _new(REPO, "circular")
+    assert not new, "an import on a circle of imports:\n" + "\n".join(new)
+
+
+def test_no_new_module_outside_its_layers_folder() -> None:
+    new = _new(REPO, "misplaced")
+    assert not new, "a module of a layer that lives under another import root, see LAYERS:\n" + "\n".join(new)
+
+
+def test_every_known_violation_is_still_there() -> None:
+    edges, moved = violations(REPO)
+    gone = sorted(set(KNOWN_VIOLATIONS) - set(edges) - moved)
+    assert not gone, "fixed, so take it out of KNOWN_VIOLATIONS (and docs/architecture.md):\n" + "\n".join(gone)
+
+
+# ---- the walk itself can fail --------------------------------------------------------------------------
+def test_an_upward_a_circular_and_a_misplaced_module_are_found(tmp_path: Path) -> None:
+    files = {
+        "dissentry/__init__.py": "",
+        "dissentry/config.py": "def load():\n    from dissentry.cli import app  # lazy, and upward\n    return app\n",
+        "dissentry/cli.py": "from dissentry.config import load\napp = load\n",
+        "warehouse/__init__.py": "",
+        "warehouse/lake.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import schema\n",
+        "warehouse/schema.py": "from warehouse.lake import *\n",
+        "connectors/__init__.py": "",
+        "connectors/identity.py": "",
+        "transforms/__init__.py": "",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    edges, moved = violations(tmp_path)
+    assert set(edges) == {
+        "upward: dissentry.config -> dissentry.cli",
+        "circular: dissentry.config -> dissentry.cli", "circular: dissentry.cli -> dissentry.config",
+        "circular: warehouse.lake -> warehouse.schema", "circular: warehouse.schema -> warehouse.lake",
+    }
+    assert edges["upward: dissentry.config -> dissentry.cli"].how == "lazy"
+    assert edges["circular: warehouse.lake -> warehouse.schema"].how == "type-only"  # a relative import, too
+    assert moved == {"misplaced: connectors.identity"}
