@@ -184,7 +184,7 @@ class Reader(threading.Thread):
 
 def run_cli_collect(config_file: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "dissentry.cli", "--config", str(config_file), "collect"],
+        [sys.executable, "-m", "dissentry", "--config", str(config_file), "collect"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
 
