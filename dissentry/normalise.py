@@ -654,6 +654,8 @@ def normalise_lake(
     entries: dict[str, Any] = {}
     con = new_connection(pseudonymiser=pseudonymiser, lake=lake)
     use_erased_keys(con, erased)
+    watched = build_progress.watching(con)  # a heartbeat says how much of a long statement is done
+    watched.__enter__()
     try:
         for platform in platform_names or platforms():
             files = lake.raw_files(platform)
@@ -711,6 +713,7 @@ def normalise_lake(
                     "state": state,
                 }
     finally:
+        watched.__exit__(None, None, None)
         con.close()
     if platform_names is not None and previous is not None:  # platforms not rebuilt keep their tables
         entries = {**{p: e for p, e in previous["platforms"].items() if p not in set(platform_names)}, **entries}

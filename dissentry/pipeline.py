@@ -717,6 +717,7 @@ def _transform(config: Config, lake: Lake, progress: bool) -> dict[str, int]:
             con = connect(building, lake=lake)
             resources.apply(con, spill_dir=None, lake=lake)  # DuckDB spills beside the file it builds
             try:
+                mart_copies.enter_context(build_progress.watching(con))  # heartbeats tell a long model's share
                 create_lake_views(con, lake)
                 load_config_tables(con, config)
                 with _progress(progress) as bar:
