@@ -17,13 +17,27 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 if TYPE_CHECKING:
     from connectors.http import HttpClient
-    from dissentry.config import Source
+
+
+class Source(Protocol):
+    """A configured source as a connector reads it: dissentry.config.Source is one. The connectors sit
+    below the configuration (which validates a source's options with its connector), so they name the
+    fields they read instead of importing the config's model."""
+
+    name: str
+    platform: str
+    instance: str | None
+    accounts: list[str]
+    hashtags: list[str]
+    query: str | None
+    options: dict[str, Any]
+    token_env: str | None
 
 
 IMPORT_PAGE_SIZE = 1000

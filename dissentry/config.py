@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from connectors.identity import canonical_handle
 from connectors.registry import platforms
+from dissentry.resources import ResourceSettings
 
 KNOWN_PLATFORMS: tuple[str, ...] = tuple(platforms())
 """Platforms a config may name: whatever `connectors.registry` lists."""
@@ -320,23 +321,6 @@ class MembershipSettings(_Strict):
     infer_from_bio: bool = True
     infer_from_amplification: bool = True
     amplification_min_reposts: Annotated[int, Field(ge=1)] = 3
-
-
-class ResourceSettings(_Strict):
-    """What DuckDB may use in normalise and transform (dissentry/resources.py); unset: from the machine."""
-
-    memory_limit: str | None = None  # e.g. "4GB"; default 20% of physical memory
-    threads: Annotated[int, Field(ge=1)] | None = None  # default: the machine's cores
-    max_spill: str | None = None  # e.g. "20GB"; default 3x the raw layer's size, at least 1 GiB
-
-    @field_validator("memory_limit", "max_spill")
-    @classmethod
-    def _a_size(cls, value: str | None) -> str | None:
-        from dissentry.resources import parse_size
-
-        if value is not None:
-            parse_size(value)
-        return value
 
 
 class Settings(_Strict):

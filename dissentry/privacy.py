@@ -34,6 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from connectors.identity import INVISIBLE, canonical_handle, clean_text
 from dissentry.config import Config, ConfigError
+from dissentry.terms import python_pattern  # the same whole-word rule the marts use
 
 _MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_][\w.\-]*(?:@[A-Za-z0-9][\w.\-]*[A-Za-z0-9])?)")
 _CARD_HANDLE = re.compile(r"\s*\(@[^()]*\)\s*$")  # Mastodon's profile cards: "Name (@user@host)"
@@ -71,8 +72,6 @@ class Pseudonymiser:
     _marker_pattern: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        from transforms.terms import python_pattern  # the same whole-word rule the marts use
-
         object.__setattr__(self, "_marker_pattern", python_pattern(list(self.markers)))
 
     def markers_only(self, value: str | None) -> str | None:

@@ -22,12 +22,13 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 if TYPE_CHECKING:
     import duckdb
 
-    from dissentry.config import ResourceSettings
     from warehouse.lake import Lake
 
 MEMORY_ENV = "DISSENTRY_DUCKDB_MEMORY_LIMIT"
@@ -54,6 +55,24 @@ def physical_memory_bytes() -> int:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):  # not POSIX: assume a small laptop
         return 8 * 2**30
+
+
+class ResourceSettings(BaseModel):
+    """`[settings.resources]`: what DuckDB may use in normalise and transform; unset: from the machine.
+    It lives here, beside what it sets, so the configuration imports this module and not the reverse."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    memory_limit: str | None = None  # e.g. "4GB"; default 20% of physical memory
+    threads: Annotated[int, Field(ge=1)] | None = None  # default: the machine's cores
+    max_spill: str | None = None  # e.g. "20GB"; default 3x the raw layer's size, at least 1 GiB
+
+    @field_validator("memory_limit", "max_spill")
+    @classmethod
+    def _a_size(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_size(value)
+        return value
 
 
 @dataclass(frozen=True)

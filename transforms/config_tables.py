@@ -3,7 +3,7 @@
 Values go in as Arrow tables, never spliced into SQL text: a group alias may contain any
 character. The models match terms with the `contains_term` macro (substring search, no regex to
 escape); `cfg_group_terms.pattern` holds the same rule as an RE2 pattern built in Python
-(`transforms.terms`), for ad-hoc queries such as `WHERE regexp_matches(text, pattern)`.
+(`dissentry.terms`), for ad-hoc queries such as `WHERE regexp_matches(text, pattern)`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from dissentry.config import Config, parse_account_ref
 from dissentry.privacy import Pseudonymiser, pseudonymiser_for
-from transforms.terms import clean_term, sql_pattern
+from dissentry.terms import clean_term, sql_pattern
 from warehouse.lake import Lake
 
 log = logging.getLogger(__name__)

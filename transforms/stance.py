@@ -43,7 +43,7 @@ import numpy as np
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from dissentry.config import StanceSettings
-from transforms.terms import clean_term, is_word_char, python_pattern
+from dissentry.terms import clean_term, is_word_char, python_pattern
 
 LABELS = ("critical", "supportive", "neutral")
 

@@ -41,7 +41,7 @@ from connectors.exports import read_json_items
 from connectors.http import BudgetExhausted, Documented, HttpClient, HttpError, RateLimit, header_number, redact_url
 
 if TYPE_CHECKING:
-    from dissentry.config import Source
+    from connectors.base import Source
 
 PUBLIC_APPVIEW = "https://public.api.bsky.app"
 DEFAULT_PDS = "https://bsky.social"

@@ -50,7 +50,7 @@ from connectors.exports import TextWindow, zip_member_problem
 from connectors.identity import clean_text
 
 if TYPE_CHECKING:
-    from dissentry.config import Source
+    from connectors.base import Source
 
 log = logging.getLogger(__name__)
 

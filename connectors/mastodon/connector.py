@@ -42,8 +42,8 @@ from connectors.http import Documented, HttpError, RateLimit, redact_url
 from connectors.identity import canonical_host, leap_second_clamped
 
 if TYPE_CHECKING:
+    from connectors.base import Source
     from connectors.http import HttpClient
-    from dissentry.config import Source
 
 log = logging.getLogger(__name__)
 

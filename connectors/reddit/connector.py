@@ -49,7 +49,7 @@ from connectors.exports import read_json_items
 from connectors.http import BudgetExhausted, Documented, HttpClient, HttpError, RateLimit, header_number, redact_url
 
 if TYPE_CHECKING:
-    from dissentry.config import Source
+    from connectors.base import Source
 
 API_BASE = "https://oauth.reddit.com"
 TOKEN_HOST = "https://www.reddit.com"

@@ -48,8 +48,8 @@ from connectors.base import Connector, ImportFormatError, Page, RawRecord, Rejec
 from connectors.http import BudgetExhausted, HttpError, RateLimit, redact_url
 
 if TYPE_CHECKING:
+    from connectors.base import Source
     from connectors.http import HttpClient
-    from dissentry.config import Source
 
 log = logging.getLogger(__name__)
 

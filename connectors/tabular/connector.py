@@ -71,7 +71,7 @@ from connectors.identity import canonical_handle, leap_second_clamped
 from connectors.registry import CONNECTORS
 
 if TYPE_CHECKING:
-    from dissentry.config import Source
+    from connectors.base import Source
 
 REQUIRED = ("post_id", "author", "created_at", "text")
 OPTIONAL = (

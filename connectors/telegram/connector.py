@@ -51,7 +51,7 @@ from connectors.base import Batcher, Connector, ImportFormatError, Page, RawReco
 from connectors.exports import TextWindow, zip_member_problem
 
 if TYPE_CHECKING:
-    from dissentry.config import Source
+    from connectors.base import Source
 
 log = logging.getLogger(__name__)
 

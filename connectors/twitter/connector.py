@@ -52,7 +52,7 @@ from connectors.base import Connector, ImportFormatError, Page, RawRecord, Rejec
 from connectors.exports import TextWindow, iter_json_values, zip_member_problem
 
 if TYPE_CHECKING:
-    from dissentry.config import Source
+    from connectors.base import Source
 
 log = logging.getLogger(__name__)
 

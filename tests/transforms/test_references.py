@@ -5,9 +5,9 @@ from __future__ import annotations
 import duckdb
 import pytest
 
+from dissentry.terms import python_pattern, sql_pattern
 from tests.transforms.builders import account, build, config, post, rows
 from transforms.runner import load_macros
-from transforms.terms import python_pattern, sql_pattern
 from warehouse import catalog
 
 M = "mastodon:mia@s.example"  # member of org_a

@@ -21,56 +21,31 @@ import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 ROOTS = ("dissentry", "connectors", "transforms", "warehouse")
 
 # (layer, rank, module patterns, the import roots its modules should live under), bottom first
 LAYERS: list[tuple[str, int, tuple[str, ...], tuple[str, ...]]] = [
-    # config models, privacy, resource limits, progress reporting, and the two rules every layer
-    # shares: what identifies an account (identity) and how a term matches text (terms)
-    ("core", 0, ("dissentry.config", "dissentry.privacy", "dissentry.resources", "dissentry.build_progress",
-                 "connectors.identity", "transforms.terms"), ("dissentry",)),
-    ("connectors", 1, ("connectors",), ("connectors",)),  # the platforms, the one HTTP client, the registry
+    # what every layer may use: resource limits' parsing, build progress, how a term matches text
+    ("core", 0, ("dissentry.build_progress", "dissentry.terms"), ("dissentry",)),
+    # the platforms, the one HTTP client, the registry, and what identifies an account (identity)
+    ("connectors", 1, ("connectors",), ("connectors",)),
     ("warehouse", 1, ("warehouse",), ("warehouse",)),  # the lake's folders, schemas, catalog, lock
+    # the configuration and what it decides: it validates a source's options with its connector, so it
+    # sits above the connectors; privacy (the pseudonymiser a config names) and DuckDB's resources
+    ("settings", 2, ("dissentry.config", "dissentry.privacy", "dissentry.resources"), ("dissentry",)),
     # raw -> normalised, and the steps that rewrite those layers (erasure, retention)
-    ("normalise", 2, ("dissentry.normalise", "dissentry.erasure", "dissentry.retention"), ("dissentry",)),
-    ("transforms", 2, ("transforms",), ("transforms",)),  # the models runner and its Python models
+    ("normalise", 3, ("dissentry.normalise", "dissentry.erasure", "dissentry.retention"), ("dissentry",)),
+    ("transforms", 3, ("transforms",), ("transforms",)),  # the models runner and its Python models
     # CLI, pipeline steps, orchestration, API, report, labels, export, sample, health
-    ("application", 3, ("dissentry",), ("dissentry",)),
+    ("application", 4, ("dissentry",), ("dissentry",)),
     # the published fake platforms, and the contract fakes of each connector that use them
-    ("testing", 4, ("dissentry.testing", "connectors.*.fixtures"), ("dissentry", "connectors")),
+    ("testing", 5, ("dissentry.testing", "connectors.*.fixtures"), ("dissentry", "connectors")),
 ]
 
-CONFIG_CIRCLE = "the issue's circle: config validates options through the registry, the connectors type with config"
-KNOWN_VIOLATIONS: dict[str, str] = {
-    # upward: core -> a higher layer
-    "upward: dissentry.config -> connectors.registry": "config checks a source's platform against the registry",
-    "upward: dissentry.config -> connectors.base": "config validates `options` with the connector's Options model",
-    "upward: dissentry.config -> connectors.facebook.connector": "config slugs a Facebook page name as the connector does",
-    "upward: dissentry.config -> connectors.tabular.connector": "config checks a csv/jsonl platform_label as the connector does",
-    "upward: dissentry.resources -> warehouse.lake": "type-only: resources sizes DuckDB's memory from the raw layer",
-    # misplaced: a core module that lives under another import root
-    "misplaced: connectors.identity": "core (config and privacy canonicalise handles with it), but lives in connectors/",
-    "misplaced: transforms.terms": "core (privacy matches terms with it: the issue's privacy -> transforms.terms), "
-                                   "but lives in transforms/",
-    # circular: every import on the circle through dissentry.config
-    "circular: connectors.base -> dissentry.config": CONFIG_CIRCLE + " (type-only here)",
-    "circular: connectors.registry -> connectors.base": CONFIG_CIRCLE,
-    "circular: dissentry.config -> connectors.registry": CONFIG_CIRCLE,
-    "circular: dissentry.config -> connectors.base": CONFIG_CIRCLE,
-    "circular: dissentry.config -> connectors.facebook.connector": CONFIG_CIRCLE,
-    "circular: dissentry.config -> connectors.tabular.connector": CONFIG_CIRCLE,
-    "circular: connectors.exports -> connectors.base": CONFIG_CIRCLE + " (exports is on it through base)",
-    "circular: connectors.facebook.connector -> connectors.base": CONFIG_CIRCLE,
-    "circular: connectors.facebook.connector -> connectors.exports": CONFIG_CIRCLE,
-    "circular: connectors.facebook.connector -> dissentry.config": CONFIG_CIRCLE,
-    "circular: connectors.tabular.connector -> connectors.base": CONFIG_CIRCLE,
-    "circular: connectors.tabular.connector -> connectors.exports": CONFIG_CIRCLE,
-    "circular: connectors.tabular.connector -> connectors.registry": CONFIG_CIRCLE,
-    "circular: connectors.tabular.connector -> dissentry.config": CONFIG_CIRCLE,
-    "circular: dissentry.config -> dissentry.resources": "config parses sizes with resources, which types with config",
-    "circular: dissentry.resources -> dissentry.config": "type-only: resources takes config's ResourceSettings",
-}
+KNOWN_VIOLATIONS: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -215,7 +190,7 @@ def test_the_walk_sees_the_imports_it_should() -> None:
     found = {(i.source, i.target, i.how) for i in imports(REPO)}
     assert ("dissentry.pipeline", "warehouse.lake", "top") in found
     assert ("dissentry.pipeline", "transforms.runner", "lazy") in found  # inside a function
-    assert ("connectors.base", "dissentry.config", "type-only") in found
+    assert ("connectors.base", "connectors.http", "type-only") in found
     assert ("connectors.registry", "connectors.base", "top") in found
     assert len(found) > 150
     for module in modules(REPO):
@@ -244,7 +219,10 @@ def test_every_known_violation_is_still_there() -> None:
 
 
 # ---- the walk itself can fail --------------------------------------------------------------------------
-def test_an_upward_a_circular_and_a_misplaced_module_are_found(tmp_path: Path) -> None:
+def test_an_upward_a_circular_and_a_misplaced_module_are_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # no module is misplaced today: say identity were core, as it once was, though it lives in connectors/
+    core = ("core", 0, (*LAYERS[0][2], "connectors.identity"), LAYERS[0][3])
+    monkeypatch.setattr(__name__ + ".LAYERS", [core, *LAYERS[1:]])
     files = {
         "dissentry/__init__.py": "",
         "dissentry/config.py": "def load():\n    from dissentry.cli import app  # lazy, and upward\n    return app\n",
