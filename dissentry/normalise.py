@@ -14,9 +14,12 @@ For each platform with raw data:
 
 Incremental by default (`normalise_lake`): a platform with no new raw keeps its published files;
 one whose mapping is per-record (`-- incremental: per-record`) and has only new raw files is
-extended from them alone, superseded rows replaced; anything else (retention, forget, an upgrade,
-a mapping with lookups across records, `--full`) rebuilds the platform. A test proves the two
-equal, table by table (tests/integration/test_incremental.py).
+extended from them alone, superseded rows replaced. One whose mapping looks values up across
+records (`-- incremental: lookups ...`, Mastodon) is extended too: the new lookups are merged with
+the kept ones and the posts that read a changed key are mapped again from raw. Anything else
+(retention, forget, an upgrade, a mapping with neither line, `--full`) rebuilds the platform. Tests
+prove the two equal, table by table (tests/integration/test_incremental.py,
+tests/integration/test_incremental_mastodon.py).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from dissentry.privacy import Pseudonymiser, title_key
 from warehouse import schema
 from warehouse.catalog import connect
 from warehouse.lake import Lake, new_run_id
+from warehouse.sql import literal_list, quote_identifier, quote_literal
 
 TRACKING_PARAMS = re.compile(
     r"^(utm_[a-z_]+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid|igsh|ref_src|ref_url|_hsenc|_hsmi|yclid|s_cid|"
@@ -247,6 +251,14 @@ def _account_handles(accts: pa.Array, hosts: pa.Array) -> pa.Array:
 
 MAPPED_TABLES = ("posts", "accounts", "org_articles")
 """What a mapping.sql may define (`-- name: <table>`); each is optional."""
+LOOKUPS = "lookups"
+"""A mapping's optional query of values looked up across records: (lookup, key, value, fetched_at)."""
+_POSTS_OVER_LOOKUPS = "posts over lookups"
+"""The posts query as written, reading the relation `lookups` (the engine's resolved table)."""
+# latest fetch of each key wins; a tie goes to the greatest value, so a rebuild picks the same one
+_RESOLVED_LOOKUPS = ("SELECT lookup, key, value, fetched_at FROM ({rows}) "
+                     "WHERE lookup IS NOT NULL AND key IS NOT NULL AND value IS NOT NULL "
+                     "QUALIFY row_number() OVER (PARTITION BY lookup, key ORDER BY fetched_at DESC, value DESC) = 1")
 
 
 # ---- mapping files -------------------------------------------------------------------------------
@@ -261,11 +273,18 @@ def read_mapping(path: Path) -> dict[str, str]:
         elif current is not None:
             current.append(line)
     sql = {name: "\n".join(lines).strip().rstrip(";") for name, lines in queries.items()}
-    unknown = set(sql) - set(MAPPED_TABLES)
-    if unknown or not sql:
+    unknown = set(sql) - {*MAPPED_TABLES, LOOKUPS}
+    if unknown or not set(sql) & set(MAPPED_TABLES):
         raise ValueError(
-            f"{path}: a mapping holds named queries for {', '.join(MAPPED_TABLES)}; found {sorted(sql) or 'none'}"
+            f"{path}: a mapping holds named queries for {', '.join(MAPPED_TABLES)} (and {LOOKUPS}); "
+            f"found {sorted(sql) or 'none'}"
         )
+    if LOOKUPS in sql and "posts" in sql:
+        # `posts` stays one query that binds on `raw` alone (forget and the ingest guard run it so);
+        # normalise resolves the lookups once into a table and runs the query as written over it
+        sql[_POSTS_OVER_LOOKUPS] = sql["posts"]
+        sql["posts"] = (f"WITH lookups AS MATERIALIZED ({_RESOLVED_LOOKUPS.format(rows=sql[LOOKUPS])}) "
+                        f"SELECT * FROM ({sql['posts']})")
     return sql
 
 
@@ -307,7 +326,8 @@ def _pseudonymised_select(table: str, select: str) -> str:
     rewrites = _PSEUDONYMISED.get(table)
     if not rewrites:
         return select
-    cols = ", ".join(f'{rewrites[n]} AS "{n}"' if n in rewrites else f'"{n}"' for n in schema.NORMALISED[table].names)
+    cols = ", ".join(f"{rewrites[n]} AS {quote_identifier(n)}" if n in rewrites else quote_identifier(n)
+                     for n in schema.NORMALISED[table].names)
     return f"SELECT {cols} FROM ({select})"
 
 
@@ -316,7 +336,7 @@ def _cast_select(table_schema: pa.Schema, relation: str) -> str:
     con.register("s", table_schema.empty_table())
     types = dict((row[0], row[1]) for row in con.execute("DESCRIBE s").fetchall())
     con.close()
-    cols = ", ".join(f'CAST("{n}" AS {types[n]}) AS "{n}"' for n in table_schema.names)
+    cols = ", ".join(f"CAST({quote_identifier(n)} AS {types[n]}) AS {quote_identifier(n)}" for n in table_schema.names)
     return f"SELECT {cols} FROM {relation}"
 
 
@@ -327,12 +347,21 @@ def _step(con: duckdb.DuckDBPyConnection, platform: str, step: str, temp_table: 
         build_progress.report("normalise", platform, step, rows)
 
 
-def _build_platform_tables(con: duckdb.DuckDBPyConnection, platform: str, raw_sql: str) -> dict[str, str]:
-    """Create temp tables for one platform; return table name -> SELECT producing it."""
+def _build_platform_tables(con: duckdb.DuckDBPyConnection, platform: str, raw_sql: str, *,
+                           lookups_ready: bool = False, keep_posts: str | None = None) -> dict[str, str]:
+    """Create temp tables for one platform; return table name -> SELECT producing it.
+
+    A mapping with lookups reads the temp table `lookups`, resolved here from `raw` unless
+    `lookups_ready` (an increment has merged it with the kept state). `keep_posts`, a predicate on
+    the winning post rows, keeps only the posts an increment re-maps."""
     mapping = read_mapping(get_connector(platform).mapping_file)
     _step(con, platform, "raw versions", None)
     con.execute(_RAW_VERSIONS.format(raw_sql=raw_sql))
     _step(con, platform, "raw versions", "raw")
+    if LOOKUPS in mapping and not lookups_ready:
+        con.execute("CREATE OR REPLACE TEMP TABLE lookups AS "
+                    + _RESOLVED_LOOKUPS.format(rows=mapping[LOOKUPS]))
+        _step(con, platform, "lookups", "lookups")
     tables: dict[str, str] = {}
     if "accounts" in mapping:
         con.execute(
@@ -356,16 +385,20 @@ def _build_platform_tables(con: duckdb.DuckDBPyConnection, platform: str, raw_sq
     if "posts" not in mapping:
         return tables
     _step(con, platform, "mapping posts", None)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE mapped_posts AS {mapping['posts']}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE mapped_posts AS {mapping.get(_POSTS_OVER_LOOKUPS, mapping['posts'])}")
     _step(con, platform, "mapping posts", "mapped_posts")
+    # a row with no post id is no post: nothing could join it, and `IN (... NULL)` would hide the
+    # frozen and published rows it is compared with (NULL, never false)
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE posts_latest AS
-        SELECT * FROM mapped_posts
-        WHERE coalesce(sha256(author_id), '') NOT IN (SELECT key FROM erased_keys)
-        QUALIFY row_number() OVER (
-            PARTITION BY post_id ORDER BY fetched_at DESC, version_rank_key DESC, run_id DESC
-        ) = 1
+        SELECT * FROM (
+            SELECT * FROM mapped_posts
+            WHERE post_id IS NOT NULL AND coalesce(sha256(author_id), '') NOT IN (SELECT key FROM erased_keys)
+            QUALIFY row_number() OVER (
+                PARTITION BY post_id ORDER BY fetched_at DESC, version_rank_key DESC, run_id DESC
+            ) = 1
+        ) WHERE {keep_posts or 'true'}
         """
     )
     return tables | {
@@ -422,19 +455,20 @@ def use_erased_keys(con: duckdb.DuckDBPyConnection, keys: list[str]) -> None:
 
 
 def _raw_files_sql(files: list[str]) -> str:
-    listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-    return f"SELECT * FROM read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"
+    return f"SELECT * FROM read_parquet({literal_list(files)}, hive_partitioning = false, union_by_name = true)"
 
 
 # rows of the frozen layer (normalised rows kept after their raw files expired) give way to rows
 # built from raw: the raw is newer. The SQL says which frozen rows a fresh build replaces.
+# (NULL-safe: one NULL key among the fresh rows must not make `NOT (x IN ...)` NULL for every row)
 _REPLACED_BY_FRESH = {
-    "posts": "post_id IN (SELECT post_id FROM posts_latest)",
-    "post_links": "post_id IN (SELECT post_id FROM posts_latest)",
-    "post_mentions": "post_id IN (SELECT post_id FROM posts_latest)",
-    "post_hashtags": "post_id IN (SELECT post_id FROM posts_latest)",
-    "accounts": "account_id IN (SELECT account_id FROM mapped_accounts)",
-    "org_articles": "(group_id, url) IN (SELECT (group_id, normalise_url(url)) FROM mapped_articles)",
+    "posts": "coalesce(post_id IN (SELECT post_id FROM posts_latest), false)",
+    "post_links": "coalesce(post_id IN (SELECT post_id FROM posts_latest), false)",
+    "post_mentions": "coalesce(post_id IN (SELECT post_id FROM posts_latest), false)",
+    "post_hashtags": "coalesce(post_id IN (SELECT post_id FROM posts_latest), false)",
+    "accounts": "coalesce(account_id IN (SELECT account_id FROM mapped_accounts WHERE account_id IS NOT NULL), false)",
+    "org_articles": "coalesce((group_id, url) IN (SELECT (group_id, normalise_url(url)) FROM mapped_articles "
+                    "WHERE group_id IS NOT NULL AND url IS NOT NULL), false)",
 }
 
 
@@ -442,8 +476,7 @@ def _with_frozen(lake: Lake, table: str, fresh: str | None, frozen: str) -> str 
     """The fresh rows plus the frozen rows they do not replace (either may be missing)."""
     if not lake.exists(frozen):
         return fresh
-    quoted = frozen.replace("'", "''")
-    kept = f"SELECT * FROM read_parquet('{quoted}', hive_partitioning = false)"
+    kept = f"SELECT * FROM read_parquet({quote_literal(frozen)}, hive_partitioning = false)"
     if fresh is None:
         return kept
     return f"SELECT * FROM ({fresh}) UNION ALL ({kept} WHERE NOT ({_REPLACED_BY_FRESH[table]}))"
@@ -471,8 +504,7 @@ def freeze_raw(lake: Lake, platform: str, files: list[str], generation: str) -> 
 def _copy_to_lake(con: duckdb.DuckDBPyConnection, lake: Lake, select: str, final: str) -> int:
     """Write a query's rows to one lake file, whole or not at all; return the row count."""
     with lake.staged(final) as tmp:
-        target = tmp.as_posix().replace("'", "''")
-        con.execute(f"COPY ({select}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
+        con.execute(f"COPY ({select}) TO {quote_literal(tmp.as_posix())} (FORMAT parquet, COMPRESSION zstd)")
         rows = pq.ParquetFile(tmp).metadata.num_rows
     if build_progress.active():  # the path says which table of which platform (…/<table>/[platform=]P/…)
         found = re.search(r"([^/]+)/(?:platform=)?([^/=]+)/[^/]*$", final)
@@ -482,10 +514,16 @@ def _copy_to_lake(con: duckdb.DuckDBPyConnection, lake: Lake, select: str, final
 
 
 # ---- incremental normalisation ------------------------------------------------------------------
-# A mapping whose every output row is a function of one raw record (no lookup across records, no
-# GROUP BY) says so with this line; only those are normalised record by record. The others (a
-# reply's author resolved from another record, say) rebuild the platform when it has new raw.
-_PER_RECORD = re.compile(r"^\s*--\s*incremental:\s*per-record\s*$", re.MULTILINE)
+# A mapping says how its rows may be built record by record with one header line:
+# `-- incremental: per-record`: every output row is a function of one raw record (no lookup across
+#   records, no GROUP BY);
+# `-- incremental: lookups NAME ...`: so is every row, except for values its `lookups` query
+#   gathers across records (Mastodon: a reply's parent author, a ShallowQuote's author). The
+#   resolved lookups (latest fetch of each key) and which post read which key (`reads`) are kept
+#   as state; an increment merges the new raw's lookups into them and maps again, from raw, only
+#   the posts that read a key whose value changed, beside the new raw's posts.
+# A mapping with neither rebuilds the platform when it has new raw.
+_INCREMENTAL = re.compile(r"^\s*--\s*incremental:\s*(per-record|lookups(?:\s+\w+)+)\s*$", re.MULTILINE)
 # what the rows of a platform are a function of, besides its raw and frozen files: a change to any
 # of these (an upgrade) rebuilds the platform, so an increment never mixes two versions' rows
 _CODE_FILES = (Path(__file__), Path(schema.__file__), Path(canonical_handle.__code__.co_filename))
@@ -496,10 +534,31 @@ _POST_TABLES = ("posts", "post_links", "post_mentions", "post_hashtags")
 # with `detail` as the increment's state: a full profile fetched long ago still beats a new embed
 _BEST_ACCOUNTS = ("SELECT * FROM ({rows}) QUALIFY row_number() OVER ("
                   "PARTITION BY account_id ORDER BY detail DESC, fetched_at DESC, handle) = 1")
+_NO_VERSIONS = ("SELECT NULL::VARCHAR AS record_type, NULL::VARCHAR AS record_id, NULL::VARCHAR AS origin, "
+                "NULL::VARCHAR AS version WHERE false")
+_NO_LOOKUPS = ("SELECT NULL::VARCHAR AS lookup, NULL::VARCHAR AS key, NULL::VARCHAR AS value, "
+               "NULL::TIMESTAMPTZ AS fetched_at WHERE false")
+# one row per mapped post row (every candidate version, not only the winner: a re-map must see
+# them all) and lookup key it read; lookup and key are NULL for a row that read none, so the row
+# still says which raw record (record_id, origin) the post can come from
+_READS = """
+SELECT DISTINCT post_id, raw_record_id AS record_id, raw_origin AS origin, r.lookup AS lookup, r.key AS key
+FROM (SELECT post_id, raw_record_id, raw_origin,
+             unnest(CASE WHEN len(lookup_reads) = 0 THEN [NULL] ELSE lookup_reads END) AS r
+      FROM mapped_posts WHERE post_id IS NOT NULL AND {where})
+"""
+_NO_READS = ("SELECT NULL::VARCHAR AS post_id, NULL::VARCHAR AS record_id, NULL::VARCHAR AS origin, "
+             "NULL::VARCHAR AS lookup, NULL::VARCHAR AS key WHERE false")
 
 
-def _sql_quote(path: str) -> str:
-    return "'" + path.replace("'", "''") + "'"
+def incremental_kind(mapping_text: str) -> str | None:
+    """"per-record", "lookups" or None (rebuild on new raw), as the mapping's header line says."""
+    found = _INCREMENTAL.search(mapping_text)
+    return None if found is None else found.group(1).split()[0]
+
+
+def _state_file(lake: Lake, rel: str) -> str:
+    return f"read_parquet({quote_literal(lake.path(rel))}, hive_partitioning = false)"
 
 
 def _platform_state(lake: Lake, platform: str, erased: list[str]) -> dict[str, Any]:
@@ -532,26 +591,36 @@ def _plan(previous: dict[str, Any] | None, raw: list[str], state: dict[str, Any]
 
 
 def _write_increment_state(con: duckdb.DuckDBPyConnection, lake: Lake, platform: str, generation: str,
-                           versions: str, accounts: str | None, max_us: int) -> dict[str, Any]:
-    """The increment state of a platform just mapped (temp tables `raw`, `mapped_accounts`)."""
-    files = {"versions": lake.normalised_state_path(platform, generation, "versions")}
-    _copy_to_lake(con, lake, versions, files["versions"])
-    if accounts is not None:
-        files["accounts"] = lake.normalised_state_path(platform, generation, "accounts")
-        _copy_to_lake(con, lake, accounts, files["accounts"])
+                           selects: dict[str, str | None], max_us: int) -> dict[str, Any]:
+    """Write the increment state files of a platform just mapped (name -> SELECT; None: no file).
+
+    They go into the generation's folder and are named by its manifest, so they are committed by
+    the same write that publishes the tables they describe, never before those are durable."""
+    files: dict[str, str] = {}
+    for name, select in selects.items():
+        if select is not None:
+            files[name] = lake.normalised_state_path(platform, generation, name)
+            _copy_to_lake(con, lake, select, files[name])
     return {"max_fetched_us": max_us, "files": {k: lake.relative(v) for k, v in files.items()}}
 
 
 def _full_state(con: duckdb.DuckDBPyConnection, lake: Lake, platform: str, generation: str,
-                fresh: dict[str, str]) -> dict[str, Any]:
+                fresh: dict[str, str], lookups: bool) -> dict[str, Any]:
+    """The increment state of a platform built in full (temp tables `raw`, `mapped_*`, `lookups`)."""
+    selects: dict[str, str | None] = {}
     if not fresh:  # no raw at all (every file expired): the frozen rows alone, and no version known
-        versions = ("SELECT NULL::VARCHAR AS record_type, NULL::VARCHAR AS record_id, NULL::VARCHAR AS origin, "
-                    "NULL::VARCHAR AS version WHERE false")
-        return _write_increment_state(con, lake, platform, generation, versions, None, 0)
+        selects["versions"] = _NO_VERSIONS
+        if lookups:
+            selects |= {"lookups": _NO_LOOKUPS, "reads": _NO_READS}
+        return _write_increment_state(con, lake, platform, generation, selects, 0)
     max_us = con.execute("SELECT epoch_us(max(fetched_at)) FROM raw").fetchone()[0]
-    accounts = _BEST_ACCOUNTS.format(rows="SELECT * FROM mapped_accounts") if "accounts" in fresh else None
-    versions = "SELECT DISTINCT record_type, record_id, origin, md5(payload) AS version FROM raw"
-    return _write_increment_state(con, lake, platform, generation, versions, accounts, max_us or 0)
+    selects["versions"] = "SELECT DISTINCT record_type, record_id, origin, md5(payload) AS version FROM raw"
+    if "accounts" in fresh:
+        selects["accounts"] = _BEST_ACCOUNTS.format(rows="SELECT * FROM mapped_accounts")
+    if lookups:
+        selects["lookups"] = "SELECT * FROM lookups"
+        selects["reads"] = _READS.format(where="true") if "posts" in fresh else _NO_READS
+    return _write_increment_state(con, lake, platform, generation, selects, max_us or 0)
 
 
 def _increment(
@@ -559,30 +628,68 @@ def _increment(
     generation: str,
 ) -> dict[str, Any] | None:
     """Extend a platform's published tables with the raw files `new`; None when it cannot be done
-    exactly (a new file fetched no later than the covered ones), and the platform is rebuilt.
+    exactly (a new file fetched no later than the covered ones, or no lookup state kept), and the
+    platform is rebuilt.
 
     Latest fetch wins, and every new row is fetched later than every covered one, so a post, link,
     mention, hashtag or article key the new raw maps to is replaced whole by its new rows; an
     account row by the best of its kept state row and its new rows. A new raw row that repeats a
     version already covered changes nothing (a version counts from its first fetch), so it goes
     before mapping. Each changed table is rewritten whole into the new generation: readers see one
-    file per table, and the increment costs a scan of the tables, not a mapping of all raw."""
+    file per table, and the increment costs a scan of the tables, not a mapping of all raw.
+
+    With lookups across records, the new raw's lookups are merged with the kept ones (latest fetch
+    wins, as over all raw at once); a post that read a key whose value changed is mapped again from
+    every raw record it can come from (`reads`), so it is what a full build would make of it; every
+    other post row stays as published."""
     state = previous["state"]
+    mapping = read_mapping(get_connector(platform).mapping_file)
+    lookups = LOOKUPS in mapping
+    if lookups and not {"lookups", "reads"} <= set(state["files"]):
+        return None
     new_sql = _raw_files_sql([lake.path(f) for f in new])
     low, high = con.execute(f"SELECT epoch_us(min(fetched_at)), epoch_us(max(fetched_at)) FROM ({new_sql})").fetchone()
-    if low is None or low <= state["max_fetched_us"]:
+    cutoff = int(state["max_fetched_us"])
+    if low is None or low <= cutoff:
         return None
-    versions = _sql_quote(lake.path(state["files"]["versions"]))
-    fresh = _build_platform_tables(con, platform, f"""
-        SELECT n.* FROM ({new_sql}) AS n ANTI JOIN read_parquet({versions}, hive_partitioning = false) AS v
+    versions = _state_file(lake, state["files"]["versions"])
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE new_raw AS
+        SELECT n.* FROM ({new_sql}) AS n ANTI JOIN {versions} AS v
         ON n.record_type IS NOT DISTINCT FROM v.record_type AND n.record_id IS NOT DISTINCT FROM v.record_id
            AND n.origin IS NOT DISTINCT FROM v.origin AND md5(n.payload) IS NOT DISTINCT FROM v.version""")
+    new_versions = "SELECT DISTINCT record_type, record_id, origin, md5(payload) AS version FROM new_raw"
+    raw_sql, keep_posts = "SELECT * FROM new_raw", None
+    if lookups:
+        kept_lookups, reads = _state_file(lake, state["files"]["lookups"]), _state_file(lake, state["files"]["reads"])
+        con.execute(_RAW_VERSIONS.format(raw_sql=raw_sql))  # the new versions' lookups only
+        merged = f"SELECT * FROM {kept_lookups} UNION ALL BY NAME ({mapping[LOOKUPS]})"
+        con.execute("CREATE OR REPLACE TEMP TABLE lookups AS " + _RESOLVED_LOOKUPS.format(rows=merged))
+        # a key is changed when its value is new or other than the kept one (a later fetch of the
+        # same value changes no post); every post that read it, hit or miss, is mapped again
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE redo_posts AS
+            SELECT DISTINCT r.post_id FROM {reads} AS r SEMI JOIN (
+                SELECT l.lookup, l.key FROM lookups AS l ANTI JOIN {kept_lookups} AS k
+                ON l.lookup = k.lookup AND l.key = k.key AND l.value = k.value
+            ) AS c ON r.lookup = c.lookup AND r.key = c.key""")
+        _step(con, platform, "posts to map again", "redo_posts")
+        if con.execute("SELECT count(*) FROM redo_posts").fetchone()[0]:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE redo_records AS SELECT DISTINCT record_id, origin "
+                        f"FROM {reads} SEMI JOIN redo_posts USING (post_id)")
+            covered = _raw_files_sql([lake.path(f) for f in previous["raw_files"]])
+            raw_sql += (f" UNION ALL BY NAME SELECT o.* FROM ({covered}) AS o SEMI JOIN redo_records AS d "
+                        "ON o.record_id IS NOT DISTINCT FROM d.record_id AND o.origin IS NOT DISTINCT FROM d.origin")
+        # the posts written: those the new raw maps to (their rows win, being fetched later) and
+        # those mapped again; a re-read record's other posts may lack a candidate, so they stay
+        keep_posts = f"epoch_us(fetched_at) > {cutoff} OR post_id IN (SELECT post_id FROM redo_posts)"
+    fresh = _build_platform_tables(con, platform, raw_sql, lookups_ready=lookups, keep_posts=keep_posts)
     tables = dict(previous["tables"])
 
     def old(table: str) -> str | None:
         files = tables.get(table, {}).get("files", [])
-        listed = ", ".join(_sql_quote(lake.path(f)) for f in files)
-        return f"SELECT * FROM read_parquet([{listed}], hive_partitioning = false)" if files else None
+        listed = literal_list(lake.path(f) for f in files)
+        return f"SELECT * FROM read_parquet({listed}, hive_partitioning = false)" if files else None
 
     def write(table: str, select: str) -> None:
         final = lake.normalised_path(table, platform, generation)
@@ -593,15 +700,15 @@ def _increment(
     if "accounts" in fresh and con.execute("SELECT count(*) FROM mapped_accounts").fetchone()[0]:
         rows = "SELECT * FROM mapped_accounts"
         if "accounts" in state["files"]:
-            kept = _sql_quote(lake.path(state["files"]["accounts"]))
-            rows = f"SELECT * FROM read_parquet({kept}, hive_partitioning = false) UNION ALL BY NAME {rows}"
+            rows = f"SELECT * FROM {_state_file(lake, state['files']['accounts'])} UNION ALL BY NAME {rows}"
         con.execute("CREATE OR REPLACE TEMP TABLE accounts_state AS " + _BEST_ACCOUNTS.format(rows=rows))
         accounts_state = "SELECT * FROM accounts_state"
         select = _cast_select(schema.ACCOUNTS, "accounts_state")
         frozen = lake.frozen_path("accounts", platform)
         if lake.exists(frozen):  # frozen rows give way to every account mapped from raw, as in a full build
-            select += (f" UNION ALL (SELECT * FROM read_parquet({_sql_quote(frozen)}, hive_partitioning = false) "
-                       "WHERE NOT (account_id IN (SELECT account_id FROM accounts_state)))")
+            select += (f" UNION ALL (SELECT * FROM read_parquet({quote_literal(frozen)}, hive_partitioning = false) "
+                       "WHERE NOT coalesce(account_id IN (SELECT account_id FROM accounts_state "
+                       "WHERE account_id IS NOT NULL), false))")
         write("accounts", select)
     for table, present, changed in (
         *((t, "posts" in fresh, "posts_latest") for t in _POST_TABLES),
@@ -612,13 +719,20 @@ def _increment(
         before = old(table)
         write(table, fresh[table] if before is None else
               f"SELECT * FROM ({fresh[table]}) UNION ALL ({before} WHERE NOT ({_REPLACED_BY_FRESH[table]}))")
-    versions_sql = (f"SELECT * FROM read_parquet({versions}, hive_partitioning = false) UNION ALL "
-                    "SELECT DISTINCT record_type, record_id, origin, md5(payload) AS version FROM raw")
+    selects: dict[str, str | None] = {"versions": f"SELECT * FROM {versions} UNION ALL {new_versions}"}
     if accounts_state is None and "accounts" in state["files"]:
-        kept = _sql_quote(lake.path(state["files"]["accounts"]))
-        accounts_state = f"SELECT * FROM read_parquet({kept}, hive_partitioning = false)"
+        accounts_state = f"SELECT * FROM {_state_file(lake, state['files']['accounts'])}"
+    selects["accounts"] = accounts_state
+    if lookups:
+        new_reads = _READS.format(where=f"epoch_us(fetched_at) > {cutoff}") if "posts" in fresh else _NO_READS
+        selects |= {"lookups": "SELECT * FROM lookups", "reads": f"SELECT * FROM {reads} UNION {new_reads}"}
+    # what this increment rewrote, for a transform that recomputes only what changed
+    selects["changed_posts"] = ("SELECT DISTINCT post_id FROM posts_latest" if "posts" in fresh
+                                else "SELECT NULL::VARCHAR AS post_id WHERE false")
+    selects["changed_accounts"] = ("SELECT DISTINCT account_id FROM mapped_accounts" if "accounts" in fresh
+                                   else "SELECT NULL::VARCHAR AS account_id WHERE false")
     return {"tables": tables, "increment": _write_increment_state(
-        con, lake, platform, generation, versions_sql, accounts_state, max(high, state["max_fetched_us"]))}
+        con, lake, platform, generation, selects, max(high, cutoff))}
 
 
 def normalise_lake(
@@ -703,9 +817,9 @@ def normalise_lake(
                 # what the generation covers, and what its rows are a function of: the next
                 # normalise keeps or extends this entry when they still hold
                 state = {**state, "built": "full"}
-                if not pseudonymised and _PER_RECORD.search(
-                        get_connector(platform).mapping_file.read_text(encoding="utf-8")):
-                    state |= _full_state(con, lake, platform, generation, fresh)
+                kind = incremental_kind(get_connector(platform).mapping_file.read_text(encoding="utf-8"))
+                if not pseudonymised and kind is not None:
+                    state |= _full_state(con, lake, platform, generation, fresh, kind == "lookups")
                 entries[platform] = {
                     "tables": tables,
                     "raw_files": raw,

@@ -1,3 +1,7 @@
+-- incremental: lookups account_map status_authors
+-- (a post reads two lookups across records, both from `lookups` below: a reply's parent author
+-- by the instance's local account id, and a ShallowQuote's author by the quoted status's id; every
+-- other output row comes from one raw record. See dissentry/normalise.py, "incremental".)
 -- Mastodon raw records -> the canonical posts and accounts (contract: docs/architecture.md).
 --
 -- Ids inside a Status (its own, in_reply_to_id, accounts', mentions') are local to the instance that
@@ -13,6 +17,87 @@
 -- (`quote.quoted_status_id`) gives only the quoted post's id; its author is filled in when that
 -- status is in `raw` too.
 
+-- name: lookups
+-- (lookup, key, value, fetched_at): every value a record offers for a key; normalise keeps the
+-- latest fetch of each key (a tie goes to the greatest value) as the relation `lookups` that `posts`
+-- reads. Keys are '<host>/<local id>': a host never holds a '/'. Only the fields these need are
+-- parsed, and only the places `posts` reads them from (the record, its reblog, and the status each
+-- of those quotes).
+WITH
+records AS (
+    SELECT
+        r.record_type, r.fetched_at,
+        json_transform(r.payload, '{
+            "id": "VARCHAR", "acct": "VARCHAR",
+            "account": {"id": "VARCHAR", "acct": "VARCHAR"}, "mentions": [{"id": "VARCHAR", "acct": "VARCHAR"}],
+            "quote": {
+                "id": "VARCHAR", "account": {"id": "VARCHAR", "acct": "VARCHAR"},
+                "mentions": [{"id": "VARCHAR", "acct": "VARCHAR"}],
+                "quoted_status": {
+                    "id": "VARCHAR", "account": {"id": "VARCHAR", "acct": "VARCHAR"},
+                    "mentions": [{"id": "VARCHAR", "acct": "VARCHAR"}]
+                }
+            },
+            "reblog": {
+                "id": "VARCHAR", "account": {"id": "VARCHAR", "acct": "VARCHAR"},
+                "mentions": [{"id": "VARCHAR", "acct": "VARCHAR"}],
+                "quote": {
+                    "id": "VARCHAR", "account": {"id": "VARCHAR", "acct": "VARCHAR"},
+                    "mentions": [{"id": "VARCHAR", "acct": "VARCHAR"}],
+                    "quoted_status": {
+                        "id": "VARCHAR", "account": {"id": "VARCHAR", "acct": "VARCHAR"},
+                        "mentions": [{"id": "VARCHAR", "acct": "VARCHAR"}]
+                    }
+                }
+            }
+        }') AS j,
+        CASE WHEN r.record_type = 'status' THEN json_type(r.payload, [
+            '$.reblog', '$.quote.quoted_status', '$.quote', '$.quote.account',
+            '$.reblog.quote.quoted_status', '$.reblog.quote', '$.reblog.quote.account'
+        ]) END AS t,
+        canonical_host(CASE WHEN lower(r.origin) LIKE 'https:%'
+            THEN regexp_replace(regexp_extract(r.origin, '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/]*@)?([^/?#]+)', 1), ':(?:443)?$', '')
+            ELSE regexp_replace(regexp_extract(r.origin, '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/]*@)?([^/?#]+)', 1), ':(?:80)?$', '')
+        END) AS host
+    FROM raw AS r
+    WHERE r.record_type IN ('status', 'account')
+),
+wrappers AS (SELECT fetched_at, host, j AS s, t, coalesce(t[1] = 'OBJECT', false) AS is_boost
+             FROM records WHERE record_type = 'status'),
+shown AS (      -- as in `posts`: k, where the status's quote types are in t
+    SELECT fetched_at, host, s, t, 0 AS k FROM wrappers WHERE NOT is_boost
+    UNION ALL
+    SELECT fetched_at, host, s.reblog, t, 1 FROM wrappers WHERE is_boost
+),
+content AS (    -- the statuses `posts` maps, each with the fields the lookups read
+    SELECT fetched_at, host, s.id AS id, s.account AS account, s.mentions AS mentions FROM shown
+    UNION ALL
+    SELECT fetched_at, host, s.quote.quoted_status.id, s.quote.quoted_status.account, s.quote.quoted_status.mentions
+    FROM shown WHERE t[2 + 3 * k] = 'OBJECT'
+    UNION ALL
+    SELECT fetched_at, host, s.quote.id, s.quote.account, s.quote.mentions
+    FROM shown WHERE NOT coalesce(t[2 + 3 * k] = 'OBJECT', false) AND t[3 + 3 * k] = 'OBJECT' AND t[4 + 3 * k] = 'OBJECT'
+),
+-- local account id -> acct, from every account object and mention on the same instance
+account_refs AS (
+    SELECT host, fetched_at, j.id AS local_id, j.acct AS acct FROM records WHERE record_type = 'account'
+    UNION ALL
+    SELECT host, fetched_at, s.account.id, s.account.acct FROM wrappers
+    UNION ALL
+    SELECT host, fetched_at, account.id, account.acct FROM content
+    UNION ALL
+    SELECT host, fetched_at, m.id, m.acct
+    FROM (SELECT host, fetched_at, unnest(coalesce(mentions, [])) AS m FROM content)
+)
+SELECT 'account_map' AS lookup, host || '/' || local_id AS key, acct AS value, fetched_at
+FROM account_refs
+WHERE host IS NOT NULL AND local_id IS NOT NULL AND coalesce(acct, '') <> ''
+UNION ALL
+-- for ShallowQuotes, which name only the quoted status's id
+SELECT 'status_authors', host || '/' || id, account.acct, fetched_at
+FROM content
+WHERE host IS NOT NULL AND id IS NOT NULL AND account.acct IS NOT NULL;
+
 -- name: posts
 -- Each payload is parsed once (twice counting json_type): json_transform reads every field used
 -- below into one STRUCT `j` (a field reads as `->>` does: a string's text, any other value's JSON),
@@ -24,7 +109,7 @@
 WITH
 records AS (
     SELECT
-        r.record_type, r.source, r.fetched_at, r.run_id, r.payload,
+        r.record_type, r.record_id, r.origin, r.source, r.fetched_at, r.run_id, r.payload,
         json_transform(r.payload, '{
             "id": "VARCHAR", "created_at": "VARCHAR", "content": "VARCHAR", "spoiler_text": "VARCHAR", "language": "VARCHAR",
             "url": "VARCHAR", "uri": "VARCHAR", "in_reply_to_id": "VARCHAR", "in_reply_to_account_id": "VARCHAR",
@@ -121,15 +206,17 @@ records AS (
     WHERE r.record_type IN ('status', 'account')
 ),
 wrappers AS (   -- status records as fetched; is_boost when they boost another status
-    SELECT source, fetched_at, run_id, payload, host, j AS s, t, t[1] = 'OBJECT' AS is_boost
+    -- (a status with no `reblog` key at all, as some exports write it, is no boost)
+    SELECT record_id, origin, source, fetched_at, run_id, payload, host, j AS s, t,
+           coalesce(t[1] = 'OBJECT', false) AS is_boost
     FROM records
     WHERE record_type = 'status'
 ),
 shown AS (      -- statuses with content of their own: plain records and the statuses boosted
     -- k: where the status sits (see t above); qk: where its quote.quoted_status sits (its quote: qk + 1)
-    SELECT source, fetched_at, run_id, payload, host, s, t, 0 AS k, 2 AS qk FROM wrappers WHERE NOT is_boost
+    SELECT record_id, origin, source, fetched_at, run_id, payload, host, s, t, 0 AS k, 2 AS qk FROM wrappers WHERE NOT is_boost
     UNION ALL
-    SELECT source, fetched_at, run_id, payload, host, s.reblog, t, 1, 4 FROM wrappers WHERE is_boost
+    SELECT record_id, origin, source, fetched_at, run_id, payload, host, s.reblog, t, 1, 4 FROM wrappers WHERE is_boost
 ),
 quoting AS (    -- quoted: 1 when the status quotes quote.quoted_status, 2 when quote is the status itself
     SELECT
@@ -141,39 +228,18 @@ quoting AS (    -- quoted: 1 when the status quotes quote.quoted_status, 2 when 
     FROM shown
 ),
 content AS (    -- ... plus the statuses they quote, one level deep as Mastodon embeds them
-    SELECT source, fetched_at, run_id, payload, host, s, t, k FROM quoting
+    SELECT record_id, origin, source, fetched_at, run_id, payload, host, s, t, k FROM quoting
     UNION ALL
-    SELECT source, fetched_at, run_id, payload, host, s.quote.quoted_status, t, qk FROM quoting WHERE quoted = 1
+    SELECT record_id, origin, source, fetched_at, run_id, payload, host, s.quote.quoted_status, t, qk FROM quoting WHERE quoted = 1
     UNION ALL
-    SELECT source, fetched_at, run_id, payload, host, s.quote, t, qk + 1 FROM quoting WHERE quoted = 2
+    SELECT record_id, origin, source, fetched_at, run_id, payload, host, s.quote, t, qk + 1 FROM quoting WHERE quoted = 2
 ),
--- local account id -> acct, from every account object and mention on the same instance
-account_refs AS (
-    SELECT host, fetched_at, j.id AS local_id, j.acct AS acct FROM records WHERE record_type = 'account'
-    UNION ALL
-    SELECT host, fetched_at, s.account.id, s.account.acct FROM wrappers
-    UNION ALL
-    SELECT host, fetched_at, s.account.id, s.account.acct FROM content
-    UNION ALL
-    SELECT host, fetched_at, m.id, m.acct
-    FROM (SELECT host, fetched_at, unnest(coalesce(s.mentions, [])) AS m FROM content)
-),
-account_map AS (
-    SELECT
-        host, local_id,
-        account_handle(arg_max(acct, fetched_at), host) AS acct_full
-    FROM account_refs
-    WHERE local_id IS NOT NULL AND coalesce(acct, '') <> ''
-    GROUP BY host, local_id
-),
-status_authors AS (   -- for ShallowQuotes, which name only the quoted status's id
-    SELECT host, s.id AS id, arg_max(s.account.acct, fetched_at) AS acct
-    FROM content
-    GROUP BY host, s.id
-),
+-- the lookups across records (the query above, latest fetch of each key, over every raw record)
+account_map AS (SELECT key, value AS acct FROM lookups WHERE lookup = 'account_map'),
+status_authors AS (SELECT key, value AS acct FROM lookups WHERE lookup = 'status_authors'),
 fields AS (
     SELECT
-        c.source, c.fetched_at, c.run_id, c.payload, c.host, c.s,
+        c.record_id, c.origin, c.source, c.fetched_at, c.run_id, c.payload, c.host, c.s,
         account_handle(c.s.account.acct, c.host) AS author,
         CASE   -- the status quoted, when embedded: as `quoting` tells it
             WHEN c.t[2 + 3 * c.k] = 'OBJECT' THEN 1
@@ -237,8 +303,8 @@ content_posts AS (
         END AS kind,
         CASE WHEN a.s.in_reply_to_id IS NOT NULL
             THEN 'mastodon:' || a.host || ':' || a.s.in_reply_to_id END AS reply_to_post_id,
-        CASE WHEN reply_author.acct_full IS NOT NULL
-            THEN 'mastodon:' || reply_author.acct_full END AS reply_to_author_id,
+        CASE WHEN account_handle(reply_author.acct, a.host) IS NOT NULL
+            THEN 'mastodon:' || account_handle(reply_author.acct, a.host) END AS reply_to_author_id,
         CAST(NULL AS VARCHAR) AS repost_of_post_id,
         CAST(NULL AS VARCHAR) AS repost_of_author_id,
         CASE WHEN a.quote_id IS NOT NULL THEN 'mastodon:' || a.host || ':' || a.quote_id END AS quote_of_post_id,
@@ -252,6 +318,13 @@ content_posts AS (
         TRY_CAST(a.s.replies_count AS BIGINT) AS reply_count,
         a.source, a.fetched_at, a.run_id,
         md5(a.payload) AS version_rank_key,
+        -- which raw record the row came from, and the lookup keys it read (hit or miss): an
+        -- increment re-maps a post from its records when a key it read changes
+        a.record_id AS raw_record_id, a.origin AS raw_origin,
+        list_filter([
+            {'lookup': 'account_map', 'key': a.host || '/' || a.s.in_reply_to_account_id},
+            {'lookup': 'status_authors', 'key': CASE WHEN a.q IS NULL THEN a.host || '/' || a.quote_id END}
+        ], lambda r: r.key IS NOT NULL) AS lookup_reads,
         list_distinct(list_filter(
             list_transform(
                 list_filter(
@@ -285,9 +358,9 @@ content_posts AS (
         )) AS hashtags
     FROM anchors AS a
     LEFT JOIN account_map AS reply_author
-        ON reply_author.host = a.host AND reply_author.local_id = a.s.in_reply_to_account_id
+        ON reply_author.key = a.host || '/' || a.s.in_reply_to_account_id
     LEFT JOIN status_authors AS quoted_author
-        ON a.q IS NULL AND quoted_author.host = a.host AND quoted_author.id = a.quote_id
+        ON a.q IS NULL AND quoted_author.key = a.host || '/' || a.quote_id
 ),
 boost_posts AS (
     SELECT
@@ -311,6 +384,8 @@ boost_posts AS (
         TRY_CAST(w.s.replies_count AS BIGINT) AS reply_count,
         w.source, w.fetched_at, w.run_id,
         md5(w.payload) AS version_rank_key,
+        w.record_id AS raw_record_id, w.origin AS raw_origin,
+        CAST([] AS STRUCT(lookup VARCHAR, "key" VARCHAR)[]) AS lookup_reads,
         CAST([] AS VARCHAR[]) AS links,
         CAST([] AS STRUCT(account_id VARCHAR, handle VARCHAR)[]) AS mentions,
         CAST([] AS VARCHAR[]) AS hashtags
