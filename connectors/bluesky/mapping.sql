@@ -32,55 +32,79 @@
 --   never collected directly still resolve to a handle.
 
 -- name: posts
+-- Each payload is parsed once: one json_extract reads every value used below, by path, into the
+-- list `v` (the view's own paths, under '$.post' for a feed item), and each value is read from its
+-- own small JSON text (`v[i] ->> '$'` is what `payload ->> path` was, for every value: a string's
+-- text, a number spelt as `->>` spells it, any other value's JSON). A STRUCT from json_transform
+-- would spell a number differently (1e16 as '1e+16', not '10000000000000000.0').
 WITH records AS (
     SELECT record_type, record_id, source, fetched_at, run_id, md5(payload) AS version_rank_key,
-           CAST(payload AS JSON) AS j
+           CASE WHEN record_type = 'feed_item' THEN json_extract(payload, [
+               '$.post.uri', '$.post.author.did', '$.post.record.text', '$.post.record.langs[0]',      -- 1-4
+               '$.post.record.createdAt', '$.post.indexedAt', '$.post.record.reply.parent.uri',        -- 5-7
+               '$.post.record.embed."$type"', '$.post.record.embed.record.uri',                        -- 8-9
+               '$.post.record.embed.record.record.uri', '$.post.embed."$type"',                        -- 10-11
+               '$.post.embed.record.uri', '$.post.embed.record.record.uri',                            -- 12-13
+               '$.post.embed.external.uri', '$.post.embed.media.external.uri',                         -- 14-15
+               '$.post.record.embed.external.uri', '$.post.record.embed.media.external.uri',           -- 16-17
+               '$.post.embed.external.title', '$.post.embed.media.external.title',                     -- 18-19
+               '$.post.record.embed.external.title', '$.post.record.embed.media.external.title',       -- 20-21
+               '$.post.likeCount', '$.post.repostCount', '$.post.replyCount',                          -- 22-24
+               '$.post.record.facets', '$.post.record.tags',                                           -- 25-26
+               '$.reason."$type"', '$.reason.by.did', '$.reason.indexedAt'                             -- 27-29
+           ]) ELSE json_extract(payload, [
+               '$.uri', '$.author.did', '$.record.text', '$.record.langs[0]',
+               '$.record.createdAt', '$.indexedAt', '$.record.reply.parent.uri',
+               '$.record.embed."$type"', '$.record.embed.record.uri',
+               '$.record.embed.record.record.uri', '$.embed."$type"',
+               '$.embed.record.uri', '$.embed.record.record.uri',
+               '$.embed.external.uri', '$.embed.media.external.uri',
+               '$.record.embed.external.uri', '$.record.embed.media.external.uri',
+               '$.embed.external.title', '$.embed.media.external.title',
+               '$.record.embed.external.title', '$.record.embed.media.external.title',
+               '$.likeCount', '$.repostCount', '$.replyCount',
+               '$.record.facets', '$.record.tags'
+           ]) END AS v
     FROM raw
     WHERE record_type IN ('feed_item', 'post')
 ),
-views AS (
-    SELECT CASE WHEN record_type = 'feed_item' THEN j -> '$.post' ELSE j END AS p,
-           source, fetched_at, run_id, version_rank_key
-    FROM records
-),
 fields AS (
     SELECT
-        p ->> '$.uri' AS uri,
-        p ->> '$.author.did' AS did,
-        p ->> '$.record.text' AS text,
-        p ->> '$.record.langs[0]' AS lang,
-        least(safe_timestamp(p ->> '$.record.createdAt'),
-              safe_timestamp(p ->> '$.indexedAt')) AS created_at,
-        p ->> '$.record.reply.parent.uri' AS parent_uri,
+        v[1] ->> '$' AS uri,
+        v[2] ->> '$' AS did,
+        v[3] ->> '$' AS text,
+        v[4] ->> '$' AS lang,
+        least(safe_timestamp(v[5] ->> '$'),
+              safe_timestamp(v[6] ->> '$')) AS created_at,
+        v[7] ->> '$' AS parent_uri,
         coalesce(
-            CASE p ->> '$.record.embed."$type"'
-                WHEN 'app.bsky.embed.record' THEN p ->> '$.record.embed.record.uri'
-                WHEN 'app.bsky.embed.recordWithMedia' THEN p ->> '$.record.embed.record.record.uri'
+            CASE v[8] ->> '$'
+                WHEN 'app.bsky.embed.record' THEN v[9] ->> '$'
+                WHEN 'app.bsky.embed.recordWithMedia' THEN v[10] ->> '$'
             END,
-            CASE p ->> '$.embed."$type"'
-                WHEN 'app.bsky.embed.record#view' THEN p ->> '$.embed.record.uri'
-                WHEN 'app.bsky.embed.recordWithMedia#view' THEN p ->> '$.embed.record.record.uri'
+            CASE v[11] ->> '$'
+                WHEN 'app.bsky.embed.record#view' THEN v[12] ->> '$'
+                WHEN 'app.bsky.embed.recordWithMedia#view' THEN v[13] ->> '$'
             END
         ) AS embedded_uri,
-        coalesce(p ->> '$.embed.external.uri', p ->> '$.embed.media.external.uri',
-                 p ->> '$.record.embed.external.uri', p ->> '$.record.embed.media.external.uri') AS external_uri,
-        coalesce(p ->> '$.embed.external.title', p ->> '$.embed.media.external.title',
-                 p ->> '$.record.embed.external.title', p ->> '$.record.embed.media.external.title') AS external_title,
-        TRY_CAST(p ->> '$.likeCount' AS BIGINT) AS like_count,
-        TRY_CAST(p ->> '$.repostCount' AS BIGINT) AS repost_count,
-        TRY_CAST(p ->> '$.replyCount' AS BIGINT) AS reply_count,
-        -- one row per facet feature, with the facet's byte range
+        coalesce(v[14] ->> '$', v[15] ->> '$', v[16] ->> '$', v[17] ->> '$') AS external_uri,
+        coalesce(v[18] ->> '$', v[19] ->> '$', v[20] ->> '$', v[21] ->> '$') AS external_title,
+        TRY_CAST(v[22] ->> '$' AS BIGINT) AS like_count,
+        TRY_CAST(v[23] ->> '$' AS BIGINT) AS repost_count,
+        TRY_CAST(v[24] ->> '$' AS BIGINT) AS reply_count,
+        -- one row per facet feature, with the facet's byte range ('$[*]' of a missing value is NULL,
+        -- where '$.record.facets[*]' of the view was [])
         flatten([
             [{'type': x ->> '$."$type"', 'feature': x,
               'byte_start': TRY_CAST(f ->> '$.index.byteStart' AS BIGINT),
               'byte_end': TRY_CAST(f ->> '$.index.byteEnd' AS BIGINT)}
              FOR x IN json_extract(f, '$.features[*]')]
-            FOR f IN json_extract(p, '$.record.facets[*]')
+            FOR f IN coalesce(json_extract(v[25], '$[*]'), [])
         ]) AS features,
-        [t FOR t IN json_extract_string(p, '$.record.tags[*]')] AS record_tags,
+        [t FOR t IN coalesce(json_extract_string(v[26], '$[*]'), [])] AS record_tags,
         source, fetched_at, run_id, version_rank_key
-    FROM views
-    WHERE p ->> '$.uri' IS NOT NULL AND p ->> '$.author.did' IS NOT NULL
+    FROM records
+    WHERE v[1] ->> '$' IS NOT NULL AND v[2] ->> '$' IS NOT NULL
 ),
 spans AS (
     SELECT *,
@@ -149,16 +173,16 @@ reposts AS (
     SELECT
         'bluesky:' || record_id AS post_id,
         'bluesky' AS platform,
-        'bluesky:' || (j ->> '$.reason.by.did') AS author_id,
-        safe_timestamp(j ->> '$.reason.indexedAt') AS created_at,
+        'bluesky:' || (v[28] ->> '$') AS author_id,
+        safe_timestamp(v[29] ->> '$') AS created_at,
         '' AS text,
         CAST(NULL AS VARCHAR) AS lang,
         CAST(NULL AS VARCHAR) AS url,  -- a repost has no page of its own on bsky.app
         'repost' AS kind,
         CAST(NULL AS VARCHAR) AS reply_to_post_id,
         CAST(NULL AS VARCHAR) AS reply_to_author_id,
-        'bluesky:' || (j ->> '$.post.uri') AS repost_of_post_id,
-        'bluesky:' || (j ->> '$.post.author.did') AS repost_of_author_id,
+        'bluesky:' || (v[1] ->> '$') AS repost_of_post_id,
+        'bluesky:' || (v[2] ->> '$') AS repost_of_author_id,
         CAST(NULL AS VARCHAR) AS quote_of_post_id,
         CAST(NULL AS VARCHAR) AS quote_of_author_id,
         CAST(NULL AS VARCHAR) AS link_title,
@@ -171,68 +195,106 @@ reposts AS (
         CAST([] AS VARCHAR[]) AS hashtags
     FROM records
     WHERE record_type = 'feed_item'
-      AND j ->> '$.reason."$type"' = 'app.bsky.feed.defs#reasonRepost'
-      AND j ->> '$.reason.by.did' IS NOT NULL
-      AND j ->> '$.post.uri' IS NOT NULL
+      AND v[27] ->> '$' = 'app.bsky.feed.defs#reasonRepost'
+      AND v[28] ->> '$' IS NOT NULL
+      AND v[1] ->> '$' IS NOT NULL
 )
 SELECT * FROM originals
 UNION ALL BY NAME
 SELECT * FROM reposts
 
 -- name: accounts
+-- Parsed once, as in `posts`: a profile's fields, or each embedded author's did, handle,
+-- displayName and createdAt (the post's author, the reposter, the reply parent's and root's
+-- authors, the quoted author of either embed shape) read by path into `v`.
 WITH records AS (
-    SELECT record_type, fetched_at, CAST(payload AS JSON) AS j
+    SELECT record_type, fetched_at,
+           CASE record_type
+               WHEN 'profile' THEN json_extract(payload, [
+                   '$.did', '$.handle', '$.displayName', '$.description', '$.followersCount',
+                   '$.followsCount', '$.createdAt'
+               ])
+               -- 1 the embed's $type; 2-5, 6-9, 10-13: the author, the quoted author of either embed
+               -- shape; a feed item's only: 14 the reason's $type, 15-18, 19-22, 23-26: the reposter,
+               -- the reply parent's and root's authors
+               WHEN 'feed_item' THEN json_extract(payload, [
+                   '$.post.embed."$type"',
+                   '$.post.author.did', '$.post.author.handle', '$.post.author.displayName', '$.post.author.createdAt',
+                   '$.post.embed.record.author.did', '$.post.embed.record.author.handle',
+                   '$.post.embed.record.author.displayName', '$.post.embed.record.author.createdAt',
+                   '$.post.embed.record.record.author.did', '$.post.embed.record.record.author.handle',
+                   '$.post.embed.record.record.author.displayName', '$.post.embed.record.record.author.createdAt',
+                   '$.reason."$type"',
+                   '$.reason.by.did', '$.reason.by.handle', '$.reason.by.displayName', '$.reason.by.createdAt',
+                   '$.reply.parent.author.did', '$.reply.parent.author.handle',
+                   '$.reply.parent.author.displayName', '$.reply.parent.author.createdAt',
+                   '$.reply.root.author.did', '$.reply.root.author.handle',
+                   '$.reply.root.author.displayName', '$.reply.root.author.createdAt'
+               ])
+               ELSE json_extract(payload, [
+                   '$.embed."$type"',
+                   '$.author.did', '$.author.handle', '$.author.displayName', '$.author.createdAt',
+                   '$.embed.record.author.did', '$.embed.record.author.handle',
+                   '$.embed.record.author.displayName', '$.embed.record.author.createdAt',
+                   '$.embed.record.record.author.did', '$.embed.record.record.author.handle',
+                   '$.embed.record.record.author.displayName', '$.embed.record.record.author.createdAt'
+               ])
+           END AS v
     FROM raw
     WHERE record_type IN ('profile', 'feed_item', 'post')
 ),
 profiles AS (
     SELECT
-        'bluesky:' || (j ->> '$.did') AS account_id,
+        'bluesky:' || (v[1] ->> '$') AS account_id,
         'bluesky' AS platform,
-        canonical_host(account_handle(j ->> '$.handle', NULL)) AS handle,
-        j ->> '$.displayName' AS display_name,
-        j ->> '$.description' AS bio,
-        TRY_CAST(j ->> '$.followersCount' AS BIGINT) AS followers,
-        TRY_CAST(j ->> '$.followsCount' AS BIGINT) AS following,
-        safe_timestamp(j ->> '$.createdAt') AS created_at,
+        canonical_host(account_handle(v[2] ->> '$', NULL)) AS handle,
+        v[3] ->> '$' AS display_name,
+        v[4] ->> '$' AS bio,
+        TRY_CAST(v[5] ->> '$' AS BIGINT) AS followers,
+        TRY_CAST(v[6] ->> '$' AS BIGINT) AS following,
+        safe_timestamp(v[7] ->> '$') AS created_at,
         fetched_at,
         1 AS detail
     FROM records
-    WHERE record_type = 'profile' AND j ->> '$.did' IS NOT NULL
+    WHERE record_type = 'profile' AND v[1] ->> '$' IS NOT NULL
 ),
 posts AS (
-    SELECT CASE WHEN record_type = 'feed_item' THEN j -> '$.post' ELSE j END AS p, j, record_type, fetched_at
-    FROM records
-    WHERE record_type IN ('feed_item', 'post')
+    SELECT v, record_type, fetched_at FROM records WHERE record_type IN ('feed_item', 'post')
 ),
+-- each embedded author: k, where its four values start in v
 embedded AS (
-    SELECT p -> '$.author' AS a, fetched_at FROM posts
+    SELECT v, 2 AS k, fetched_at FROM posts
     UNION ALL
-    SELECT j -> '$.reason.by', fetched_at FROM posts
-    WHERE record_type = 'feed_item' AND j ->> '$.reason."$type"' = 'app.bsky.feed.defs#reasonRepost'
+    SELECT v, 15, fetched_at FROM posts
+    WHERE record_type = 'feed_item' AND v[14] ->> '$' = 'app.bsky.feed.defs#reasonRepost'
     UNION ALL
-    SELECT j -> '$.reply.parent.author', fetched_at FROM posts WHERE record_type = 'feed_item'
+    SELECT v, 19, fetched_at FROM posts WHERE record_type = 'feed_item'
     UNION ALL
-    SELECT j -> '$.reply.root.author', fetched_at FROM posts WHERE record_type = 'feed_item'
+    SELECT v, 23, fetched_at FROM posts WHERE record_type = 'feed_item'
     UNION ALL
-    SELECT CASE p ->> '$.embed."$type"'
-               WHEN 'app.bsky.embed.record#view' THEN p -> '$.embed.record.author'
-               WHEN 'app.bsky.embed.recordWithMedia#view' THEN p -> '$.embed.record.record.author'
+    SELECT v, CASE v[1] ->> '$'
+               WHEN 'app.bsky.embed.record#view' THEN 6
+               WHEN 'app.bsky.embed.recordWithMedia#view' THEN 10
            END, fetched_at
     FROM posts
+),
+authors AS (
+    SELECT v[k] ->> '$' AS did, v[k + 1] ->> '$' AS handle, v[k + 2] ->> '$' AS display_name,
+           v[k + 3] ->> '$' AS created_at, fetched_at
+    FROM embedded
 )
 SELECT * FROM profiles
 UNION ALL
 SELECT
-    'bluesky:' || (a ->> '$.did') AS account_id,
+    'bluesky:' || did AS account_id,
     'bluesky' AS platform,
-    canonical_host(account_handle(a ->> '$.handle', NULL)) AS handle,
-    a ->> '$.displayName' AS display_name,
+    canonical_host(account_handle(handle, NULL)) AS handle,
+    display_name,
     CAST(NULL AS VARCHAR) AS bio,
     CAST(NULL AS BIGINT) AS followers,
     CAST(NULL AS BIGINT) AS following,
-    safe_timestamp(a ->> '$.createdAt') AS created_at,
+    safe_timestamp(created_at) AS created_at,
     fetched_at,
     0 AS detail
-FROM embedded
-WHERE a ->> '$.did' IS NOT NULL AND a ->> '$.handle' IS NOT NULL
+FROM authors
+WHERE did IS NOT NULL AND handle IS NOT NULL

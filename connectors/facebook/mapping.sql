@@ -22,26 +22,31 @@
 
 -- name: posts
 WITH
+-- Each payload is parsed once: one json_extract reads the values used below, by path, into `v`
+-- (`v[i] ->> '$'` is what `payload::JSON -> 'owner' ->> 'slug'` was, a number spelt alike), and the
+-- lists go to the same from_json as before.
 records AS (
     SELECT
-        r.record_id, r.source, r.fetched_at, r.run_id, r.payload,
-        r.payload::JSON -> 'post' AS p,
-        r.payload::JSON -> 'owner' ->> 'slug' AS owner_slug,
-        r.payload::JSON -> 'owner' ->> 'name' AS owner_name
-    FROM raw AS r
+        r.record_id, r.source, r.fetched_at, r.run_id, r.payload, v,
+        v[1] ->> '$' AS owner_slug,
+        v[2] ->> '$' AS owner_name
+    FROM raw AS r, (SELECT json_extract(r.payload, [
+        '$.owner.slug', '$.owner.name', '$.post.data', '$.post.attachments', '$.post.title', '$.post.timestamp',
+        '$.post.tags'
+    ]) AS v)
     WHERE r.record_type = 'post'
 ),
 parts AS (
     SELECT
         *,
         coalesce(array_to_string(list_filter(
-            list_transform(from_json(p -> 'data', '[{"post": "VARCHAR"}]'), lambda d: d.post),
+            list_transform(from_json(v[3], '[{"post": "VARCHAR"}]'), lambda d: d.post),
             lambda t: t IS NOT NULL AND t <> ''
         ), chr(10) || chr(10)), '') AS own_text,
         -- the shared things: {url (NULL when it is none), name}. Some exports write a url without
         -- its scheme (a bare 'facebook.com' for a page or group share); it is the same link over https.
         flatten(coalesce(list_transform(
-            from_json(p -> 'attachments', '[{"data": [{"external_context": {"url": "VARCHAR", "name": "VARCHAR"}}]}]'),
+            from_json(v[4], '[{"data": [{"external_context": {"url": "VARCHAR", "name": "VARCHAR"}}]}]'),
             lambda a: list_filter(
                 list_transform(
                     list_filter(list_transform(coalesce(a.data, []), lambda d: d.external_context),
@@ -60,7 +65,7 @@ parts AS (
             )
         ), [])) AS contexts,
         nullif(trim(regexp_extract(
-            coalesce(p ->> 'title', ''),
+            coalesce(v[5] ->> '$', ''),
             ' shared (.+)[''’]s? (?:post|video|photo|photos|reel|live video|link|album|note|event|story|status)\.?$', 1
         )), '') AS shared_name
     FROM records
@@ -81,7 +86,7 @@ SELECT
     'facebook:' || record_id AS post_id,
     'facebook' AS platform,
     'facebook:' || owner_slug AS author_id,
-    to_timestamp(CAST(p ->> 'timestamp' AS BIGINT)) AS created_at,
+    to_timestamp(CAST(v[6] ->> '$' AS BIGINT)) AS created_at,
     own_text AS text,
     CAST(NULL AS VARCHAR) AS lang,
     CAST(NULL AS VARCHAR) AS url,
@@ -112,7 +117,7 @@ SELECT
     ) AS links,
     list_distinct(list_transform(
         list_filter(
-            coalesce(from_json(p -> 'tags', '[{"name": "VARCHAR"}]'), []),
+            coalesce(from_json(v[7], '[{"name": "VARCHAR"}]'), []),
             lambda t: trim(regexp_replace(lower(clean_text(coalesce(t.name, ''))), '[^\pL\pN]+', '-', 'g'), '-') <> ''
         ),
         lambda t: {
@@ -130,20 +135,21 @@ FROM shaped;
 -- The owner (detail 1: the export is theirs) and, as partial views (detail 0), the people whose
 -- posts they shared, known only by name.
 WITH
-records AS (
-    SELECT r.fetched_at, r.payload::JSON AS j FROM raw AS r WHERE r.record_type = 'post'
+records AS (   -- parsed once, as in `posts`
+    SELECT r.fetched_at, json_extract(r.payload, ['$.owner.slug', '$.owner.name', '$.post.title']) AS v
+    FROM raw AS r WHERE r.record_type = 'post'
 ),
 owners AS (
-    SELECT j -> 'owner' ->> 'slug' AS handle, j -> 'owner' ->> 'name' AS display_name, fetched_at, 1 AS detail
+    SELECT v[1] ->> '$' AS handle, v[2] ->> '$' AS display_name, fetched_at, 1 AS detail
     FROM records
 ),
 shared AS (
     SELECT
         nullif(trim(regexp_extract(
-            coalesce(j -> 'post' ->> 'title', ''),
+            coalesce(v[3] ->> '$', ''),
             ' shared (.+)[''’]s? (?:post|video|photo|photos|reel|live video|link|album|note|event|story|status)\.?$', 1
         )), '') AS display_name,
-        j -> 'owner' ->> 'name' AS owner_name,
+        v[2] ->> '$' AS owner_name,
         fetched_at
     FROM records
 ),

@@ -10,23 +10,28 @@
 -- published_at is the entry's publication date, else its last update.
 
 -- name: org_articles
+-- each payload parsed once: the values used below read by path (`v[i] ->> '$'` is what
+-- `j -> 'entry' ->> 'link'` was)
 WITH entries AS (
     SELECT
         r.source,
         r.fetched_at,
-        r.payload::JSON AS j
+        json_extract(r.payload, [
+            '$.group', '$.entry.link', '$.entry.id', '$.entry.title', '$.entry.published', '$.entry.updated',
+            '$.feed_url'
+        ]) AS v
     FROM raw AS r
     WHERE r.record_type = 'entry'
 )
 SELECT
-    j ->> 'group' AS group_id,
+    v[1] ->> '$' AS group_id,
     coalesce(
-        j -> 'entry' ->> 'link',
-        CASE WHEN regexp_matches(j -> 'entry' ->> 'id', '^(?i)https?://') THEN j -> 'entry' ->> 'id' END
+        v[2] ->> '$',
+        CASE WHEN regexp_matches(v[3] ->> '$', '^(?i)https?://') THEN v[3] ->> '$' END
     ) AS url,
-    j -> 'entry' ->> 'title' AS title,
-    coalesce(j -> 'entry' ->> 'published', j -> 'entry' ->> 'updated')::TIMESTAMPTZ AS published_at,
-    j ->> 'feed_url' AS feed_url,
+    v[4] ->> '$' AS title,
+    coalesce(v[5] ->> '$', v[6] ->> '$')::TIMESTAMPTZ AS published_at,
+    v[7] ->> '$' AS feed_url,
     source,
     fetched_at
 FROM entries

@@ -13,53 +13,61 @@
 -- whatever text a table gives a repost (an "RT @x: ..." copy) is the original author's.
 
 -- name: posts
+-- Each payload is parsed once: one json_extract reads the values used below, by path, into `v`
+-- (`v[i] ->> '$'` is what `j ->> 'post_id'` was, a number spelt alike), and the lists go to the
+-- same from_json as before.
 WITH rows AS (
-    SELECT r.source, r.fetched_at, r.run_id, r.payload, r.payload::JSON AS j
+    SELECT r.source, r.fetched_at, r.run_id, r.payload, json_extract(r.payload, [
+        '$.platform', '$.repost_of', '$.reply_to', '$.quote_of', '$.post_id', '$.author',
+        '$.created_at', '$.text', '$.lang', '$.url', '$.reply_to_author', '$.repost_of_author',
+        '$.quote_of_author', '$.link_title', '$.like_count', '$.repost_count', '$.reply_count',
+        '$.links', '$.mentions', '$.hashtags'
+    ]) AS v
     FROM raw AS r
     WHERE r.record_type = 'post'
 ),
 fields AS (
     SELECT
         *,
-        j ->> 'platform' AS label,
-        nullif(j ->> 'repost_of', '') IS NOT NULL AS is_repost,
-        nullif(j ->> 'reply_to', '') IS NOT NULL AS is_reply,
-        nullif(j ->> 'quote_of', '') IS NOT NULL AS is_quote
+        v[1] ->> '$' AS label,
+        nullif(v[2] ->> '$', '') IS NOT NULL AS is_repost,
+        nullif(v[3] ->> '$', '') IS NOT NULL AS is_reply,
+        nullif(v[4] ->> '$', '') IS NOT NULL AS is_quote
     FROM rows
 )
 SELECT
-    label || ':' || (j ->> 'post_id') AS post_id,
+    label || ':' || (v[5] ->> '$') AS post_id,
     label AS platform,
-    label || ':' || (j ->> 'author') AS author_id,
-    CAST(j ->> 'created_at' AS TIMESTAMPTZ) AS created_at,
-    CASE WHEN is_repost THEN '' ELSE coalesce(j ->> 'text', '') END AS text,
-    j ->> 'lang' AS lang,
-    j ->> 'url' AS url,
+    label || ':' || (v[6] ->> '$') AS author_id,
+    CAST(v[7] ->> '$' AS TIMESTAMPTZ) AS created_at,
+    CASE WHEN is_repost THEN '' ELSE coalesce(v[8] ->> '$', '') END AS text,
+    v[9] ->> '$' AS lang,
+    v[10] ->> '$' AS url,
     CASE WHEN is_repost THEN 'repost' WHEN is_reply THEN 'reply' WHEN is_quote THEN 'quote' ELSE 'post' END AS kind,
-    CASE WHEN is_reply THEN label || ':' || (j ->> 'reply_to') END AS reply_to_post_id,
-    CASE WHEN j ->> 'reply_to_author' IS NOT NULL THEN label || ':' || (j ->> 'reply_to_author') END
+    CASE WHEN is_reply THEN label || ':' || (v[3] ->> '$') END AS reply_to_post_id,
+    CASE WHEN v[11] ->> '$' IS NOT NULL THEN label || ':' || (v[11] ->> '$') END
         AS reply_to_author_id,
-    CASE WHEN is_repost THEN label || ':' || (j ->> 'repost_of') END AS repost_of_post_id,
-    CASE WHEN j ->> 'repost_of_author' IS NOT NULL THEN label || ':' || (j ->> 'repost_of_author') END
+    CASE WHEN is_repost THEN label || ':' || (v[2] ->> '$') END AS repost_of_post_id,
+    CASE WHEN v[12] ->> '$' IS NOT NULL THEN label || ':' || (v[12] ->> '$') END
         AS repost_of_author_id,
-    CASE WHEN is_quote THEN label || ':' || (j ->> 'quote_of') END AS quote_of_post_id,
-    CASE WHEN j ->> 'quote_of_author' IS NOT NULL THEN label || ':' || (j ->> 'quote_of_author') END
+    CASE WHEN is_quote THEN label || ':' || (v[4] ->> '$') END AS quote_of_post_id,
+    CASE WHEN v[13] ->> '$' IS NOT NULL THEN label || ':' || (v[13] ->> '$') END
         AS quote_of_author_id,
-    CASE WHEN NOT is_repost THEN j ->> 'link_title' END AS link_title,
-    TRY_CAST(j ->> 'like_count' AS BIGINT) AS like_count,
-    TRY_CAST(j ->> 'repost_count' AS BIGINT) AS repost_count,
-    TRY_CAST(j ->> 'reply_count' AS BIGINT) AS reply_count,
+    CASE WHEN NOT is_repost THEN v[14] ->> '$' END AS link_title,
+    TRY_CAST(v[15] ->> '$' AS BIGINT) AS like_count,
+    TRY_CAST(v[16] ->> '$' AS BIGINT) AS repost_count,
+    TRY_CAST(v[17] ->> '$' AS BIGINT) AS reply_count,
     source, fetched_at, run_id,
     md5(payload) AS version_rank_key,
     CASE WHEN is_repost THEN CAST([] AS VARCHAR[])
-        ELSE coalesce(from_json(j -> 'links', '["VARCHAR"]'), []) END AS links,
+        ELSE coalesce(from_json(v[18], '["VARCHAR"]'), []) END AS links,
     CASE WHEN is_repost THEN CAST([] AS STRUCT(account_id VARCHAR, handle VARCHAR)[])
         ELSE list_transform(
-            coalesce(from_json(j -> 'mentions', '["VARCHAR"]'), []),
+            coalesce(from_json(v[19], '["VARCHAR"]'), []),
             lambda m: {'account_id': label || ':' || m, 'handle': m}
         ) END AS mentions,
     CASE WHEN is_repost THEN CAST([] AS VARCHAR[])
-        ELSE coalesce(from_json(j -> 'hashtags', '["VARCHAR"]'), []) END AS hashtags
+        ELSE coalesce(from_json(v[20], '["VARCHAR"]'), []) END AS hashtags
 FROM fields;
 
 -- name: accounts
@@ -79,11 +87,14 @@ SELECT
 FROM (
     SELECT
         fetched_at,
-        payload::JSON ->> 'platform' AS label,
-        payload::JSON ->> 'author' AS author,
-        payload::JSON ->> 'author_name' AS author_name,
-        CAST(payload::JSON ->> 'created_at' AS TIMESTAMPTZ) AS created_at
-    FROM raw
-    WHERE record_type = 'post'
+        v[1] ->> '$' AS label,
+        v[2] ->> '$' AS author,
+        v[3] ->> '$' AS author_name,
+        CAST(v[4] ->> '$' AS TIMESTAMPTZ) AS created_at
+    FROM (   -- each payload parsed once, as in `posts`
+        SELECT fetched_at, json_extract(payload, ['$.platform', '$.author', '$.author_name', '$.created_at']) AS v
+        FROM raw
+        WHERE record_type = 'post'
+    )
 )
 GROUP BY label, author;

@@ -37,49 +37,61 @@
 --   message as display_name, handle lower(name) (from_id when the name is null: deleted accounts).
 
 -- name: posts
+-- Each payload is parsed once: one json_extract reads every value used below, by path, into the
+-- list `v`, and each is read from its own small JSON text: `v[i] ->> '$'` is what
+-- `j -> 'message' ->> 'id'` was (a string's text, a number spelt as `->>` spells it: a STRUCT from
+-- json_transform would spell 1e16 '1e+16'), `json_type(v[i])` the value's type, NULL when absent.
 WITH records AS (
-    SELECT source, fetched_at, run_id, md5(payload) AS version_rank_key, CAST(payload AS JSON) AS j
+    SELECT source, fetched_at, run_id, md5(payload) AS version_rank_key,
+           json_extract(payload, [
+               '$.chat.id', '$.chat.name', '$.chat.type',                                           -- 1-3
+               '$.message.id', '$.message.from_id', '$.message.from',                               -- 4-6
+               '$.message.date_unixtime', '$.message.date',                                         -- 7-8
+               '$.message.text_entities', '$.message.text',                                         -- 9-10
+               '$.message.reply_to_message_id', '$.message.reply_to_peer_id',                       -- 11-12
+               '$.message.forwarded_from', '$.message.reactions'                                    -- 13-14
+           ]) AS v
     FROM raw
     WHERE record_type = 'message'
 ),
 fields AS (
     SELECT
-        j -> 'chat' ->> 'id' AS chat_id,
-        j -> 'chat' ->> 'name' AS chat_name,
-        j -> 'chat' ->> 'type' AS chat_type,
-        j -> 'message' AS m,
-        j -> 'message' ->> 'id' AS msg_id,
+        v[1] ->> '$' AS chat_id,
+        v[2] ->> '$' AS chat_name,
+        v[3] ->> '$' AS chat_type,
+        v,
+        v[4] ->> '$' AS msg_id,
         CASE
-            WHEN json_type(j -> 'message' -> 'from_id') IN ('BIGINT', 'UBIGINT')
-                THEN 'user' || (j -> 'message' ->> 'from_id')
-            WHEN coalesce(j -> 'message' ->> 'from_id', '') <> '' THEN j -> 'message' ->> 'from_id'
-            WHEN j -> 'chat' ->> 'type' IN ('public_channel', 'private_channel')
-                THEN 'channel' || (j -> 'chat' ->> 'id')
+            WHEN json_type(v[5]) IN ('BIGINT', 'UBIGINT')
+                THEN 'user' || (v[5] ->> '$')
+            WHEN coalesce(v[5] ->> '$', '') <> '' THEN v[5] ->> '$'
+            WHEN v[3] ->> '$' IN ('public_channel', 'private_channel')
+                THEN 'channel' || (v[1] ->> '$')
         END AS from_key,
         CASE
-            WHEN json_type(j -> 'message' -> 'from_id') IS NULL
-                AND j -> 'chat' ->> 'type' IN ('public_channel', 'private_channel')
-                THEN coalesce(j -> 'message' ->> 'from', j -> 'chat' ->> 'name')
-            ELSE j -> 'message' ->> 'from'
+            WHEN json_type(v[5]) IS NULL
+                AND v[3] ->> '$' IN ('public_channel', 'private_channel')
+                THEN coalesce(v[6] ->> '$', v[2] ->> '$')
+            ELSE v[6] ->> '$'
         END AS from_name,
         coalesce(
-            to_timestamp(TRY_CAST(j -> 'message' ->> 'date_unixtime' AS BIGINT)),
-            timezone('UTC', TRY_CAST(j -> 'message' ->> 'date' AS TIMESTAMP))
+            to_timestamp(TRY_CAST(v[7] ->> '$' AS BIGINT)),
+            timezone('UTC', TRY_CAST(v[8] ->> '$' AS TIMESTAMP))
         ) AS created_at,
         CASE
-            WHEN json_type(j -> 'message' -> 'text_entities') = 'ARRAY' THEN
+            WHEN json_type(v[9]) = 'ARRAY' THEN
                 [{'type': e ->> 'type', 'text': coalesce(e ->> 'text', ''), 'href': e ->> 'href',
                   'user_id': e ->> 'user_id'}
-                 FOR e IN json_extract(j, '$.message.text_entities[*]')]
-            WHEN json_type(j -> 'message' -> 'text') = 'ARRAY' THEN
+                 FOR e IN json_extract(v[9], '$[*]')]
+            WHEN json_type(v[10]) = 'ARRAY' THEN
                 [CASE WHEN json_type(e) = 'VARCHAR'
                     THEN {'type': 'plain', 'text': json_extract_string(e, '$'), 'href': CAST(NULL AS VARCHAR),
                           'user_id': CAST(NULL AS VARCHAR)}
                     ELSE {'type': e ->> 'type', 'text': coalesce(e ->> 'text', ''), 'href': e ->> 'href',
                           'user_id': e ->> 'user_id'}
                  END
-                 FOR e IN json_extract(j, '$.message.text[*]')]
-            ELSE [{'type': 'plain', 'text': coalesce(j -> 'message' ->> 'text', ''), 'href': CAST(NULL AS VARCHAR),
+                 FOR e IN json_extract(v[10], '$[*]')]
+            ELSE [{'type': 'plain', 'text': coalesce(v[10] ->> '$', ''), 'href': CAST(NULL AS VARCHAR),
                    'user_id': CAST(NULL AS VARCHAR)}]
         END AS raw_entities,
         source, fetched_at, run_id, version_rank_key
@@ -117,9 +129,9 @@ names AS (      -- a display name that belongs to exactly one account, for forwa
 replies AS (
     SELECT
         *,
-        m ->> 'reply_to_message_id' AS parent_msg_id,
-        coalesce(nullif(regexp_extract(m ->> 'reply_to_peer_id', '(\d+)$', 1), ''), chat_id) AS parent_chat_id,
-        json_type(m -> 'forwarded_from') IS NOT NULL AS forwarded
+        v[11] ->> '$' AS parent_msg_id,
+        coalesce(nullif(regexp_extract(v[12] ->> '$', '(\d+)$', 1), ''), chat_id) AS parent_chat_id,
+        json_type(v[13]) IS NOT NULL AS forwarded
     FROM entities
 )
 SELECT
@@ -140,8 +152,8 @@ SELECT
     CAST(NULL AS VARCHAR) AS quote_of_post_id,
     CAST(NULL AS VARCHAR) AS quote_of_author_id,
     CAST(NULL AS VARCHAR) AS link_title,
-    CASE WHEN json_type(r.m -> 'reactions') = 'ARRAY'
-        THEN coalesce(list_sum([TRY_CAST(x ->> 'count' AS BIGINT) FOR x IN json_extract(r.m, '$.reactions[*]')]), 0)
+    CASE WHEN json_type(r.v[14]) = 'ARRAY'
+        THEN coalesce(list_sum([TRY_CAST(x ->> 'count' AS BIGINT) FOR x IN json_extract(r.v[14], '$[*]')]), 0)
     END AS like_count,
     CAST(NULL AS BIGINT) AS repost_count,
     CAST(NULL AS BIGINT) AS reply_count,
@@ -159,35 +171,39 @@ SELECT
                    IF e.type = 'hashtag' AND ltrim(e.text, '#') <> '']) AS hashtags
 FROM replies AS r
 LEFT JOIN authors AS parent ON parent.chat_id = r.parent_chat_id AND parent.msg_id = r.parent_msg_id
-LEFT JOIN names AS forwarded_author ON r.forwarded AND forwarded_author.name = r.m ->> 'forwarded_from'
+LEFT JOIN names AS forwarded_author ON r.forwarded AND forwarded_author.name = r.v[13] ->> '$'
 WHERE r.from_key IS NOT NULL AND r.created_at IS NOT NULL;
 
 -- name: accounts
+-- Parsed once, as in `posts` (the same paths: v[1] to v[8])
 WITH fields AS (
     SELECT
         fetched_at,
-        CAST(payload AS JSON) AS j
+        json_extract(payload, [
+            '$.chat.id', '$.chat.name', '$.chat.type', '$.message.id', '$.message.from_id', '$.message.from',
+            '$.message.date_unixtime', '$.message.date'
+        ]) AS v
     FROM raw
     WHERE record_type = 'message'
 ),
 authors AS (
     SELECT
         CASE
-            WHEN json_type(j -> 'message' -> 'from_id') IN ('BIGINT', 'UBIGINT')
-                THEN 'user' || (j -> 'message' ->> 'from_id')
-            WHEN coalesce(j -> 'message' ->> 'from_id', '') <> '' THEN j -> 'message' ->> 'from_id'
-            WHEN j -> 'chat' ->> 'type' IN ('public_channel', 'private_channel')
-                THEN 'channel' || (j -> 'chat' ->> 'id')
+            WHEN json_type(v[5]) IN ('BIGINT', 'UBIGINT')
+                THEN 'user' || (v[5] ->> '$')
+            WHEN coalesce(v[5] ->> '$', '') <> '' THEN v[5] ->> '$'
+            WHEN v[3] ->> '$' IN ('public_channel', 'private_channel')
+                THEN 'channel' || (v[1] ->> '$')
         END AS from_key,
         CASE
-            WHEN json_type(j -> 'message' -> 'from_id') IS NULL
-                AND j -> 'chat' ->> 'type' IN ('public_channel', 'private_channel')
-                THEN coalesce(j -> 'message' ->> 'from', j -> 'chat' ->> 'name')
-            ELSE j -> 'message' ->> 'from'
+            WHEN json_type(v[5]) IS NULL
+                AND v[3] ->> '$' IN ('public_channel', 'private_channel')
+                THEN coalesce(v[6] ->> '$', v[2] ->> '$')
+            ELSE v[6] ->> '$'
         END AS from_name,
         coalesce(
-            TRY_CAST(j -> 'message' ->> 'date_unixtime' AS BIGINT),
-            epoch(timezone('UTC', TRY_CAST(j -> 'message' ->> 'date' AS TIMESTAMP)))
+            TRY_CAST(v[7] ->> '$' AS BIGINT),
+            epoch(timezone('UTC', TRY_CAST(v[8] ->> '$' AS TIMESTAMP)))
         ) AS sent_at,
         fetched_at
     FROM fields

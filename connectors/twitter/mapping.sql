@@ -30,36 +30,60 @@
 --   (detail 1) as are the archive owner and account.js; mentions give partial ones (detail 0).
 
 -- name: posts
+-- Each payload is parsed once: one json_extract reads every value used below, by path, into the
+-- list `v` (one list of paths per record type), and each value is read from its own small JSON
+-- text: `v[i] ->> '$'` is what `j ->> path` was (a string's text, a number spelt as `->>` spells
+-- it; a STRUCT from json_transform would spell a numeric id of 1e16 '1e+16'), and the entity
+-- lists go to the same from_json as before. A v2 tweet's referenced tweets are each parsed once
+-- more, from their own JSON text, with the tweet's paths.
 WITH
 records AS (
-    SELECT record_type, source, fetched_at, run_id, md5(payload) AS version_rank_key, CAST(payload AS JSON) AS j
+    SELECT record_type, source, fetched_at, run_id, md5(payload) AS version_rank_key,
+           CASE record_type
+               WHEN 'account' THEN json_extract(payload, ['$.username', '$.accountId'])
+               WHEN 'archive_tweet' THEN json_extract(payload, [
+                   '$.account.username', '$.account.accountId', '$.tweet.id_str', '$.tweet.created_at',     -- 1-4
+                   '$.tweet.full_text', '$.tweet.text', '$.tweet.lang',                                     -- 5-7
+                   '$.tweet.in_reply_to_status_id_str', '$.tweet.in_reply_to_user_id_str',                 -- 8-9
+                   '$.tweet.favorite_count', '$.tweet.retweet_count', '$.tweet.entities.urls',              -- 10-12
+                   '$.tweet.entities.media', '$.tweet.entities.user_mentions', '$.tweet.entities.hashtags'  -- 13-15
+               ])
+               -- an API v2 tweet: the same paths as its referenced tweets' (v2_tweets)
+               ELSE json_extract(payload, [
+                   '$.id', '$.author_id', '$.author.username', '$.created_at',                          -- 1-4
+                   '$.note_tweet.text', '$.text', '$.lang', '$.in_reply_to_user_id',                    -- 5-8
+                   '$.public_metrics.like_count', '$.public_metrics.retweet_count',                     -- 9-10
+                   '$.public_metrics.reply_count', '$.referenced_tweets',                               -- 11-12
+                   '$.entities.urls', '$.entities.mentions', '$.entities.hashtags',                     -- 13-15
+                   '$.note_tweet.entities.urls', '$.note_tweet.entities.mentions',                      -- 16-17
+                   '$.note_tweet.entities.hashtags', '$.type', '$.author.id'                            -- 18-20
+               ])
+           END AS v
     FROM raw
     WHERE record_type IN ('archive_tweet', 'tweet', 'account')
 ),
 known_users AS (   -- (handle, numeric id) pairs seen anywhere in the data
-    SELECT account_handle(j ->> '$.username', NULL) AS handle, j ->> '$.accountId' AS id, fetched_at
+    SELECT account_handle(v[1] ->> '$', NULL) AS handle, v[2] ->> '$' AS id, fetched_at
     FROM records WHERE record_type = 'account'
     UNION ALL
-    SELECT account_handle(j ->> '$.account.username', NULL), j ->> '$.account.accountId', fetched_at
+    SELECT account_handle(v[1] ->> '$', NULL), v[2] ->> '$', fetched_at
     FROM records WHERE record_type = 'archive_tweet'
     UNION ALL
     SELECT account_handle(m.screen_name, NULL), m.id_str, r.fetched_at
     FROM records AS r,
-        unnest(coalesce(from_json(r.j -> '$.tweet.entities.user_mentions',
-                                  '[{"screen_name":"VARCHAR","id_str":"VARCHAR"}]'), [])) AS u(m)
+        unnest(coalesce(from_json(r.v[14], '[{"screen_name":"VARCHAR","id_str":"VARCHAR"}]'), [])) AS u(m)
     WHERE r.record_type = 'archive_tweet'
     UNION ALL
-    SELECT account_handle(j ->> '$.author.username', NULL), j ->> '$.author.id', fetched_at FROM records WHERE record_type = 'tweet'
+    SELECT account_handle(v[3] ->> '$', NULL), v[20] ->> '$', fetched_at FROM records WHERE record_type = 'tweet'
     UNION ALL
     SELECT account_handle(m.username, NULL), m.id, r.fetched_at
     FROM records AS r,
-        unnest(coalesce(from_json(r.j -> '$.entities.mentions', '[{"username":"VARCHAR","id":"VARCHAR"}]'), [])) AS u(m)
+        unnest(coalesce(from_json(r.v[14], '[{"username":"VARCHAR","id":"VARCHAR"}]'), [])) AS u(m)
     WHERE r.record_type = 'tweet'
     UNION ALL
     SELECT account_handle(x.author.username, NULL), x.author.id, r.fetched_at
     FROM records AS r,
-        unnest(coalesce(from_json(r.j -> '$.referenced_tweets',
-                                  '[{"author":{"username":"VARCHAR","id":"VARCHAR"}}]'), [])) AS u(x)
+        unnest(coalesce(from_json(r.v[12], '[{"author":{"username":"VARCHAR","id":"VARCHAR"}}]'), [])) AS u(x)
     WHERE r.record_type = 'tweet'
 ),
 user_ids AS (
@@ -71,16 +95,13 @@ user_ids AS (
 -- ---- the archive, in the unified shape ----
 archive AS (
     SELECT
-        source, fetched_at, run_id, version_rank_key,
-        j -> '$.tweet' AS t,
-        coalesce(nullif(j ->> '$.account.accountId', ''), account_handle(j ->> '$.account.username', NULL)) AS owner_id,
-        account_handle(j ->> '$.account.username', NULL) AS owner_handle,
-        coalesce(from_json(j -> '$.tweet.entities.urls', '[{"url":"VARCHAR","expanded_url":"VARCHAR"}]'), [])
-            AS urls,
-        coalesce(from_json(j -> '$.tweet.entities.media', '[{"url":"VARCHAR"}]'), []) AS media,
-        coalesce(from_json(j -> '$.tweet.entities.user_mentions', '[{"screen_name":"VARCHAR","id_str":"VARCHAR"}]'),
-                 []) AS user_mentions,
-        coalesce(from_json(j -> '$.tweet.entities.hashtags', '[{"text":"VARCHAR"}]'), []) AS tags
+        source, fetched_at, run_id, version_rank_key, v,
+        coalesce(nullif(v[2] ->> '$', ''), account_handle(v[1] ->> '$', NULL)) AS owner_id,
+        account_handle(v[1] ->> '$', NULL) AS owner_handle,
+        coalesce(from_json(v[12], '[{"url":"VARCHAR","expanded_url":"VARCHAR"}]'), []) AS urls,
+        coalesce(from_json(v[13], '[{"url":"VARCHAR"}]'), []) AS media,
+        coalesce(from_json(v[14], '[{"screen_name":"VARCHAR","id_str":"VARCHAR"}]'), []) AS user_mentions,
+        coalesce(from_json(v[15], '[{"text":"VARCHAR"}]'), []) AS tags
     FROM records
     WHERE record_type = 'archive_tweet'
 ),
@@ -92,25 +113,25 @@ archive_quotes AS (
                 '^https?://(?:www\.|mobile\.|m\.)?(?:twitter|x)\.com/(?:#!/)?(?:i/web/|[A-Za-z0-9_]{1,15}/)status(?:es)?/[0-9]+'))[1].expanded_url,
             '^https?://(?:www\.|mobile\.|m\.)?(?:twitter|x)\.com/(?:#!/)?(?:i/web/|([A-Za-z0-9_]{1,15})/)status(?:es)?/([0-9]+)',
             ['handle', 'id']) AS quote_link,
-        lower(regexp_extract(coalesce(t ->> '$.full_text', t ->> '$.text'), '^RT @([A-Za-z0-9_]{1,15}):', 1)) AS rt_handle
+        lower(regexp_extract(coalesce(v[5] ->> '$', v[6] ->> '$'), '^RT @([A-Za-z0-9_]{1,15}):', 1)) AS rt_handle
     FROM archive
 ),
 archive_unified AS (
     SELECT
         source, fetched_at, run_id, version_rank_key,
-        t ->> '$.id_str' AS id,
+        v[3] ->> '$' AS id,
         owner_id AS author_id,
         owner_handle AS author_handle,
-        try_strptime(t ->> '$.created_at', '%a %b %d %H:%M:%S %z %Y') AS created_at,
-        coalesce(t ->> '$.full_text', t ->> '$.text') AS raw_text,
-        t ->> '$.lang' AS lang,
+        try_strptime(v[4] ->> '$', '%a %b %d %H:%M:%S %z %Y') AS created_at,
+        coalesce(v[5] ->> '$', v[6] ->> '$') AS raw_text,
+        v[7] ->> '$' AS lang,
         [{'url': u.url, 'target': u.expanded_url, 'title': CAST(NULL AS VARCHAR), 'is_media': false} FOR u IN urls]
             || [{'url': m.url, 'target': CAST(NULL AS VARCHAR), 'title': CAST(NULL AS VARCHAR), 'is_media': true}
                 FOR m IN media] AS url_entities,
         [{'handle': account_handle(m.screen_name, NULL), 'id': m.id_str} FOR m IN user_mentions] AS mention_list,
         [h.text FOR h IN tags] AS tag_list,
-        nullif(t ->> '$.in_reply_to_status_id_str', '') AS reply_to_id,
-        nullif(t ->> '$.in_reply_to_user_id_str', '') AS reply_to_user_id,
+        nullif(v[8] ->> '$', '') AS reply_to_id,
+        nullif(v[9] ->> '$', '') AS reply_to_user_id,
         rt_handle <> '' AS is_repost,
         CAST(NULL AS VARCHAR) AS rt_id,
         list_filter(user_mentions, lambda m: account_handle(m.screen_name, NULL) = rt_handle)[1].id_str AS rt_author_id,
@@ -118,62 +139,72 @@ archive_unified AS (
         nullif(quote_link.id, '') AS quote_id,
         CAST(NULL AS VARCHAR) AS quote_author_id,
         nullif(lower(quote_link.handle), '') AS quote_handle,
-        TRY_CAST(t ->> '$.favorite_count' AS BIGINT) AS like_count,
-        TRY_CAST(t ->> '$.retweet_count' AS BIGINT) AS repost_count,
+        TRY_CAST(v[10] ->> '$' AS BIGINT) AS like_count,
+        TRY_CAST(v[11] ->> '$' AS BIGINT) AS repost_count,
         CAST(NULL AS BIGINT) AS reply_count
     FROM archive_quotes
 ),
 -- ---- twarc2 / API v2, in the unified shape ----
 v2_records AS (
-    SELECT source, fetched_at, run_id, version_rank_key, j AS t FROM records WHERE record_type = 'tweet'
+    SELECT source, fetched_at, run_id, version_rank_key, v FROM records WHERE record_type = 'tweet'
 ),
 v2_tweets AS (     -- each record's tweet, plus the retweeted and quoted tweets included in it
     SELECT * FROM v2_records
     UNION ALL
-    SELECT r.source, r.fetched_at, r.run_id, r.version_rank_key, ref
-    FROM v2_records AS r, unnest(json_extract(r.t, '$.referenced_tweets[*]')) AS u(ref)
-    WHERE ref ->> '$.type' IN ('retweeted', 'quoted')
-      AND ref ->> '$.text' IS NOT NULL AND ref ->> '$.author_id' IS NOT NULL AND ref ->> '$.created_at' IS NOT NULL
+    SELECT * FROM (
+        SELECT r.source, r.fetched_at, r.run_id, r.version_rank_key,
+            json_extract(ref, [
+                '$.id', '$.author_id', '$.author.username', '$.created_at',                          -- 1-4
+                '$.note_tweet.text', '$.text', '$.lang', '$.in_reply_to_user_id',                    -- 5-8
+                '$.public_metrics.like_count', '$.public_metrics.retweet_count',                     -- 9-10
+                '$.public_metrics.reply_count', '$.referenced_tweets',                               -- 11-12
+                '$.entities.urls', '$.entities.mentions', '$.entities.hashtags',                     -- 13-15
+                '$.note_tweet.entities.urls', '$.note_tweet.entities.mentions',                      -- 16-17
+                '$.note_tweet.entities.hashtags', '$.type', '$.author.id'                            -- 18-20
+            ]) AS v
+        FROM v2_records AS r, unnest(json_extract(r.v[12], '$[*]')) AS u(ref)
+    )
+    WHERE v[19] ->> '$' IN ('retweeted', 'quoted')
+      AND v[6] ->> '$' IS NOT NULL AND v[2] ->> '$' IS NOT NULL AND v[4] ->> '$' IS NOT NULL
 ),
 v2_fields AS (
     SELECT
         *,
-        t ->> '$.note_tweet.text' IS NOT NULL AS is_note,
-        CASE WHEN t ->> '$.note_tweet.text' IS NOT NULL THEN t -> '$.note_tweet.entities' ELSE t -> '$.entities' END
-            AS ents,
-        coalesce(from_json(t -> '$.referenced_tweets', '[{"type":"VARCHAR","id":"VARCHAR","author_id":"VARCHAR"}]'), [])
-            AS refs
+        v[5] ->> '$' IS NOT NULL AS is_note,
+        coalesce(from_json(v[12], '[{"type":"VARCHAR","id":"VARCHAR","author_id":"VARCHAR"}]'), []) AS refs
     FROM v2_tweets
 ),
 v2_parts AS (
     SELECT
         *,
-        coalesce(from_json(ents -> '$.urls',
+        -- the long text's entities when it has one, else the tweet's
+        coalesce(from_json(CASE WHEN is_note THEN v[16] ELSE v[13] END,
             '[{"url":"VARCHAR","expanded_url":"VARCHAR","unwound_url":"VARCHAR","title":"VARCHAR","media_key":"VARCHAR"}]'),
             []) AS urls,
-        coalesce(from_json(ents -> '$.mentions', '[{"username":"VARCHAR","id":"VARCHAR"}]'), []) AS mentions,
-        coalesce(from_json(ents -> '$.hashtags', '[{"tag":"VARCHAR"}]'), []) AS tags,
+        coalesce(from_json(CASE WHEN is_note THEN v[17] ELSE v[14] END, '[{"username":"VARCHAR","id":"VARCHAR"}]'), [])
+            AS mentions,
+        coalesce(from_json(CASE WHEN is_note THEN v[18] ELSE v[15] END, '[{"tag":"VARCHAR"}]'), []) AS tags,
         list_filter(refs, lambda r: r.type = 'retweeted')[1] AS rt,
         list_filter(refs, lambda r: r.type = 'quoted')[1] AS qt,
         list_filter(refs, lambda r: r.type = 'replied_to')[1] AS rp,
-        lower(regexp_extract(t ->> '$.text', '^RT @([A-Za-z0-9_]{1,15}):', 1)) AS rt_text_handle
+        lower(regexp_extract(v[6] ->> '$', '^RT @([A-Za-z0-9_]{1,15}):', 1)) AS rt_text_handle
     FROM v2_fields
 ),
 v2_unified AS (
     SELECT
         source, fetched_at, run_id, version_rank_key,
-        t ->> '$.id' AS id,
-        t ->> '$.author_id' AS author_id,
-        account_handle(t ->> '$.author.username', NULL) AS author_handle,
-        TRY_CAST(t ->> '$.created_at' AS TIMESTAMPTZ) AS created_at,
-        CASE WHEN is_note THEN t ->> '$.note_tweet.text' ELSE t ->> '$.text' END AS raw_text,
-        t ->> '$.lang' AS lang,
+        v[1] ->> '$' AS id,
+        v[2] ->> '$' AS author_id,
+        account_handle(v[3] ->> '$', NULL) AS author_handle,
+        TRY_CAST(v[4] ->> '$' AS TIMESTAMPTZ) AS created_at,
+        CASE WHEN is_note THEN v[5] ->> '$' ELSE v[6] ->> '$' END AS raw_text,
+        v[7] ->> '$' AS lang,
         [{'url': u.url, 'target': coalesce(u.unwound_url, u.expanded_url), 'title': u.title,
           'is_media': u.media_key IS NOT NULL} FOR u IN urls] AS url_entities,
         [{'handle': account_handle(m.username, NULL), 'id': m.id} FOR m IN mentions] AS mention_list,
         [h.tag FOR h IN tags] AS tag_list,
         rp.id AS reply_to_id,
-        t ->> '$.in_reply_to_user_id' AS reply_to_user_id,
+        v[8] ->> '$' AS reply_to_user_id,
         rt.id IS NOT NULL AS is_repost,
         rt.id AS rt_id,
         coalesce(rt.author_id, list_filter(mentions, lambda m: account_handle(m.username, NULL) = rt_text_handle)[1].id)
@@ -186,9 +217,9 @@ v2_unified AS (
                         lambda x: regexp_matches(coalesce(x, ''), '/status(?:es)?/' || qt.id || '(?:[^0-9]|$)'))[1],
             '^https?://(?:www\.|mobile\.|m\.)?(?:twitter|x)\.com/(?:#!/)?(?:i/web/|([A-Za-z0-9_]{1,15})/)status', 1)),
             '') AS quote_handle,
-        TRY_CAST(t ->> '$.public_metrics.like_count' AS BIGINT) AS like_count,
-        TRY_CAST(t ->> '$.public_metrics.retweet_count' AS BIGINT) AS repost_count,
-        TRY_CAST(t ->> '$.public_metrics.reply_count' AS BIGINT) AS reply_count
+        TRY_CAST(v[9] ->> '$' AS BIGINT) AS like_count,
+        TRY_CAST(v[10] ->> '$' AS BIGINT) AS repost_count,
+        TRY_CAST(v[11] ->> '$' AS BIGINT) AS reply_count
     FROM v2_parts
 ),
 unified AS (
@@ -263,67 +294,90 @@ SELECT
 FROM resolved AS r;
 
 -- name: accounts
+-- Parsed once, as in `posts`: `v` holds an owner's four fields (account.js, or an archive tweet's
+-- `account`) and the archive's mentions, or a v2 tweet's author and in_reply_to_user (seven
+-- fields each, `u` below), referenced tweets and mentions; each referenced tweet's author is read
+-- from the tweet's own JSON text.
 WITH
 records AS (
-    SELECT record_type, fetched_at, CAST(payload AS JSON) AS j
+    SELECT record_type, fetched_at,
+           CASE record_type
+               WHEN 'account' THEN json_extract(payload, [
+                   '$.accountId', '$.username', '$.accountDisplayName', '$.createdAt'
+               ])
+               WHEN 'archive_tweet' THEN json_extract(payload, [
+                   '$.account.accountId', '$.account.username', '$.account.accountDisplayName', '$.account.createdAt',
+                   '$.tweet.entities.user_mentions'
+               ])
+               ELSE json_extract(payload, [
+                   '$.author.id', '$.author.username', '$.author.name', '$.author.description',                -- 1-4
+                   '$.author.public_metrics.followers_count', '$.author.public_metrics.following_count',       -- 5-6
+                   '$.author.created_at',                                                                      -- 7
+                   '$.in_reply_to_user.id', '$.in_reply_to_user.username', '$.in_reply_to_user.name',          -- 8-10
+                   '$.in_reply_to_user.description', '$.in_reply_to_user.public_metrics.followers_count',      -- 11-12
+                   '$.in_reply_to_user.public_metrics.following_count', '$.in_reply_to_user.created_at',       -- 13-14
+                   '$.referenced_tweets', '$.entities.mentions'                                                -- 15-16
+               ])
+           END AS v
     FROM raw
     WHERE record_type IN ('archive_tweet', 'tweet', 'account')
 ),
 owners AS (        -- account.js and the owner embedded in each archive tweet
-    SELECT j AS a, fetched_at FROM records WHERE record_type = 'account'
-    UNION ALL
-    SELECT j -> '$.account', fetched_at FROM records WHERE record_type = 'archive_tweet'
+    SELECT v, fetched_at FROM records WHERE record_type IN ('account', 'archive_tweet')
 ),
 archive_mentions AS (
     SELECT m.id_str AS id, account_handle(m.screen_name, NULL) AS handle, m.name AS name, r.fetched_at
     FROM records AS r,
-        unnest(coalesce(from_json(r.j -> '$.tweet.entities.user_mentions',
-                                  '[{"screen_name":"VARCHAR","id_str":"VARCHAR","name":"VARCHAR"}]'), [])) AS u(m)
+        unnest(coalesce(from_json(r.v[5], '[{"screen_name":"VARCHAR","id_str":"VARCHAR","name":"VARCHAR"}]'), []))
+            AS u(m)
     WHERE r.record_type = 'archive_tweet'
 ),
 v2_users AS (      -- full user objects from includes.users, as twarc inlines them
-    SELECT j -> '$.author' AS u, fetched_at FROM records WHERE record_type = 'tweet'
+    SELECT v[1:7] AS u, fetched_at FROM records WHERE record_type = 'tweet'
     UNION ALL
-    SELECT j -> '$.in_reply_to_user', fetched_at FROM records WHERE record_type = 'tweet'
+    SELECT v[8:14], fetched_at FROM records WHERE record_type = 'tweet'
     UNION ALL
-    SELECT x -> '$.author', r.fetched_at
-    FROM records AS r, unnest(json_extract(r.j, '$.referenced_tweets[*]')) AS t(x)
+    SELECT json_extract(x, [
+        '$.author.id', '$.author.username', '$.author.name', '$.author.description',
+        '$.author.public_metrics.followers_count', '$.author.public_metrics.following_count', '$.author.created_at'
+    ]), r.fetched_at
+    FROM records AS r, unnest(json_extract(r.v[15], '$[*]')) AS t(x)
     WHERE r.record_type = 'tweet'
 ),
 v2_mentions AS (
     SELECT m.id AS id, account_handle(m.username, NULL) AS handle, m.name AS name, r.fetched_at
     FROM records AS r,
-        unnest(coalesce(from_json(r.j -> '$.entities.mentions', '[{"username":"VARCHAR","id":"VARCHAR","name":"VARCHAR"}]'),
+        unnest(coalesce(from_json(r.v[16], '[{"username":"VARCHAR","id":"VARCHAR","name":"VARCHAR"}]'),
                         [])) AS t(m)
     WHERE r.record_type = 'tweet'
 )
 SELECT
-    'twitter:' || coalesce(nullif(a ->> '$.accountId', ''), account_handle(a ->> '$.username', NULL)) AS account_id,
+    'twitter:' || coalesce(nullif(v[1] ->> '$', ''), account_handle(v[2] ->> '$', NULL)) AS account_id,
     'twitter' AS platform,
-    account_handle(a ->> '$.username', NULL) AS handle,
-    a ->> '$.accountDisplayName' AS display_name,
+    account_handle(v[2] ->> '$', NULL) AS handle,
+    v[3] ->> '$' AS display_name,
     CAST(NULL AS VARCHAR) AS bio,
     CAST(NULL AS BIGINT) AS followers,
     CAST(NULL AS BIGINT) AS following,
-    TRY_CAST(a ->> '$.createdAt' AS TIMESTAMPTZ) AS created_at,
+    TRY_CAST(v[4] ->> '$' AS TIMESTAMPTZ) AS created_at,
     fetched_at,
     1 AS detail
 FROM owners
-WHERE coalesce(a ->> '$.accountId', a ->> '$.username', '') <> ''
+WHERE coalesce(v[1] ->> '$', v[2] ->> '$', '') <> ''
 UNION ALL
 SELECT
-    'twitter:' || (u ->> '$.id'),
+    'twitter:' || (u[1] ->> '$'),
     'twitter',
-    account_handle(u ->> '$.username', NULL),
-    u ->> '$.name',
-    u ->> '$.description',
-    TRY_CAST(u ->> '$.public_metrics.followers_count' AS BIGINT),
-    TRY_CAST(u ->> '$.public_metrics.following_count' AS BIGINT),
-    TRY_CAST(u ->> '$.created_at' AS TIMESTAMPTZ),
+    account_handle(u[2] ->> '$', NULL),
+    u[3] ->> '$',
+    u[4] ->> '$',
+    TRY_CAST(u[5] ->> '$' AS BIGINT),
+    TRY_CAST(u[6] ->> '$' AS BIGINT),
+    TRY_CAST(u[7] ->> '$' AS TIMESTAMPTZ),
     fetched_at,
     1
 FROM v2_users
-WHERE regexp_full_match(coalesce(u ->> '$.id', ''), '[0-9]+') AND coalesce(u ->> '$.username', '') <> ''
+WHERE regexp_full_match(coalesce(u[1] ->> '$', ''), '[0-9]+') AND coalesce(u[2] ->> '$', '') <> ''
 UNION ALL
 SELECT
     'twitter:' || id, 'twitter', handle, name, CAST(NULL AS VARCHAR), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT),
