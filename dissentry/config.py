@@ -269,7 +269,12 @@ class Source(_Strict):
         return bool(self.files) and not (self.accounts or self.hashtags or self.query)
 
 
-_BUILTIN_CLASSIFIERS = ("auto", "vader_rules", "trained")
+BUILTIN_CLASSIFIERS: tuple[str, ...] = ("vader_rules", "trained")
+"""The one registry of the stance classifiers dissentry ships, by the name settings.stance.classifier
+takes. It lives here, in the core layer, so that validation needs no import of transforms;
+transforms/stance.py registers one class under each name and refuses to import if they differ."""
+AUTO_CLASSIFIER = "auto"  # not a classifier: picks `trained` or `vader_rules` by the number of labels
+_CLASSIFIER_CHOICES = (AUTO_CLASSIFIER, *BUILTIN_CLASSIFIERS)
 _PLUGIN_CLASSIFIER = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
 
 
@@ -309,10 +314,10 @@ class StanceSettings(_Strict):
     @classmethod
     def _known_classifier(cls, value: str) -> str:
         value = value.strip()
-        if value in _BUILTIN_CLASSIFIERS or _PLUGIN_CLASSIFIER.match(value):
+        if value in _CLASSIFIER_CHOICES or _PLUGIN_CLASSIFIER.match(value):
             return value
         raise ValueError(
-            f"unknown stance classifier {value!r}: use one of {', '.join(_BUILTIN_CLASSIFIERS)} "
+            f"unknown stance classifier {value!r}: use one of {', '.join(_CLASSIFIER_CHOICES)} "
             "or 'package.module:ClassName' for your own class"
         )
 

@@ -704,9 +704,10 @@ def _transform(config: Config, lake: Lake, progress: bool) -> dict[str, int]:
 
     A kill at any point before the swap leaves the old file and the old mart copies as they were
     (the half-built file is swept by the next transform); the copies are staged while the file is
-    built and renamed into place right after it, from the file they were exported from."""
-    from transforms.config_tables import load_config_tables
-    from transforms.runner import MART_NAMES, run_models
+    built and renamed into place right after it, from the file they were exported from. The marts
+    are the models under transforms/marts/ (`mart_names()`), so a new mart file is exported too."""
+    from transforms.runner import mart_names, run_models
+    from warehouse.sql import quote_identifier
 
     final = lake.duckdb_path
     sweep_building_files(final)  # under the build lock: whatever is there, a killed transform left
@@ -718,8 +719,7 @@ def _transform(config: Config, lake: Lake, progress: bool) -> dict[str, int]:
             resources.apply(con, spill_dir=None, lake=lake)  # DuckDB spills beside the file it builds
             try:
                 mart_copies.enter_context(build_progress.watching(con))  # heartbeats tell a long model's share
-                create_lake_views(con, lake)
-                load_config_tables(con, config)
+                create_lake_views(con, lake)  # the cfg_ tables: run_models loads them, once
                 with _progress(progress) as bar:
                     task = bar.add_task("transform", total=None) if bar else None
 
@@ -730,9 +730,10 @@ def _transform(config: Config, lake: Lake, progress: bool) -> dict[str, int]:
                             build_progress.report("transform", None, name, rows)
 
                     tables = run_models(con, config, on_model=on_model)
-                for mart in MART_NAMES:
+                for mart in mart_names():
                     staged = mart_copies.enter_context(lake.staged(lake.mart_path(mart)))
-                    pq.write_table(con.sql(f'SELECT * FROM "{mart}"').to_arrow_table(), staged, compression="zstd")
+                    table = con.sql(f"SELECT * FROM {quote_identifier(mart)}").to_arrow_table()
+                    pq.write_table(table, staged, compression="zstd")
                 con.execute("CHECKPOINT")
             finally:
                 con.close()

@@ -42,7 +42,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from dissentry.config import StanceSettings
+from dissentry.config import AUTO_CLASSIFIER, BUILTIN_CLASSIFIERS, StanceSettings
 from dissentry.terms import clean_term, is_word_char, python_pattern
 
 LABELS = ("critical", "supportive", "neutral")
@@ -555,10 +555,21 @@ def cross_fit_predict(
 
 # ---- choosing a classifier -----------------------------------------------------------------------
 
-BUILTIN: dict[str, type[VaderRulesClassifier] | type[TrainedStanceClassifier]] = {
-    "vader_rules": VaderRulesClassifier,
-    "trained": TrainedStanceClassifier,
-}
+BuiltinClassifier = type[VaderRulesClassifier] | type[TrainedStanceClassifier]
+
+
+def _register(*classes: BuiltinClassifier) -> dict[str, BuiltinClassifier]:
+    """The class of each name in dissentry.config.BUILTIN_CLASSIFIERS (the one list of names, which
+    config validates against), in its order; a class without a name there, or a name without a
+    class, stops the import rather than letting config accept a name nothing builds."""
+    by_name = {cls.name: cls for cls in classes}
+    if sorted(by_name) != sorted(BUILTIN_CLASSIFIERS) or len(by_name) != len(classes):
+        raise ImportError(f"stance classifiers {sorted(by_name)} do not match dissentry.config.BUILTIN_CLASSIFIERS "
+                          f"{sorted(BUILTIN_CLASSIFIERS)}")
+    return {name: by_name[name] for name in BUILTIN_CLASSIFIERS}
+
+
+BUILTIN = _register(VaderRulesClassifier, TrainedStanceClassifier)
 
 
 def is_trainable(classifier: object) -> bool:
@@ -568,7 +579,7 @@ def is_trainable(classifier: object) -> bool:
 
 def resolve_classifier_name(settings: StanceSettings, n_labels: int) -> str:
     """'auto' -> 'trained' once `min_training_labels` labels exist, else 'vader_rules'."""
-    if settings.classifier == "auto":
+    if settings.classifier == AUTO_CLASSIFIER:
         return "trained" if n_labels >= settings.min_training_labels else "vader_rules"
     return settings.classifier
 
@@ -627,5 +638,5 @@ def make_classifier(settings: StanceSettings, *, n_labels: int = 0) -> StanceCla
         return BUILTIN[name](settings)
     if ":" in name:
         return load_plugin(name, settings)
-    known = ", ".join(["auto", *BUILTIN, "'package.module:ClassName'"])
+    known = ", ".join([AUTO_CLASSIFIER, *BUILTIN, "'package.module:ClassName'"])
     raise ValueError(f"settings.stance.classifier = {name!r}: unknown (known: {known})")

@@ -115,7 +115,7 @@ def test_reference_stance_in_small_batches_matches_one_pass(
     hand_con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(reference_stance, "BATCH_SIZE", 2)
-    table = reference_stance.build(hand_con, hd.CONFIG)
+    table = reference_stance.build(hand_con, hd.CONFIG).read_all()  # the model streams: read it whole here
     batched = sorted(zip(*(table.column(c).to_pylist() for c in ("post_id", "group_id", "stance")), strict=True))
     stored = [
         (r["post_id"], r["group_id"], r["stance"])
@@ -126,7 +126,7 @@ def test_reference_stance_in_small_batches_matches_one_pass(
 
 
 def test_a_pluggable_classifier_is_recorded_on_every_row(hand_con: duckdb.DuckDBPyConnection) -> None:
-    table = reference_stance.build(hand_con, hd.CONFIG, classifier=ShoutingClassifier())
+    table = reference_stance.build(hand_con, hd.CONFIG, classifier=ShoutingClassifier()).read_all()
     data = table.to_pydict()
     assert set(data["classifier"]) == {"shouting"} and set(data["classifier_version"]) == {"0.1"}
     assert set(data["compound"]) == {None}  # no explanation from this classifier
@@ -143,3 +143,34 @@ def test_the_targets_own_name_carries_no_valence(vader: VaderRulesClassifier) ->
     judgement = vader.judge_one(text, ["Centre Party"])
     assert judgement.label == "neutral" and judgement.compound == 0.0
     assert vader.judge_one("Centre Party is doing great work, proud of them!", ["Centre Party"]).label == "supportive"
+
+
+# ---- one registry of classifiers (issue 14 §3) ---------------------------------------------------------
+def test_config_accepts_exactly_the_classifiers_stance_builds() -> None:
+    """dissentry.config.BUILTIN_CLASSIFIERS is the one list of names: config validates against it
+    without importing transforms, and stance registers one class under each name, in its order."""
+    from pydantic import ValidationError
+
+    from dissentry.config import BUILTIN_CLASSIFIERS
+    from transforms.stance import BUILTIN
+
+    assert tuple(BUILTIN) == BUILTIN_CLASSIFIERS == ("vader_rules", "trained")
+    for name in ("auto", *BUILTIN_CLASSIFIERS):
+        settings = StanceSettings(classifier=name)
+        assert make_classifier(settings, n_labels=1000).name == ("trained" if name == "auto" else name)
+    with pytest.raises(ValidationError, match="use one of auto, vader_rules, trained"):
+        StanceSettings(classifier="bert")
+
+
+def test_a_class_without_a_name_in_the_registry_stops_the_import() -> None:
+    from transforms.stance import TrainedStanceClassifier, _register
+
+    class Unlisted(VaderRulesClassifier):
+        name = "unlisted"
+
+    assert _register(VaderRulesClassifier, TrainedStanceClassifier) == {
+        "vader_rules": VaderRulesClassifier, "trained": TrainedStanceClassifier}
+    with pytest.raises(ImportError, match=r"do not match dissentry\.config\.BUILTIN_CLASSIFIERS"):
+        _register(VaderRulesClassifier, TrainedStanceClassifier, Unlisted)  # type: ignore[arg-type]
+    with pytest.raises(ImportError, match="do not match"):
+        _register(VaderRulesClassifier)

@@ -33,6 +33,8 @@ import pyarrow as pa
 from dissentry.config import Config
 from transforms.estimation import MIN_LABELS, Estimate, PairedCounts, corrected_proportion, difference, pooled
 
+DEPENDS_ON = ("reference_stance", "int_post_buckets", "int_periods", "cfg_groups")
+
 SCHEMA = pa.schema(
     [
         ("group_id", pa.string()),

@@ -19,6 +19,8 @@ import pyarrow as pa
 from dissentry.config import Config
 from transforms.evaluation import agreement
 
+DEPENDS_ON = ("stg_labels",)
+
 SCHEMA = pa.schema(
     [
         ("annotator_a", pa.string()),

@@ -45,6 +45,7 @@ from transforms.stance import (
 )
 from warehouse.lake import Lake
 
+DEPENDS_ON = ("org_references", "stg_posts", "int_stance_labels", "cfg_group_terms")
 BATCH_SIZE = 5000
 MODEL_FOLDER = ("models", "stance")
 
@@ -197,6 +198,9 @@ def _batches(
         )
 
 
-def build(con: duckdb.DuckDBPyConnection, config: Config, classifier: StanceClassifier | None = None) -> pa.Table:
+def build(
+    con: duckdb.DuckDBPyConnection, config: Config, classifier: StanceClassifier | None = None
+) -> pa.RecordBatchReader:
+    """The classifier is chosen (and fitted) now; the references are labelled as the reader is read."""
     classifier, cross_fitted = prepare_classifier(con, config, classifier)
-    return pa.Table.from_batches(list(_batches(con, classifier, cross_fitted)), schema=SCHEMA)
+    return pa.RecordBatchReader.from_batches(SCHEMA, _batches(con, classifier, cross_fitted))

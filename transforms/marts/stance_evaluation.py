@@ -27,8 +27,9 @@ import pyarrow as pa
 from dissentry.config import Config
 from transforms.evaluation import classification_scores
 from transforms.marts.reference_stance import targets_by_group
-from transforms.stance import cross_fit_predict, is_trainable, make_classifier
+from transforms.stance import BUILTIN, cross_fit_predict, is_trainable, make_classifier
 
+DEPENDS_ON = ("reference_stance", "stg_posts", "cfg_group_terms")
 MIN_LABELS_TO_FIT = 20  # fewer labels than this fit no baseline model worth grading
 
 SCHEMA = pa.schema(
@@ -93,7 +94,7 @@ def build(con: duckdb.DuckDBPyConnection, config: Config) -> pa.Table:
     settings = config.settings.stance
     by_group = targets_by_group(con)
     targets = [by_group.get(g, []) for g in groups]
-    for baseline in ("vader_rules", "trained"):
+    for baseline in BUILTIN:  # every classifier dissentry ships, in the registry's order
         if baseline == configured_name:
             continue
         classifier = make_classifier(settings.model_copy(update={"classifier": baseline}))

@@ -19,6 +19,9 @@ from dissentry.config import Config
 from warehouse import schema
 from warehouse.catalog import empty_relation_sql, has_relation
 
+# `label_draws` is read only when it exists (see above), so it is no declared input
+DEPENDS_ON: tuple[str, ...] = ()
+
 SELECT = """
 SELECT group_id, post_id, draw_id, seed, scope, drawn_at
 FROM {relation}
@@ -28,6 +31,6 @@ ORDER BY group_id, post_id
 """
 
 
-def build(con: duckdb.DuckDBPyConnection, config: Config) -> pa.Table:
+def build(con: duckdb.DuckDBPyConnection, config: Config) -> pa.RecordBatchReader:
     relation = "label_draws" if has_relation(con, "label_draws") else f"({empty_relation_sql(schema.LABEL_DRAWS)})"
-    return con.sql(SELECT.format(relation=relation)).to_arrow_table()
+    return con.sql(SELECT.format(relation=relation)).to_arrow_reader()

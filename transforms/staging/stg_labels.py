@@ -20,6 +20,9 @@ from dissentry.config import Config
 from warehouse import schema
 from warehouse.catalog import empty_relation_sql, has_relation
 
+# `labels` is read only when it exists (see above), so it is no declared input
+DEPENDS_ON: tuple[str, ...] = ()
+
 SELECT = """
 SELECT post_id, annotator, lower(trim(label)) AS label, labelled_at, imported_at, import_id
 FROM {relation}
@@ -32,6 +35,6 @@ ORDER BY post_id, annotator
 """
 
 
-def build(con: duckdb.DuckDBPyConnection, config: Config) -> pa.Table:
+def build(con: duckdb.DuckDBPyConnection, config: Config) -> pa.RecordBatchReader:
     relation = "labels" if has_relation(con, "labels") else f"({empty_relation_sql(schema.LABELS)})"
-    return con.sql(SELECT.format(relation=relation)).to_arrow_table()
+    return con.sql(SELECT.format(relation=relation)).to_arrow_reader()

@@ -23,6 +23,9 @@ from dissentry.config import Config
 from warehouse import schema
 from warehouse.catalog import empty_relation_sql, has_relation
 
+# `org_articles` is read only when it exists (see above), so it is no declared input
+DEPENDS_ON: tuple[str, ...] = ("cfg_groups",)
+
 SELECT = """
 SELECT
     a.group_id,
@@ -41,6 +44,6 @@ ORDER BY a.group_id, a.url
 """
 
 
-def build(con: duckdb.DuckDBPyConnection, config: Config) -> pa.Table:
+def build(con: duckdb.DuckDBPyConnection, config: Config) -> pa.RecordBatchReader:
     relation = "org_articles" if has_relation(con, "org_articles") else f"({empty_relation_sql(schema.ORG_ARTICLES)})"
-    return con.sql(SELECT.format(relation=relation)).to_arrow_table()
+    return con.sql(SELECT.format(relation=relation)).to_arrow_reader()
