@@ -17,6 +17,12 @@ readers of zips run before inflating a member (zip bombs).
 On top of it, `read_json_records` and `read_json_items` turn a file's values into import pages (a
 connector says what records a value holds), and `TextWindow` is the sliding buffer the readers
 of other JSON layouts (Facebook's, Telegram's, a Twitter archive's) decode from.
+
+A JSON line that is already in the raw layer's compact form (`RawRecord.from_json`'s
+`json.dumps(..., ensure_ascii=False, separators=(",", ":"))`) is kept as it was read, so the
+import does not decode and re-encode it with the slow stdlib codec: `iter_json_texts` yields that
+text beside the value, and a reader passes it on as the payload. See `_compact_line` for why the
+text is then exactly what `json.dumps` would have written.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, BinaryIO, TypeVar
+
+import msgspec
 
 from connectors.base import Batcher, ImportFormatError, Page, RawRecord, Reject, json_excerpt
 
@@ -126,7 +134,9 @@ class _GzipMembers(io.RawIOBase):
 def _open_binary(path: Path) -> BinaryIO:
     if path.suffix == ".gz":
         return io.BufferedReader(_GzipMembers(path), _CHUNK)  # type: ignore[return-value]
-    return open(path, "rb")
+    # a chunk at a time, as for gzip: with the default 8 KiB buffer, reading lines of a few KiB
+    # was a read call every few records
+    return open(path, "rb", buffering=_CHUNK)
 
 
 def _open_text(path: Path) -> io.TextIOBase:
@@ -199,6 +209,13 @@ def _more_lines(fh: BinaryIO) -> bool:
 
 def iter_json_values(path: Path) -> Iterator[tuple[str, Any | Reject]]:
     """Yield (locator, value) or (locator, Reject) for every top-level value in the file."""
+    for locator, value, _ in iter_json_texts(path):
+        yield locator, value
+
+
+def iter_json_texts(path: Path) -> Iterator[tuple[str, Any | Reject, str | None]]:
+    """As `iter_json_values`, with a third item: the value's text as read, when it is exactly
+    `json.dumps(value, ensure_ascii=False, separators=(",", ":"))` (a compact JSON line), else None."""
     path = Path(path)
     if not path.is_file():
         raise ImportFormatError(f"{path}: no such file")
@@ -214,9 +231,11 @@ def iter_json_values(path: Path) -> Iterator[tuple[str, Any | Reject]]:
     if jsonl:
         yield from _iter_jsonl(path)
     elif first == "{":
-        yield from _iter_single_object(path)
+        for locator, value in _iter_single_object(path):
+            yield locator, value, None
     else:
-        yield from _iter_array(path)
+        for locator, value in _iter_array(path):
+            yield locator, value, None
 
 
 class TextWindow:
@@ -265,15 +284,31 @@ def read_json_records(path: Path, records_in: Callable[[str, Any], Iterable[RawR
     """Import pages of the records `records_in(locator, value)` makes of each top-level JSON value
     of a saved export, read as `iter_json_values` streams them (a value it cannot decode is a
     Reject already)."""
+    return read_json_records_with_text(path, lambda locator, value, _text: records_in(locator, value))
+
+
+def read_json_records_with_text(
+    path: Path, records_in: Callable[[str, Any, str | None], Iterable[RawRecord | Reject]]
+) -> Iterator[Page]:
+    """As `read_json_records`, with `records_in(locator, value, text)` also given the value's compact
+    JSON text when the reader holds it (`iter_json_texts`): a payload that needs no `json.dumps`."""
     batch = Batcher()
-    for locator, value in iter_json_values(path):
+    page = batch.page
+    size = batch.size
+    # the page is filled here rather than through Batcher.add/full: this loop runs once per record
+    # of an export of millions, and two calls and a generator a record were measurable
+    for locator, value, text in iter_json_texts(path):
         if isinstance(value, Reject):
-            batch.add(value)
+            page.rejects.append(value)
         else:
-            for item in records_in(locator, value):
-                batch.add(item)
-                yield from batch.full()
-        yield from batch.full()
+            for item in records_in(locator, value, text):
+                (page.rejects if isinstance(item, Reject) else page.records).append(item)
+                if len(page.records) + len(page.rejects) >= size:
+                    yield page
+                    batch.page = page = Page()
+        if len(page.records) + len(page.rejects) >= size:
+            yield page
+            batch.page = page = Page()
     yield from batch.rest()
 
 
@@ -329,29 +364,72 @@ def _decode_line(raw: bytes, line_no: int, locator: str) -> Any | Reject:
         return Reject(locator, f"line {line_no} is {_TOO_DEEP}", text[:2000])
 
 
-def _iter_jsonl(path: Path) -> Iterator[tuple[str, Any | Reject]]:
+def _exact_float(token: str) -> float:
+    """A float literal, refused (so the line goes the stdlib's way) unless `json.dumps` writes it back
+    as the same text: msgspec writes exponents differently (1e16, not 1e+16)."""
+    value = float(token)  # what json.loads makes of it
+    if repr(value) != token:
+        raise ValueError(token)
+    return value
+
+
+_fast_decode = msgspec.json.Decoder(float_hook=_exact_float).decode
+_fast_encode = msgspec.json.Encoder().encode
+
+
+def _compact_line(raw: bytes) -> tuple[Any, str] | None:
+    """(value, text) of a JSON Lines object already in compact form, or None: the line then goes
+    the stdlib's way (`_decode_line`), which decides, and words, everything else.
+
+    The text is `json.dumps(json.loads(text), ensure_ascii=False, separators=(",", ":"))` whenever
+    msgspec reads the line and writes it back byte for byte: msgspec's compact output differs from
+    the stdlib's only in how floats are written (strings are escaped alike, tested for every code
+    point in tests/unit/test_exports_compact.py; integers are exact at any size), and a float whose
+    text `repr` would not give back is refused while decoding. Whitespace, other escapes (\\u00e9,
+    \\/), `-0`, a repeated key, NaN: each makes the written-back bytes differ, so the line is left to
+    the stdlib. The value is the same as json.loads's: the same strings, ints, and `float(token)`.
+    """
+    body = raw[:-1] if raw.endswith(b"\n") else raw
+    if body.endswith(b"\r"):
+        body = body[:-1]
+    if not (body.startswith(b"{") and body.endswith(b"}")):
+        return None
+    try:
+        value = _fast_decode(body)
+        if _fast_encode(value) != body:
+            return None
+    except (msgspec.MsgspecError, ValueError, RecursionError, UnicodeError, MemoryError):
+        return None
+    return value, body.decode("utf-8")
+
+
+def _iter_jsonl(path: Path) -> Iterator[tuple[str, Any | Reject, str | None]]:
     with _open_binary(path) as fh:
         line_no = 0
         while True:
             try:
                 raw, size = _read_line(fh)
             except (EOFError, OSError) as exc:  # a gzip stream cut short
-                yield f"{path}:{line_no + 1}", Reject(f"{path}:{line_no + 1}", f"file is truncated: {exc}")
+                yield f"{path}:{line_no + 1}", Reject(f"{path}:{line_no + 1}", f"file is truncated: {exc}"), None
                 return
             if not raw:
                 if getattr(getattr(fh, "raw", None), "truncated", False):
                     yield f"{path}:{line_no + 1}", Reject(f"{path}:{line_no + 1}", "file is truncated: the gzip "
-                                                          "stream ends before its end-of-stream marker")
+                                                          "stream ends before its end-of-stream marker"), None
                 return
             line_no += 1
             locator = f"{path}:{line_no}"
             if size > _MAX_VALUE_BYTES:
                 yield locator, Reject(locator, f"line {line_no} is {size:,} bytes, over the {_MAX_VALUE_BYTES:,}-byte "
-                                               "limit for one record: not read", _shown(raw))
+                                               "limit for one record: not read", _shown(raw)), None
+                continue
+            compact = _compact_line(raw)
+            if compact is not None:
+                yield locator, compact[0], compact[1]
                 continue
             value = _decode_line(raw, line_no, locator)
             if value is not None:
-                yield locator, value
+                yield locator, value, None
 
 
 def _iter_single_object(path: Path) -> Iterator[tuple[str, Any | Reject]]:

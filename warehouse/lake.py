@@ -625,40 +625,39 @@ class BatchWriter:
         self._path_for_batch = path_for_batch
         self._schema = table_schema
         self._batch_rows = batch_rows
-        self._columns: dict[str, list[Any]] = {name: [] for name in table_schema.names}
-        self._buffered = 0
+        # the rows as given, made columns at flush: one list append per row instead of one per
+        # column (an import appends millions of rows)
+        self._rows: list[dict[str, Any]] = []
         self.files: list[str] = []
         self.rows_written = 0
 
     def append(self, row: dict[str, Any]) -> None:
-        for name, column in self._columns.items():
-            column.append(row.get(name))
-        self._buffered += 1
+        """Buffer one row (a key it lacks is null). It is read at flush: do not change it after."""
+        self._rows.append(row)
 
     @property
     def buffered(self) -> int:
-        return self._buffered
+        return len(self._rows)
 
     def full(self) -> bool:
-        return self._buffered >= self._batch_rows
+        return len(self._rows) >= self._batch_rows
 
     def discard(self) -> int:
         """Drop what is buffered (it could not be written: the disk is full); return how many rows."""
-        dropped = self._buffered
-        self._columns = {name: [] for name in self._schema.names}
-        self._buffered = 0
+        dropped = len(self._rows)
+        self._rows = []
         return dropped
 
     def flush(self) -> str | None:
         """Write what is buffered; return the file, or None when nothing was buffered."""
-        if not self._buffered:
+        rows = self._rows
+        if not rows:
             return None
-        table = pa.table(self._columns, schema=self._schema)
+        table = pa.table({name: [row.get(name) for row in rows] for name in self._schema.names}, schema=self._schema)
         path = self._lake.write_parquet(table, self._path_for_batch(len(self.files)))
         self.files.append(path)
-        self.rows_written += self._buffered
-        self._columns = {name: [] for name in self._schema.names}
-        self._buffered = 0
+        self.rows_written += len(rows)
+        self._rows = []
         return path
 
 

@@ -37,7 +37,7 @@ from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
 import httpx
 
 from connectors.base import Connector, ImportFormatError, Page, RawRecord, Reject, json_type_name
-from connectors.exports import read_json_records
+from connectors.exports import read_json_records_with_text
 from connectors.http import Documented, HttpError, RateLimit, redact_url
 from connectors.identity import canonical_host, leap_second_clamped
 
@@ -154,6 +154,13 @@ def _next_max_id(response: httpx.Response) -> str | None:
 def _datetime_problem(value: Any, where: str) -> str | None:
     if not isinstance(value, str):
         return f"{where}created_at is missing" if value is None else f"{where}created_at is {json_type_name(value)}"
+    try:
+        # nearly every date reads as it is; only one that does not can hold a leap second (`:60`
+        # never reads), and replacing `:60` by `:59` cannot spoil a date that reads
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return None
+    except ValueError:
+        pass
     try:
         # a leap second is kept, as :59 (the mapping clamps it the same way)
         datetime.fromisoformat(leap_second_clamped(value).replace("Z", "+00:00"))
@@ -415,57 +422,55 @@ class MastodonConnector(Connector):
         origins = _Origins(normalise_instance(source.instance) if source and source.instance else None)
         checked = False
 
-        def records_in(locator: str, value: Any) -> Iterator[RawRecord | Reject]:
+        def records_in(locator: str, value: Any, text: str | None) -> Iterator[RawRecord | Reject]:
             nonlocal checked
             if not checked and value not in (None, []):
                 reason = foreign_format(value)
                 if reason:
                     raise ImportFormatError(f"{path}: the first record {reason}")
                 checked = True
-            return _records_in(value, locator, origins)
+            if isinstance(value, list):
+                return _records_in(value, locator, origins)
+            return (_record_of(value, locator, origins, text),)
 
-        yield from read_json_records(path, records_in)
+        yield from read_json_records_with_text(path, records_in)
 
 
 def _records_in(value: Any, locator: str, origins: _Origins) -> Iterator[RawRecord | Reject]:
     """A saved value: one Status, one Account, or an array of them (a saved API page)."""
     if isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _records_in_one(item, f"{locator}[{index}]", origins)
+            yield _record_of(item, f"{locator}[{index}]", origins)
     else:
-        yield from _records_in_one(value, locator, origins)
+        yield _record_of(value, locator, origins)
 
 
-def _records_in_one(value: Any, locator: str, origins: _Origins) -> Iterator[RawRecord | Reject]:
+def _record_of(value: Any, locator: str, origins: _Origins, text: str | None = None) -> RawRecord | Reject:
+    """The record (or reject) one saved value makes: a function, not a generator, as it runs once
+    per line of an export. `text`: the value's compact JSON as read (the payload as it is), or None."""
+
     def reject(reason: str) -> Reject:
         return Reject(locator, reason, json.dumps(value, ensure_ascii=False)[:2000])
 
     if not isinstance(value, dict):
-        yield reject(f"expected a Mastodon status or account, got {json_type_name(value)}")
-        return
+        return reject(f"expected a Mastodon status or account, got {json_type_name(value)}")
     if _looks_like_account(value):
         problem = account_problem(value)
         if problem:
-            yield reject(f"not a usable Mastodon account: {problem}")
-            return
+            return reject(f"not a usable Mastodon account: {problem}")
         origin = origins(value.get("url"), value.get("acct"))
         if origin is None:
-            yield reject("cannot tell which instance this account's id belongs to: it has no url and the "
-                         "source names no instance")
-            return
-        yield RawRecord.from_json("account", str(value["id"]), value, origin, locator)
-        return
+            return reject("cannot tell which instance this account's id belongs to: it has no url and the "
+                          "source names no instance")
+        return RawRecord.from_json("account", str(value["id"]), value, origin, locator, text)
     if not _looks_like_status(value):
         keys = ", ".join(sorted(value)[:8]) or "none"
-        yield reject(f"neither a Mastodon status nor an account (keys: {keys})")
-        return
+        return reject(f"neither a Mastodon status nor an account (keys: {keys})")
     problem = status_problem(value)
     if problem:
-        yield reject(f"not a usable Mastodon status: {problem}")
-        return
+        return reject(f"not a usable Mastodon status: {problem}")
     origin = origins(value.get("uri"), value["account"].get("acct"))
     if origin is None:
-        yield reject("cannot tell which instance this status's ids belong to: it has no uri and the source "
-                     "names no instance")
-        return
-    yield RawRecord.from_json("status", str(value["id"]), value, origin, locator)
+        return reject("cannot tell which instance this status's ids belong to: it has no uri and the source "
+                      "names no instance")
+    return RawRecord.from_json("status", str(value["id"]), value, origin, locator, text)
