@@ -3,6 +3,8 @@
 A connector knows one platform and nothing of DuckDB, Airflow or the lake. Given a source and a
 cursor it yields `Page`s: raw records in the platform's own JSON shape, the records it had to
 reject (for quarantine, with the reason), and the cursor to resume from once the page is durable.
+Credentials are never read from the environment here: `collect` and `http_client_options` are
+given `secrets`, a lookup by name (dissentry/secrets.py) that whoever runs the pipeline chose.
 The pipeline (dissentry.pipeline) writes pages to the lake and commits cursors; the connector's
 `mapping.sql` turns its raw records into the canonical schema during normalisation.
 """
@@ -20,6 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+from dissentry.secrets import ENVIRONMENT, SecretLookup
 
 if TYPE_CHECKING:
     from connectors.http import HttpClient
@@ -223,8 +227,11 @@ class Connector(ABC):
             f"`files = [...]` instead of accounts, hashtags or query, or run `dissentry import {self.platform} <file>`"
         )
 
-    def collect(self, source: Source, cursor: dict[str, Any] | None, http: HttpClient) -> Iterator[Page]:
+    def collect(self, source: Source, cursor: dict[str, Any] | None, http: HttpClient,
+                secrets: SecretLookup = ENVIRONMENT) -> Iterator[Page]:
         """Fetch from the platform's API, newest data first or oldest first as the API pages.
+
+        `secrets(name)` gives a credential by the name of its environment variable ("" if unset).
 
         Collecting connectors override this; the default is the import-only refusal, raised when
         the pages are first asked for, so the error surfaces inside the run like any other.
@@ -242,8 +249,8 @@ class Connector(ABC):
         Pages are cut with `Batcher` or `paged` (IMPORT_PAGE_SIZE items each).
         """
 
-    def http_client_options(self, source: Source) -> dict[str, Any]:
-        """Keyword arguments for `HttpClient` (rate-limit header parser, auth headers).
+    def http_client_options(self, source: Source, secrets: SecretLookup = ENVIRONMENT) -> dict[str, Any]:
+        """Keyword arguments for `HttpClient` (rate-limit header parser, auth headers from `secrets`).
 
         Retries, waits and the request budget come from `[settings.collection]`, not from here.
         """

@@ -20,6 +20,7 @@ from connectors.base import ImportFormatError
 from connectors.registry import UnknownPlatformError, platforms
 from dissentry import pipeline
 from dissentry.config import Config, ConfigError, load_config, parse_account_ref
+from dissentry.progress_bars import bars
 from dissentry.scaffold import ScaffoldError
 from transforms.runner import ModelError
 from warehouse.lake import DiskFull, LakeUnavailable
@@ -96,8 +97,11 @@ def user_errors() -> Iterator[None]:
 
 
 def _config() -> Config:
+    """The configuration, reading its secrets (tokens, the pseudonym key) from the environment."""
+    from dissentry.secrets import ENVIRONMENT
+
     try:
-        return load_config(state.config_path)
+        return load_config(state.config_path).with_secrets(ENVIRONMENT)
     except ConfigError as exc:
         raise fail(str(exc)) from None
 
@@ -171,8 +175,8 @@ def run(
     from dissentry.report import print_headlines
 
     config = _config()
-    with user_errors():
-        result = pipeline.run(config, progress=progress and sys.stderr.isatty(), full=full)
+    with user_errors(), bars(progress and sys.stderr.isatty()) as on_progress:
+        result = pipeline.run(config, on_progress=on_progress, full=full)
     _print_runs(result.runs)
     print_headlines(config, out)
     out.print(f"\nWarehouse: [bold]{result.warehouse}[/bold]")
@@ -187,8 +191,8 @@ def collect(
 ) -> None:
     """Fetch new posts from the platforms' APIs for every source (or one)."""
     config = _config()
-    with user_errors():
-        rows = pipeline.collect(config, source, progress=sys.stderr.isatty())
+    with user_errors(), bars(sys.stderr.isatty()) as on_progress:
+        rows = pipeline.collect(config, source, on_progress=on_progress)
     _print_runs(rows)
     _health(config, "collect", rows)
     _exit_for(rows)
@@ -202,8 +206,8 @@ def import_(
 ) -> None:
     """Import saved API JSON / export files into the lake."""
     config = _config()
-    with user_errors():
-        row = pipeline.import_export(config, platform, files, source, progress=sys.stderr.isatty())
+    with user_errors(), bars(sys.stderr.isatty()) as on_progress:
+        row = pipeline.import_export(config, platform, files, source, on_progress=on_progress)
     _print_runs([row])
     _health(config, "import", [row])
     _exit_for([row])
@@ -228,8 +232,8 @@ def transform(
     """Materialise the SQL models and marts into <warehouse_dir>/dissentry.duckdb."""
     # --full is accepted for symmetry with normalise: transform rebuilds in full today
     config = _config()
-    with user_errors():
-        tables = pipeline.transform(config, progress=sys.stderr.isatty())
+    with user_errors(), bars(sys.stderr.isatty()) as on_progress:
+        tables = pipeline.transform(config, on_progress=on_progress)
     out.print(f"{len(tables)} tables built")
     _health(config, "transform")  # names raw records no normalise has covered, and the command to run
 
@@ -614,7 +618,8 @@ def evaluate() -> None:
     config = _config()
     with user_errors():
         lake = pipeline.lake_for(config)
-        pipeline.transform(config, progress=sys.stderr.isatty())
+        with bars(sys.stderr.isatty()) as on_progress:
+            pipeline.transform(config, on_progress=on_progress)
     con = connect(lake.duckdb_path, read_only=True, lake=lake)
     try:
         print_evaluation(con, out)

@@ -13,11 +13,12 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from connectors.identity import canonical_handle
 from connectors.registry import platforms
 from dissentry.resources import ResourceSettings
+from dissentry.secrets import ENVIRONMENT, Secrets
 
 KNOWN_PLATFORMS: tuple[str, ...] = tuple(platforms())
 """Platforms a config may name: whatever `connectors.registry` lists."""
@@ -261,7 +262,7 @@ class Source(_Strict):
     @model_validator(mode="after")
     def _conn_id_needs_token_env(self) -> Source:
         if self.conn_id and not self.token_env:
-            raise ValueError("conn_id needs token_env: the environment variable the connection's secret is put in")
+            raise ValueError("conn_id needs token_env: the name the connection's secret is looked up by")
         return self
 
     @property
@@ -351,6 +352,32 @@ class Config(_Strict):
     sources: list[Source] = []
     settings: Settings = Settings()
     config_path: Path | None = Field(default=None, exclude=True)
+    # where secrets are read (dissentry/secrets.py): not a field, so never dumped, validated or shown
+    _secrets: Secrets = PrivateAttr(default=ENVIRONMENT)
+
+    def with_secrets(self, secrets: Secrets) -> Config:
+        """This configuration, reading its secrets (tokens, the pseudonym key, the lake store's
+        credentials) from `secrets` instead of the environment."""
+        copy = self.model_copy()
+        copy._secrets = secrets
+        return copy
+
+    def secrets(self, name: str) -> str:
+        """The secret called `name` (an environment variable's name: `token_env`, ...); "" if unset."""
+        return self._secrets(name)
+
+    @property
+    def secrets_from(self) -> str:
+        """Where secrets are read, for a message (never a value)."""
+        return self._secrets.where
+
+    @property
+    def lake_storage_options(self) -> dict[str, Any]:
+        """The lake's file-system options: `storage_options` from the file, and the store's
+        credentials when the secrets lookup carries them (an Airflow Connection's); otherwise the
+        store's own chain (the environment, a profile, an instance role) finds them. An option the
+        file sets (an endpoint_url) wins over the Connection's, as it won over the environment's."""
+        return {**self._secrets.store_options(), **self.storage_options}
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:

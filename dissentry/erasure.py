@@ -14,7 +14,7 @@ word: a word whose CRC-32 is a needle's first word is checked against the sha256
 span. (Hashes of names can be confirmed by whoever guesses the name, like the account keys
 already were: the register is pseudonymous, not anonymous. It holds no identifier as text.)
 
-`IngestGuard` runs in `pipeline._ingest`, so import, collect and the Airflow tasks (which call the
+`IngestGuard` runs in `dissentry.ingest.Ingestion.land`, so import, collect and the Airflow tasks (which call the
 same functions) all drop an erased account's own records — the ones the platform's mapping
 attributes to it, including boosts and quotes that embed its posts — and redact it in everyone
 else's, before anything reaches raw or quarantine. The run row counts what was dropped.

@@ -5,50 +5,43 @@ import_export(config, ...)     export files -> raw Parquet (+ quarantine, + coll
 normalise(config)              raw -> canonical tables
 transform(config)              canonical tables -> marts in dissentry.duckdb and marts/*.parquet
 run(config)                    all of the above for every configured source
+
+Nothing here prints. Each step takes `on_progress`, a callback given a `ProgressEvent` (counts and
+names, dissentry/ingest.py) as the step goes; without one, progress goes to the
+`dissentry.progress` logger, one line every PROGRESS_LOG_SECONDS, which the CLI shows at INFO and
+a scheduler keeps in its task log. The CLI's bars (dissentry/progress_bars.py) are one such callback.
+Secrets come from the configuration's lookup (`Config.with_secrets`, dissentry/secrets.py).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import duckdb
 import pyarrow.parquet as pq
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    ProgressColumn,
-    SpinnerColumn,
-    Task,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
 
 from connectors.base import ImportFormatError, Page
-from connectors.http import HttpClient, HttpError
+from connectors.http import HttpClient
 from connectors.registry import get_connector
 from dissentry import build_progress, resources
 from dissentry.config import CollectionSettings, Config, Source
-from dissentry.erasure import IngestGuard, without_erased_accounts
+from dissentry.erasure import without_erased_accounts
+from dissentry.ingest import EventKind, Ingestion, OnProgress, ProgressEvent, ingest
 from dissentry.normalise import normalise_lake
 from dissentry.privacy import pseudonymiser_for
 from dissentry.retention import apply_retention
-from warehouse import schema
+from dissentry.secrets import ENVIRONMENT, SecretLookup
 from warehouse.catalog import (
     building_path,
     connect,
@@ -60,18 +53,15 @@ from warehouse.lake import (
     Lake,
     disk_full_error,
     is_disk_full,
-    new_run_id,
-    quarantine_writer,
-    raw_writer,
-    write_collection_run,
 )
 from warehouse.lock import exclusive, shared
 
+__all__ = ["Interrupted", "OnProgress", "ProgressEvent", "RunResult", "collect", "http_client_for",
+           "import_export", "lake_for", "normalise", "run", "transform"]
+
 log = logging.getLogger(__name__)
-COMMIT_EVERY_SECONDS = 30.0
-PROGRESS_LOG_SECONDS = 10.0  # without a progress bar (no TTY): one log line this often
-console = Console(stderr=True)
-# progress lines without a TTY: the CLI shows this logger at INFO, a scheduler's log keeps them
+PROGRESS_LOG_SECONDS = 10.0  # without an on_progress callback: one log line this often
+# progress lines without a callback: the CLI shows this logger at INFO, a scheduler's log keeps them
 progress_log = logging.getLogger("dissentry.progress")
 
 
@@ -88,38 +78,11 @@ class RunResult:
 
 
 def lake_for(config: Config) -> Lake:
-    """The configured lake; a remote one is checked to be reachable before any work starts."""
-    lake = Lake(config.warehouse_location, local_dir=config.local_path, storage_options=config.storage_options)
+    """The configured lake; a remote one is checked to be reachable before any work starts. Its
+    store's credentials come from the config's secrets lookup when that carries them."""
+    lake = Lake(config.warehouse_location, local_dir=config.local_path, storage_options=config.lake_storage_options)
     lake.check_reachable()
     return lake
-
-
-@contextmanager
-def _progress(enabled: bool) -> Iterator[Progress | None]:
-    if not enabled:
-        yield None
-        return
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        # an import's total is the files' bytes, so the percentage and the ETA are of bytes read
-        TaskProgressColumn(),
-        _RecordsColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    ) as progress:
-        yield progress
-
-
-class _RecordsColumn(ProgressColumn):
-    """Records landed so far, for the tasks that count them (an import, a collection)."""
-
-    def render(self, task: Task) -> Text:
-        records = task.fields.get("records")
-        return Text("" if records is None else f"{records:>9,} records", style="progress.download")
 
 
 def _read_offset(path: Path) -> int:
@@ -179,47 +142,34 @@ def _size(n: float) -> str:
     return f"{n:.1f} GB"
 
 
-class _PageProgress:
-    """After each page: the bar (on a TTY), or else a log line every PROGRESS_LOG_SECONDS."""
+def _ingestion_log_lines() -> OnProgress:
+    """Without a callback: a collection's or an import's pages as a log line every
+    PROGRESS_LOG_SECONDS (read when each page lands, so a test may set it to 0)."""
+    last: dict[str, float] = {}
 
-    def __init__(self, bar: Progress | None, description: str,
-                 measure: Callable[[], tuple[int, int] | None] | None) -> None:
-        self.bar, self.description, self.measure = bar, description, measure
-        self.task = bar.add_task(description, total=None, records=0) if bar is not None else None
-        self.started = self.last = time.monotonic()
-        self.records = 0
-
-    def page(self, records: int) -> None:
-        self.records += records
+    def emit(event: ProgressEvent) -> None:
         now = time.monotonic()
-        if self.bar is not None and self.task is not None:
-            measured = self.measure() if self.measure else None
-            if measured:
-                self.bar.update(self.task, completed=measured[0], total=measured[1], records=self.records)
-            else:
-                self.bar.update(self.task, records=self.records)
-        elif now - self.last >= PROGRESS_LOG_SECONDS:
-            self.last = now
-            progress_log.info("%s", self.line(now))
+        if event.kind == "started":
+            last[event.name] = now
+        elif event.kind == "page" and now - last.get(event.name, now) >= PROGRESS_LOG_SECONDS:
+            last[event.name] = now
+            progress_log.info("%s", page_line(event))
 
-    def line(self, now: float) -> str:
-        text = f"{self.description}: {self.records:,} records"
-        measured = self.measure() if self.measure else None
-        if measured and measured[0]:
-            done, total = measured
-            left = (now - self.started) * (total - done) / done
-            text += (f", {_size(done)} of {_size(total)} ({done / total:.0%}), "
-                     f"about {timedelta(seconds=round(left))} left")
-        return text
-
-    def end(self, records: int) -> None:
-        if self.bar is not None and self.task is not None:
-            measured = self.measure() if self.measure else None
-            total = measured[1] if measured else max(records, 1)
-            self.bar.update(self.task, total=total, completed=total, records=records)
+    return emit
 
 
-# ---- ingestion: the one loop that lands pages in the lake ----------------------------------------
+def page_line(event: ProgressEvent) -> str:
+    """`import posts: 3,000 records, 612.3 KB of 801.0 KB (76%), about 0:00:01 left`."""
+    text = f"{event.name}: {event.records or 0:,} records"
+    if event.read and event.read[0]:
+        done, total = event.read
+        left = event.elapsed * (total - done) / done
+        text += (f", {_size(done)} of {_size(total)} ({done / total:.0%}), "
+                 f"about {timedelta(seconds=round(left))} left")
+    return text
+
+
+# ---- ingestion: the one loop that lands pages in the lake (dissentry/ingest.py) ------------------------
 def _ingest(
     lake: Lake,
     *,
@@ -230,243 +180,46 @@ def _ingest(
     cursor_before: dict[str, Any] | None,
     max_pages: int | None = None,
     http: HttpClient | None = None,
-    progress: Progress | None = None,
+    on_progress: OnProgress | None = None,
     description: str = "",
     extra_errors: list[str] | None = None,
-    measure: Callable[[], tuple[int, int] | None] | None = None,
+    measure: _ImportBytes | None = None,
     expect_records: str | None = None,
 ) -> dict[str, Any]:
-    """Write pages to raw/quarantine, commit cursors after the data is durable, record the run.
+    """Land pages with an `Ingestion` and return the run's row, telling `on_progress` (or the log)
+    what it does. `measure`: (bytes read, bytes in all) of an import's files, for a total and an ETA."""
+    name = description or f"{mode} {source_name}"
+    listener = on_progress or _ingestion_log_lines()
+    started = time.monotonic()
+    records = 0
 
-    `measure`: (bytes read, bytes in all) of an import's files, for the bar's total and ETA.
-    `expect_records`: what was read (an import's files); reading no record at all from it is no
-    success, so the run is partial and says so (an empty CSV, a glob that matched no file)."""
-    started = datetime.now(UTC)
-    run_id = new_run_id(started)
-    day = started.strftime("%Y-%m-%d")
-    raw = raw_writer(lake, platform, source_name, day, run_id)
-    bad = quarantine_writer(lake, platform, source_name, day, run_id)
-    # the same list the import pages append to while they are read
-    errors: list[str] = extra_errors if extra_errors is not None else []
-    pending_cursor: dict[str, Any] | None = None
-    committed_cursor = cursor_before
-    n_pages = 0
-    seq = 0
-    last_commit = time.monotonic()
-    lake.sweep_stale_temp_files()
-    cap_hit = False
-    shown = _PageProgress(progress, description or f"{mode} {source_name}", measure)
-    # accounts erased by `dissentry forget`: dropped, and redacted in other people's records,
-    # before anything is written (dissentry/erasure.py); None when nothing was ever erased
-    guard = IngestGuard.for_lake(lake, platform)
-    # the run's row comes first, as 'running': a run killed outright (SIGKILL, power loss) then
-    # leaves no raw batch that no run row accounts for; the next run of the source, holding its
-    # lock, knows that run is dead and marks it 'interrupted' with what it had landed
-    _reconcile_killed_runs(lake, platform, source_name)
-    write_collection_run(lake, {
-        "run_id": run_id, "source": source_name, "platform": platform, "mode": mode, "started_at": started,
-        "status": "running", "pages": 0, "records_seen": 0, "records_new": 0, "records_quarantined": 0,
-        "cursor_before": json.dumps(cursor_before, sort_keys=True) if cursor_before is not None else None,
-        "errors": "[]", "cap_hit": False,
-    })
+    def event(kind: EventKind, **fields: Any) -> ProgressEvent:
+        return ProgressEvent(step=mode, name=name, kind=kind, platform=platform,
+                             elapsed=time.monotonic() - started, **fields)
 
-    def commit() -> None:
-        nonlocal committed_cursor, last_commit
-        last_commit = time.monotonic()
-        raw.flush()
-        bad.flush()
-        if pending_cursor is not None and pending_cursor != committed_cursor:
-            lake.save_cursor(platform, source_name, pending_cursor)
-            committed_cursor = pending_cursor
+    listener(event("started", records=0))
+    ingestion = Ingestion(lake, platform=platform, source_name=source_name, mode=mode, cursor_before=cursor_before,
+                          max_pages=max_pages, http=http, errors=extra_errors, expect_records=expect_records)
 
-    iterator = iter(pages)
-    interrupted: KeyboardInterrupt | None = None
-    try:
-        while True:
-            if max_pages is not None and n_pages >= max_pages:
-                cap_hit = True
-                errors.append(f"stopped at max_pages={max_pages}: older data was not collected")
-                break
-            try:
-                page = next(iterator)
-            except StopIteration:
-                break
-            n_pages += 1
-            cap_hit = cap_hit or page.cap_hit
-            now = datetime.now(UTC)
-            for record in guard.records(page.records) if guard else page.records:
-                # a microsecond apart, in input order: of two versions of one record in one run,
-                # the later one is the newer, as "latest fetch wins" expects
-                seq += 1
-                raw.append(
-                    {
-                        "platform": platform,
-                        "source": source_name,
-                        "record_type": record.record_type,
-                        "record_id": record.record_id,
-                        "origin": record.origin,
-                        "payload": record.payload,
-                        "locator": record.locator,
-                        "fetched_at": now + timedelta(microseconds=seq),
-                        "run_id": run_id,
-                    }
-                )
-            # one summary line per source at the end (dissentry.health), not one line per record
-            for reject in guard.rejects(page.rejects) if guard else page.rejects:
-                bad.append(
-                    {
-                        "platform": platform,
-                        "source": source_name,
-                        "locator": reject.locator,
-                        "reason": reject.reason,
-                        "content": (reject.content or "")[: schema.QUARANTINE_CONTENT_LIMIT],
-                        "quarantined_at": now,
-                        "run_id": run_id,
-                    }
-                )
-            if page.cursor is not None:
-                pending_cursor = page.cursor
-            # land what we have every half minute too: a killed run then refetches little
-            if raw.full() or bad.full() or time.monotonic() - last_commit > COMMIT_EVERY_SECONDS:
-                commit()
-            shown.page(len(page.records))
-        status = "partial" if (errors or cap_hit) else "ok"
-    except (HttpError, ImportFormatError, OSError, ValueError) as exc:
-        # what was fetched before the fault is kept, and so is the cursor that covers it
-        problem: Exception = exc
-        if is_disk_full(exc):
-            # what could not land is dropped with its cursor: the next run fetches it again
-            problem = disk_full_error([lake.write_folder])
-            raw.discard()
-            bad.discard()
-            pending_cursor = committed_cursor
-        errors.append(str(problem))
-        status = "failed"
-        log.error("%s %s: %s", mode, source_name, problem)
-    except KeyboardInterrupt as exc:  # SIGINT, and SIGTERM through _interruptible()
-        # as for a failure: what landed is kept with its cursor, and the run says it was stopped
-        interrupted = exc
-        errors.append(f"interrupted by {getattr(exc, 'signal_name', 'SIGINT')}: the next run resumes "
-                      f"from the last committed page")
-        status = "interrupted"
-        log.error("%s %s: interrupted", mode, source_name)
-    finally:
-        close = getattr(iterator, "close", None)
-        if close:
-            close()
-        if guard:
-            guard.close()
-    try:
-        commit()
-    except OSError as exc:  # the last batch: the disk filled up as the run ended
-        if not is_disk_full(exc):
-            raise
-        raw.discard()
-        bad.discard()
-        errors.append(str(disk_full_error([lake.write_folder])))
-        status = "failed"
-    if bad.rows_written and status == "ok":
-        status = "partial"
-    dropped_erased = bool(guard and guard.note())
-    if expect_records is not None and status == "ok" and raw.rows_written == 0 and not dropped_erased:
-        errors.append(f"no records read from {expect_records}")
-        status = "partial"
-    if guard and (note := guard.note()):
-        errors.append(note)  # a count, never an id; keeping erased accounts out is no fault of the run
-    finished = datetime.now(UTC)
-    row = {
-        "run_id": run_id,
-        "source": source_name,
-        "platform": platform,
-        "mode": mode,
-        "started_at": started,
-        "finished_at": finished,
-        "status": status,
-        "pages": n_pages,
-        "records_seen": raw.rows_written,
-        "records_new": _count_new_records(lake, platform, run_id, raw.files),
-        "records_quarantined": bad.rows_written,
-        "cursor_before": json.dumps(cursor_before, sort_keys=True) if cursor_before is not None else None,
-        "cursor_after": json.dumps(committed_cursor, sort_keys=True) if committed_cursor is not None else None,
-        "rate_limit_waits": http.rate_limit_waits if http else 0,
-        "rate_limit_wait_seconds": http.rate_limit_wait_seconds if http else 0.0,
-        "requests": http.requests if http else 0,
-        "errors": json.dumps(errors, ensure_ascii=False),
-        "cap_hit": cap_hit,
-        "responses_429": http.responses_429 if http else 0,
-        "waits": json.dumps(http.wait_summary() if http else {}, sort_keys=True),
-        "clock_skew_seconds": http.clock_skew_seconds if http else None,
-    }
-    try:
-        write_collection_run(lake, row)
-    except OSError as exc:
-        if not is_disk_full(exc):
-            raise
-        raise disk_full_error([lake.write_folder], note=" (the run's row could not be written: the next run of "
-                              "this source records it as interrupted)") from None
-    if interrupted is not None:
-        raise interrupted  # the row is written; the caller (the CLI: a non-zero exit) still stops
-    shown.end(raw.rows_written)
+    def on_page(page: Page) -> None:
+        nonlocal records
+        records += len(page.records)
+        listener(event("page", records=records, read=measure() if measure else None))
+
+    row = ingest(ingestion, pages, on_page)
+    listener(event("finished", records=row["records_seen"], read=measure() if measure else None,
+                   status=row["status"]))
     return row
 
 
-def _reconcile_killed_runs(lake: Lake, platform: str, source_name: str) -> None:
-    """Rows still 'running' of this source, seen while holding its lock: their process died."""
-    if not lake.has_files("collection_runs"):
-        return
-    con = connect(lake=lake)
-    try:
-        glob = lake.glob("collection_runs").replace("'", "''")
-        cursor = con.execute(
-            f"SELECT * FROM read_parquet('{glob}', union_by_name = true, hive_partitioning = false) "
-            "WHERE status = 'running' AND platform = ? AND source = ?", [platform, source_name]
-        )
-        names = [d[0] for d in cursor.description or []]
-        killed = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
-    finally:
-        con.close()
-    for row in killed:
-        def landed(layer: str, run_id: str = row["run_id"]) -> int:
-            return sum(lake.num_rows(f) for f in lake.partition_files(layer, platform, source_name)
-                       if f.rsplit("/", 1)[-1].startswith(run_id + "-"))
-
-        row.update(status="interrupted", records_seen=landed("raw"), records_quarantined=landed("quarantine"),
-                   errors=json.dumps(["killed before it finished: the batches it had landed are kept, and the "
-                                      "next run resumed from the last committed cursor"]))
-        write_collection_run(lake, {k: v for k, v in row.items() if k in schema.COLLECTION_RUNS.names})
-
-
-def _count_new_records(lake: Lake, platform: str, run_id: str, files: list[str]) -> int:
-    """Records of this run whose exact content the lake did not hold before."""
-    if not files:
-        return 0
-    earlier = [f for f in lake.raw_files(platform) if f not in set(files)]
-    con = connect(lake=lake)
-    try:
-        mine = con.read_parquet(files)
-        con.register("mine", mine)
-        if not earlier:
-            return con.execute("SELECT count(DISTINCT (record_type, record_id, md5(payload))) FROM mine").fetchone()[0]
-        con.register("earlier", con.read_parquet(earlier))
-        return con.execute(
-            """
-            SELECT count(*) FROM (SELECT DISTINCT record_type, record_id, md5(payload) AS h FROM mine) m
-            WHERE NOT EXISTS (
-                SELECT 1 FROM earlier e
-                WHERE e.record_type = m.record_type AND e.record_id = m.record_id AND md5(e.payload) = m.h)
-            """
-        ).fetchone()[0]
-    finally:
-        con.close()
-
-
 # ---- the steps -------------------------------------------------------------------------------------
-def http_client_for(source: Source, settings: CollectionSettings | None = None, **overrides: Any) -> HttpClient:
+def http_client_for(source: Source, settings: CollectionSettings | None = None, *,
+                    secrets: SecretLookup = ENVIRONMENT, **overrides: Any) -> HttpClient:
     """The source's HTTP client: retries, waits and request budget from `[settings.collection]`
-    (`Config.collection_for(source)`), the platform's headers and limits from its connector;
-    `overrides` are for tests (a fake clock, a transport)."""
+    (`Config.collection_for(source)`), the platform's headers and limits from its connector (its
+    tokens from `secrets`); `overrides` are for tests (a fake clock, a transport)."""
     options = {**(settings or CollectionSettings()).http_client_options(),
-               **get_connector(source.platform).http_client_options(source), **overrides}
+               **get_connector(source.platform).http_client_options(source, secrets), **overrides}
     return HttpClient(source.platform, **options)
 
 
@@ -474,42 +227,42 @@ def collect(
     config: Config,
     source_name: str | None = None,
     *,
-    progress: bool = False,
+    on_progress: OnProgress | None = None,
     http_overrides: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Collect every API source (or one by name); import sources are imported from their files."""
     sources = [config.source(source_name)] if source_name else list(config.sources)
     lake = lake_for(config)
     rows: list[dict[str, Any]] = []
-    with _progress(progress) as bar:
-        for source in sources:
-            if source.is_import:
-                rows.append(_import_source(config, source, lake, bar))
-                continue
-            connector = get_connector(source.platform)
-            # accounts erased by `dissentry forget` are never asked for: named by token, never handle
-            source, skipped = without_erased_accounts(lake, source)
-            for warning in skipped:
-                log.warning("%s", warning)
-            emptied = bool(skipped) and not (source.accounts or source.hashtags or source.query or source.options)
-            with _source_lock(lake, source.platform, source.name, "collect"), \
-                    http_client_for(source, config.collection_for(source), **(http_overrides or {})) as http, \
-                    _interruptible():
-                cursor = lake.load_cursor(source.platform, source.name)
-                rows.append(
-                    _ingest(
-                        lake,
-                        platform=source.platform,
-                        source_name=source.name,
-                        mode="collect",
-                        pages=iter(()) if emptied else _pages_of(connector.collect, source, cursor, http),
-                        cursor_before=cursor,
-                        max_pages=config.collection_for(source).max_pages,
-                        http=http,
-                        progress=bar,
-                        description=f"collect {source.name}",
-                    )
+    for source in sources:
+        if source.is_import:
+            rows.append(_import_source(config, source, lake, on_progress))
+            continue
+        connector = get_connector(source.platform)
+        # accounts erased by `dissentry forget` are never asked for: named by token, never handle
+        source, skipped = without_erased_accounts(lake, source)
+        for warning in skipped:
+            log.warning("%s", warning)
+        emptied = bool(skipped) and not (source.accounts or source.hashtags or source.query or source.options)
+        with _source_lock(lake, source.platform, source.name, "collect"), \
+                http_client_for(source, config.collection_for(source), secrets=config.secrets,
+                                **(http_overrides or {})) as http, \
+                _interruptible():
+            cursor = lake.load_cursor(source.platform, source.name)
+            rows.append(
+                _ingest(
+                    lake,
+                    platform=source.platform,
+                    source_name=source.name,
+                    mode="collect",
+                    pages=iter(()) if emptied else _pages_of(connector.collect, source, cursor, http, config.secrets),
+                    cursor_before=cursor,
+                    max_pages=config.collection_for(source).max_pages,
+                    http=http,
+                    on_progress=on_progress,
+                    description=f"collect {source.name}",
                 )
+            )
     return rows
 
 
@@ -538,7 +291,7 @@ def _import_pages(connector: Any, files: list[Path], source: Source | None, erro
     """Pages of every file; a file that is not an export of this kind is recorded and skipped.
 
     Nothing is printed here: the problem lands in the run row, which the caller shows (the CLI's
-    health block names it once). `read` follows the bytes read, for the progress bar."""
+    health block names it once). `read` follows the bytes read, for the progress events."""
     from connectors.base import Reject
 
     for path in files:
@@ -567,8 +320,8 @@ def _named(files: list[Path]) -> str:
     return shown if len(files) <= 3 else f"{len(files)} files ({shown}, ...)"
 
 
-def _import_source(config: Config, source: Source, lake: Lake, bar: Progress | None) -> dict[str, Any]:
-    return import_export(config, source.platform, source.files, source.name, _lake=lake, _bar=bar)
+def _import_source(config: Config, source: Source, lake: Lake, on_progress: OnProgress | None) -> dict[str, Any]:
+    return import_export(config, source.platform, source.files, source.name, on_progress=on_progress, _lake=lake)
 
 
 def import_export(
@@ -577,9 +330,8 @@ def import_export(
     paths: Iterable[str | Path],
     source_name: str | None = None,
     *,
-    progress: bool = False,
+    on_progress: OnProgress | None = None,
     _lake: Lake | None = None,
-    _bar: Progress | None = None,
 ) -> dict[str, Any]:
     """Import saved export files of one platform into the raw layer."""
     connector = get_connector(platform)
@@ -597,8 +349,7 @@ def import_export(
                   if any(ch in str(p) for ch in "*?[") and not _expand_paths(config, [p]))
     read = _ImportBytes(files)
     lake = _lake or lake_for(config)
-    with _source_lock(lake, platform, name, "import"), _progress(progress and _bar is None) as own_bar, \
-            _interruptible():
+    with _source_lock(lake, platform, name, "import"), _interruptible():
         return _ingest(
             lake,
             platform=platform,
@@ -606,7 +357,7 @@ def import_export(
             mode="import",
             pages=_import_pages(connector, files, source, errors, read),
             cursor_before=None,
-            progress=_bar or own_bar,
+            on_progress=on_progress,
             description=f"import {name}",
             extra_errors=errors,
             measure=read,
@@ -615,7 +366,7 @@ def import_export(
 
 
 class Interrupted(KeyboardInterrupt):
-    """SIGTERM (or SIGINT) during a collection or import: `_ingest` writes the run row, then it stops."""
+    """SIGTERM (or SIGINT) during a collection or import: `ingest` writes the run row, then it stops."""
 
     def __init__(self, signum: int) -> None:
         self.signum = signum
@@ -657,20 +408,30 @@ def _source_lock(lake: Lake, platform: str, source_name: str, mode: str) -> Iter
         yield
 
 
-def _step_lines() -> AbstractContextManager[None]:
-    """Normalise's and transform's steps as log lines, one every PROGRESS_LOG_SECONDS at most, and
-    a heartbeat as often while one statement runs longer than that."""
-    return build_progress.reporting(build_progress.log_lines(every_seconds=PROGRESS_LOG_SECONDS),
-                                    heartbeat_seconds=PROGRESS_LOG_SECONDS)
+def _step_lines(on_progress: OnProgress | None = None) -> AbstractContextManager[None]:
+    """Normalise's and transform's steps: to `on_progress` as events, or without it as log lines,
+    one every PROGRESS_LOG_SECONDS at most; and a heartbeat as often while one statement runs
+    longer than that."""
+    if on_progress is None:
+        return build_progress.reporting(build_progress.log_lines(every_seconds=PROGRESS_LOG_SECONDS),
+                                        heartbeat_seconds=PROGRESS_LOG_SECONDS)
+
+    def emit(step: build_progress.Step) -> None:
+        on_progress(ProgressEvent(step=step.stage, name=step.table, kind="running" if step.running else "step",
+                                  records=step.rows, platform=step.platform, elapsed=step.elapsed,
+                                  statement_done=step.statement_done))
+
+    return build_progress.reporting(emit, heartbeat_seconds=PROGRESS_LOG_SECONDS)
 
 
-def normalise(config: Config, *, keep_previous: bool = True, full: bool = False) -> dict[str, int]:
+def normalise(config: Config, *, keep_previous: bool = True, full: bool = False,
+              on_progress: OnProgress | None = None) -> dict[str, int]:
     """Bring the normalised layer up to date, incrementally unless `full`; published whole
     (`keep_previous=False`, which also rebuilds in full: see normalise_lake)."""
     lake = lake_for(config)
     pseudonymiser = pseudonymiser_for(config)  # checked before anything is rewritten
     with exclusive(lake, "build", what="normalise"), _disk_full_is_one_line(lake.write_folder, spill=lake.spill_dir), \
-            resources.configured(config.settings.resources), _step_lines():
+            resources.configured(config.settings.resources), _step_lines(on_progress):
         # always: with no retention configured it still finishes one a kill interrupted
         apply_retention(lake, config.settings.raw_retention_days)
         return normalise_lake(lake, pseudonymiser=pseudonymiser, keep_previous=keep_previous, full=full)
@@ -691,15 +452,17 @@ def _disk_full_is_one_line(*folders: Path, spill: Path) -> Iterator[None]:
                               ) from None
 
 
-def transform(config: Config, *, progress: bool = False) -> dict[str, int]:
-    """Build dissentry.duckdb: views over the lake, config tables, models, marts exported to Parquet."""
+def transform(config: Config, *, on_progress: OnProgress | None = None) -> dict[str, int]:
+    """Build dissentry.duckdb: views over the lake, config tables, models, marts exported to Parquet.
+
+    Each model built is a step for `on_progress` (or a log line without it)."""
     lake = lake_for(config)
     with exclusive(lake, "build", what="transform"), _disk_full_is_one_line(lake.write_folder, spill=lake.local_dir), \
-            resources.configured(config.settings.resources), _step_lines():
-        return _transform(config, lake, progress)
+            resources.configured(config.settings.resources), _step_lines(on_progress):
+        return _transform(config, lake)  # its models report through build_progress
 
 
-def _transform(config: Config, lake: Lake, progress: bool) -> dict[str, int]:
+def _transform(config: Config, lake: Lake) -> dict[str, int]:
     """Build the serving file beside the old one and swap it in; then publish the mart copies.
 
     A kill at any point before the swap leaves the old file and the old mart copies as they were
@@ -720,16 +483,8 @@ def _transform(config: Config, lake: Lake, progress: bool) -> dict[str, int]:
             try:
                 mart_copies.enter_context(build_progress.watching(con))  # heartbeats tell a long model's share
                 create_lake_views(con, lake)  # the cfg_ tables: run_models loads them, once
-                with _progress(progress) as bar:
-                    task = bar.add_task("transform", total=None) if bar else None
-
-                    def on_model(name: str, rows: int) -> None:
-                        if bar is not None and task is not None:
-                            bar.update(task, advance=1, description=f"transform: {name} ({rows:,} rows)")
-                        else:  # no bar (no TTY): a log line per model
-                            build_progress.report("transform", None, name, rows)
-
-                    tables = run_models(con, config, on_model=on_model)
+                tables = run_models(con, config, on_model=lambda name, rows: build_progress.report(
+                    "transform", None, name, rows))  # to on_progress or a log line, by _step_lines
                 for mart in mart_names():
                     staged = mart_copies.enter_context(lake.staged(lake.mart_path(mart)))
                     table = con.sql(f"SELECT * FROM {quote_identifier(mart)}").to_arrow_table()
@@ -744,11 +499,10 @@ def _transform(config: Config, lake: Lake, progress: bool) -> dict[str, int]:
     return tables
 
 
-def run(config: Config, *, progress: bool = False, full: bool = False) -> RunResult:
+def run(config: Config, *, on_progress: OnProgress | None = None, full: bool = False) -> RunResult:
     """Collect/import every source, normalise, transform."""
     result = RunResult(warehouse=lake_for(config).root)
-    result.runs = collect(config, progress=progress)
-    result.normalised = normalise(config, full=full)
-    result.tables = transform(config, progress=progress)
+    result.runs = collect(config, on_progress=on_progress)
+    result.normalised = normalise(config, full=full, on_progress=on_progress)
+    result.tables = transform(config, on_progress=on_progress)
     return result
-

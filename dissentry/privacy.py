@@ -2,7 +2,8 @@
 
 With `settings.pseudonymise = true` the normalised layer and the marts carry, instead of account
 ids, handles and post ids, HMAC-SHA256 digests keyed with a secret from the environment
-(`settings.pseudonym_key_env`, default DISSENTRY_PSEUDONYM_KEY). The key never enters the lake, so
+(`settings.pseudonym_key_env`, default DISSENTRY_PSEUDONYM_KEY; read through `Config.secrets`, so a
+scheduler may hand it over without the environment). The key never enters the lake, so
 only whoever holds it can link a pseudonym back to an account (by hashing candidate handles).
 
 - ids keep their platform: `mastodon:alice@social.example` -> `mastodon:p3f9c...`; post ids too,
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -154,10 +154,13 @@ def pseudonymiser_for(config: Config) -> Pseudonymiser | None:
     settings = config.settings
     if not settings.pseudonymise:
         return None
-    key = os.environ.get(settings.pseudonym_key_env, "")
+    key = config.secrets(settings.pseudonym_key_env)  # the caller's lookup: the environment by default
     if len(key) < 16:
+        name = settings.pseudonym_key_env
+        where = (f"the environment variable {name}" if config.secrets_from == "the environment"
+                 else f"the secret {name} ({config.secrets_from})")
         raise ConfigError(
-            f"settings.pseudonymise is on, but the environment variable {settings.pseudonym_key_env} "
+            f"settings.pseudonymise is on, but {where} "
             "does not hold a key of at least 16 characters (it is never stored in the lake or the config)"
         )
     markers = tuple(sorted({m for g in config.groups for m in g.bio_markers if m.strip()}))

@@ -95,7 +95,7 @@ def _account_row(group_id: str, ref: str, pseudonymiser: Pseudonymiser | None = 
 def _erased_keys(config: Config) -> set[str]:
     """sha256 of the account ids `dissentry forget` erased (the lake's register)."""
     try:
-        lake = Lake(config.warehouse_location, local_dir=config.local_path, storage_options=config.storage_options)
+        lake = Lake(config.warehouse_location, local_dir=config.local_path, storage_options=config.lake_storage_options)
         return set(lake.erased_account_keys())
     except (OSError, ValueError):  # no lake yet, or one that cannot be read: nothing was erased from it
         return set()

@@ -19,7 +19,8 @@ finishes the pending pass, then makes a fresh pass from the top for what arrived
 
 Search needs a session: the PDS issues the access token, so searchPosts is sent to the PDS (which
 proxies it to the AppView), and the account feeds, which need no auth, are fetched before logging in
-so the token never goes to the public AppView. Credentials come from the environment only:
+so the token never goes to the public AppView. Credentials come from the secrets lookup only (the
+environment on the command line, an Airflow Connection for `token_env` under Airflow):
 DISSENTRY_BLUESKY_HANDLE and DISSENTRY_BLUESKY_APP_PASSWORD (or the variable named by the source's
 `token_env`); DISSENTRY_BLUESKY_PDS overrides the PDS (default https://bsky.social). The password and
 the token never enter a record, a locator, a log line or an exception message.
@@ -27,7 +28,6 @@ the token never enter a record, a locator, a log line or an exception message.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,6 +39,7 @@ import httpx
 from connectors.base import Connector, Page, RawRecord, Reject, TargetCursor, json_excerpt
 from connectors.exports import read_json_items
 from connectors.http import BudgetExhausted, Documented, HttpClient, HttpError, RateLimit, header_number, redact_url
+from dissentry.secrets import ENVIRONMENT, SecretLookup
 
 if TYPE_CHECKING:
     from connectors.base import Source
@@ -225,10 +226,10 @@ class _Credentials:
         return f"_Credentials(identifier={self.identifier!r}, password_env={self.password_env!r}, pds={self.pds!r})"
 
 
-def _credentials(source: Source) -> _Credentials:
+def _credentials(source: Source, secrets: SecretLookup) -> _Credentials:
     password_env = source.token_env or PASSWORD_ENV
-    identifier = os.environ.get(HANDLE_ENV, "").strip().lstrip("@")
-    password = os.environ.get(password_env, "").strip()
+    identifier = secrets(HANDLE_ENV).strip().lstrip("@")
+    password = secrets(password_env).strip()
     missing = [name for name, value in ((HANDLE_ENV, identifier), (password_env, password)) if not value]
     if missing:
         raise MissingCredentialsError(
@@ -237,7 +238,7 @@ def _credentials(source: Source) -> _Credentials:
             f"{'is' if len(missing) == 1 else 'are'} not set; create an app password in Bluesky "
             f"(Settings > Privacy and security > App passwords) and export {HANDLE_ENV} and {password_env}"
         )
-    pds = os.environ.get(PDS_ENV, "").strip().rstrip("/") or DEFAULT_PDS
+    pds = secrets(PDS_ENV).strip().rstrip("/") or DEFAULT_PDS
     return _Credentials(identifier, password, password_env, pds)
 
 
@@ -291,14 +292,15 @@ class BlueskyConnector(Connector):
     platform: ClassVar[str] = "bluesky"
     mapping_file: ClassVar[Path] = Path(__file__).with_name("mapping.sql")
 
-    def http_client_options(self, source: Source) -> dict[str, Any]:
+    def http_client_options(self, source: Source, secrets: SecretLookup = ENVIRONMENT) -> dict[str, Any]:
         # the public AppView's documented limit, paced by only when the server sends no headers
         return {"rate_limit_parser": bluesky_rate_limit, "documented_limit": Documented(3000, 300.0)}
 
-    def collect(self, source: Source, cursor: dict[str, Any] | None, http: HttpClient) -> Iterator[Page]:
+    def collect(self, source: Source, cursor: dict[str, Any] | None, http: HttpClient,
+                secrets: SecretLookup = ENVIRONMENT) -> Iterator[Page]:
         base = (source.instance or PUBLIC_APPVIEW).rstrip("/")
         queries = _search_queries(source)
-        credentials = _credentials(source) if queries else None  # fail before any request
+        credentials = _credentials(source, secrets) if queries else None  # fail before any request
         state = TargetCursor(cursor)
         # account feeds first: they need no auth, and once the session header is set every later
         # request carries it

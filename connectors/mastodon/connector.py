@@ -26,7 +26,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,6 +39,7 @@ from connectors.base import Connector, ImportFormatError, Page, RawRecord, Rejec
 from connectors.exports import read_json_records_with_text
 from connectors.http import Documented, HttpError, RateLimit, redact_url
 from connectors.identity import canonical_host, leap_second_clamped
+from dissentry.secrets import ENVIRONMENT, SecretLookup
 
 if TYPE_CHECKING:
     from connectors.base import Source
@@ -292,10 +292,10 @@ class MastodonConnector(Connector):
     mapping_file: ClassVar[Path] = Path(__file__).with_name("mapping.sql")
 
     # ---- HTTP ---------------------------------------------------------------------------------------
-    def http_client_options(self, source: Source) -> dict[str, Any]:
+    def http_client_options(self, source: Source, secrets: SecretLookup = ENVIRONMENT) -> dict[str, Any]:
         headers: dict[str, str] = {}
         if source.token_env:
-            token = os.environ.get(source.token_env)
+            token = secrets(source.token_env)
             if token:
                 headers["Authorization"] = f"Bearer {token}"
             else:
@@ -306,7 +306,8 @@ class MastodonConnector(Connector):
         return {"headers": headers, "rate_limit_parser": mastodon_rate_limit, "documented_limit": documented}
 
     # ---- API collection -----------------------------------------------------------------------------
-    def collect(self, source: Source, cursor: dict[str, Any] | None, http: HttpClient) -> Iterator[Page]:
+    def collect(self, source: Source, cursor: dict[str, Any] | None, http: HttpClient,
+                secrets: SecretLookup = ENVIRONMENT) -> Iterator[Page]:
         if not source.instance:
             raise ValueError(f"source {source.name!r}: a Mastodon source needs `instance`, e.g. https://social.example")
         base = normalise_instance(source.instance)

@@ -33,7 +33,6 @@ last page `cap_hit` (older items exist that reddit will not list).
 from __future__ import annotations
 
 import base64
-import os
 import re
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from pydantic import BaseModel, ConfigDict
 from connectors.base import Connector, Page, RawRecord, Reject, TargetCursor, json_excerpt, json_type_name
 from connectors.exports import read_json_items
 from connectors.http import BudgetExhausted, Documented, HttpClient, HttpError, RateLimit, header_number, redact_url
+from dissentry.secrets import ENVIRONMENT, SecretLookup
 
 if TYPE_CHECKING:
     from connectors.base import Source
@@ -169,9 +169,9 @@ class _Credentials:
         return f"_Credentials(client_id={self.client_id!r})"
 
 
-def _credentials(source: Source, options: RedditOptions) -> _Credentials:
-    client_id = (options.client_id or os.environ.get(CLIENT_ID_ENV, "")).strip()
-    client_secret = os.environ.get(CLIENT_SECRET_ENV, "").strip()
+def _credentials(source: Source, options: RedditOptions, secrets: SecretLookup) -> _Credentials:
+    client_id = (options.client_id or secrets(CLIENT_ID_ENV)).strip()
+    client_secret = secrets(CLIENT_SECRET_ENV).strip()
     missing = [name for name, value in ((CLIENT_ID_ENV, client_id), (CLIENT_SECRET_ENV, client_secret)) if not value]
     if missing:
         raise MissingCredentialsError(
@@ -299,20 +299,21 @@ class RedditConnector(Connector):
     mapping_file: ClassVar[Path] = Path(__file__).with_name("mapping.sql")
     Options: ClassVar[type[BaseModel]] = RedditOptions
 
-    def http_client_options(self, source: Source) -> dict[str, Any]:
+    def http_client_options(self, source: Source, secrets: SecretLookup = ENVIRONMENT) -> dict[str, Any]:
         options: RedditOptions = self.options(source)
         # documented: 100 queries a minute averaged over 10 minutes; paced at 600 per 10 minutes (60 a
         # minute, the older and safer figure) only when the server sends no headers
         return {"headers": {"User-Agent": options.user_agent or USER_AGENT}, "rate_limit_parser": reddit_rate_limit,
                 "documented_limit": Documented(600, 600.0)}
 
-    def collect(self, source: Source, cursor: dict[str, Any] | None, http: HttpClient) -> Iterator[Page]:
+    def collect(self, source: Source, cursor: dict[str, Any] | None, http: HttpClient,
+                secrets: SecretLookup = ENVIRONMENT) -> Iterator[Page]:
         options: RedditOptions = self.options(source)
         targets = targets_for(source, options)
         if not targets:
             raise ValueError(f"reddit source {source.name!r}: nothing to collect: give accounts "
                              f"(reddit usernames) or options.subreddits")
-        credentials = _credentials(source, options)  # fail before any request
+        credentials = _credentials(source, options, secrets)  # fail before any request
         base = (source.instance or API_BASE).rstrip("/")
         session = _Session(http, credentials, _token_host(source, options))
         session.login()

@@ -46,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from connectors.base import Connector, ImportFormatError, Page, RawRecord, Reject, paged
 from connectors.http import BudgetExhausted, HttpError, RateLimit, redact_url
+from dissentry.secrets import ENVIRONMENT, SecretLookup
 
 if TYPE_CHECKING:
     from connectors.base import Source
@@ -316,11 +317,12 @@ class RssConnector(Connector):
     mapping_file: ClassVar[Path] = Path(__file__).with_name("mapping.sql")
     Options: ClassVar[type[BaseModel]] = RssOptions
 
-    def http_client_options(self, source: Source) -> dict[str, Any]:
+    def http_client_options(self, source: Source, secrets: SecretLookup = ENVIRONMENT) -> dict[str, Any]:
         return {"headers": {"Accept": ACCEPT}, "rate_limit_parser": feed_rate_limit}
 
     # ---- API collection -----------------------------------------------------------------------------
-    def collect(self, source: Source, cursor: dict[str, Any] | None, http: HttpClient) -> Iterator[Page]:
+    def collect(self, source: Source, cursor: dict[str, Any] | None, http: HttpClient,
+                secrets: SecretLookup = ENVIRONMENT) -> Iterator[Page]:
         options: RssOptions = self.options(source)
         if not options.feeds:
             raise ValueError(f"source {source.name!r}: an rss source needs options.feeds to collect")

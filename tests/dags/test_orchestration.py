@@ -80,38 +80,42 @@ def test_plan_groups_sources_by_schedule_then_platform_and_pools_cover_every_pla
     assert orch.pool_commands(config)[-1] == "airflow pools set dissentry_duckdb 1 'dissentry'"
 
 
-def test_secret_env_holds_the_password_only_during_the_call(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_connection_secrets_answer_the_sources_token_env_and_leave_the_environment_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("T_TOKEN", raising=False)
+    monkeypatch.setenv("OTHER_NAME", "from-the-worker")
     source = Source(name="s", platform="mastodon", accounts=["@a"], token_env="T_TOKEN", conn_id="c1")
+    config = _config(tmp_path, source)
     asked: list[str] = []
 
     def lookup(conn_id: str) -> str:
         asked.append(conn_id)
         return "pw-123"
 
-    with orch.secret_env(source, lookup):
-        assert os.environ["T_TOKEN"] == "pw-123"
-    assert "T_TOKEN" not in os.environ and asked == ["c1"]
+    before = dict(os.environ)
+    secrets = orch.connection_secrets(config, source, lookup)
+    assert asked == ["c1"]  # read once, up front: a missing password fails before any request
+    assert secrets("T_TOKEN") == "pw-123" and config.with_secrets(secrets).secrets("T_TOKEN") == "pw-123"
+    assert secrets("OTHER_NAME") == "from-the-worker"  # any other name: the worker's environment
+    assert "T_TOKEN" not in os.environ and dict(os.environ) == before  # nothing was put in the environment
+    assert "pw-123" not in repr(secrets) and "pw-123" not in repr(config.with_secrets(secrets))
+    assert config.secrets("T_TOKEN") == ""  # the config the lookup was handed to is a copy
 
     monkeypatch.setenv("T_TOKEN", "from-shell")
-    with orch.secret_env(source, lookup):
-        assert os.environ["T_TOKEN"] == "pw-123"
-    assert os.environ["T_TOKEN"] == "from-shell"
-
-    with pytest.raises(RuntimeError), orch.secret_env(source, lookup):  # restored on failure too
-        raise RuntimeError("boom")
-    assert os.environ["T_TOKEN"] == "from-shell"
+    assert secrets("T_TOKEN") == "pw-123"  # the Connection wins, as it did over the shell's value
+    assert os.environ["T_TOKEN"] == "from-shell"  # untouched
+    assert config.secrets("T_TOKEN") == "from-shell"  # the command line's lookup reads the environment
 
 
-def test_secret_env_needs_a_variable_and_a_password() -> None:
+def test_the_connection_secrets_need_a_variable_and_a_password(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="conn_id needs token_env"):
         Source(name="s", platform="mastodon", accounts=["@a"], conn_id="c1")
     empty = Source(name="s", platform="mastodon", accounts=["@a"], conn_id="c1", token_env="T")
-    with pytest.raises(ValueError, match="no password"), orch.secret_env(empty, lambda _c: None):
-        pass
+    with pytest.raises(ValueError, match="no password"):
+        orch.connection_secrets(_config(tmp_path, empty), empty, lambda _c: None)
     plain = Source(name="s", platform="mastodon", accounts=["@a"], token_env="T")  # no conn_id: the CLI way
-    with orch.secret_env(plain, lambda _c: pytest.fail("no connection to look up")):
-        pass
+    orch.connection_secrets(_config(tmp_path, plain), plain, lambda _c: pytest.fail("no connection to look up"))
 
 
 def _failing_after_first_page(failing: dict[str, bool]) -> object:
@@ -188,7 +192,7 @@ def test_raw_events_sum_each_platforms_sources_and_leave_out_a_platform_with_non
         "data_interval_start": "2026-11-23T00:00:00+00:00", "data_interval_end": "2026-11-24T00:00:00+00:00"}}
 
 
-def test_storage_env_holds_the_store_credentials_only_during_the_call(
+def test_the_store_credentials_reach_the_lakes_options_and_never_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "the-workers-own")
@@ -199,19 +203,24 @@ def test_storage_env_holds_the_store_credentials_only_during_the_call(
 
     def credentials(conn_id: str) -> dict[str, object]:
         asked.append(conn_id)
-        return {"login": "AKIA1", "password": "s3cret", "extra": {"endpoint_url": "http://127.0.0.1:9000"}}
+        return {"login": "AKIA1", "password": "s3cret", "extra": {"endpoint_url": "http://127.0.0.1:9000",
+                                                                  "region_name": "eu-west-1"}}
 
-    with orch.storage_env(config, credentials):
-        assert (os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]) == ("AKIA1", "s3cret")
-        assert os.environ["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9000"
+    before = dict(os.environ)
+    secrets = orch.connection_secrets(config, credentials_for=credentials)
+    options = config.with_secrets(secrets).lake_storage_options
+    assert options == {"key": "AKIA1", "secret": "s3cret", "endpoint_url": "http://127.0.0.1:9000",
+                       "client_kwargs": {"region_name": "eu-west-1"}}
     assert asked == ["store"]
-    assert os.environ["AWS_ACCESS_KEY_ID"] == "the-workers-own"  # restored, not removed
-    assert "AWS_SECRET_ACCESS_KEY" not in os.environ and "AWS_ENDPOINT_URL" not in os.environ
+    assert dict(os.environ) == before  # the worker's own key stays, and nothing was added
+    assert "s3cret" not in repr(secrets) and "s3cret" not in repr(config.with_secrets(secrets))
+    assert "s3cret" not in config.with_secrets(secrets).model_dump_json()
+    assert config.lake_storage_options == {}  # the command line's: the store's own chain decides
 
-    with pytest.raises(ValueError, match="needs a login"), orch.storage_env(config, lambda _c: {"password": "x"}):
-        pass
-    with orch.storage_env(config.model_copy(update={"storage_conn_id": None}), credentials):
-        assert os.environ["AWS_ACCESS_KEY_ID"] == "the-workers-own"  # no conn id: the worker's environment
+    with pytest.raises(ValueError, match="needs a login"):
+        orch.connection_secrets(config, credentials_for=lambda _c: {"password": "x"})
+    no_conn = config.model_copy(update={"storage_conn_id": None})
+    assert orch.connection_secrets(no_conn, credentials_for=credentials).store_options() == {}  # no conn id
     assert asked == ["store"]
 
 

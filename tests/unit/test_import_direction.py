@@ -28,8 +28,8 @@ ROOTS = ("dissentry", "connectors", "transforms", "warehouse")
 
 # (layer, rank, module patterns, the import roots its modules should live under), bottom first
 LAYERS: list[tuple[str, int, tuple[str, ...], tuple[str, ...]]] = [
-    # what every layer may use: resource limits' parsing, build progress, how a term matches text
-    ("core", 0, ("dissentry.build_progress", "dissentry.terms"), ("dissentry",)),
+    # what every layer may use: build progress, how a term matches text, the secrets lookup
+    ("core", 0, ("dissentry.build_progress", "dissentry.terms", "dissentry.secrets"), ("dissentry",)),
     # the platforms, the one HTTP client, the registry, and what identifies an account (identity)
     ("connectors", 1, ("connectors",), ("connectors",)),
     ("warehouse", 1, ("warehouse",), ("warehouse",)),  # the lake's folders, schemas, catalog, lock
@@ -39,8 +39,10 @@ LAYERS: list[tuple[str, int, tuple[str, ...], tuple[str, ...]]] = [
     # raw -> normalised, and the steps that rewrite those layers (erasure, retention)
     ("normalise", 3, ("dissentry.normalise", "dissentry.erasure", "dissentry.retention"), ("dissentry",)),
     ("transforms", 3, ("transforms",), ("transforms",)),  # the models runner and its Python models
-    # CLI, pipeline steps, orchestration, API, report, labels, export, sample, health
-    ("application", 4, ("dissentry",), ("dissentry",)),
+    # CLI, pipeline steps, ingestion (it runs the erasure guard), the CLI's progress bars,
+    # orchestration, API, report, labels, export, sample, health
+    ("application", 4, ("dissentry", "dissentry.ingest", "dissentry.progress_bars", "dissentry.orchestration"),
+     ("dissentry",)),
     # the published fake platforms, and the contract fakes of each connector that use them
     ("testing", 5, ("dissentry.testing", "connectors.*.fixtures"), ("dissentry", "connectors")),
 ]

@@ -125,7 +125,7 @@ def _store_model(config: Config, classifier: StanceClassifier) -> None:
     # a configuration built in code (a notebook, a test) names no warehouse of its own
     if not callable(to_bytes) or config.config_path is None:
         return
-    lake = Lake(config.warehouse_location, local_dir=config.local_path, storage_options=config.storage_options)
+    lake = Lake(config.warehouse_location, local_dir=config.local_path, storage_options=config.lake_storage_options)
     path = lake.path(*MODEL_FOLDER, f"{classifier.version}.joblib")
     if not lake.exists(path):
         with lake.staged(path) as tmp:
