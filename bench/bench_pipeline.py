@@ -110,7 +110,7 @@ def _limit_import(work_dir: Path) -> dict[str, Any]:
 
     out = work_dir / "limit" / "raw.parquet"
     out.parent.mkdir(parents=True, exist_ok=True)
-    from warehouse.sql import quote_literal
+    from dissentry.warehouse.sql import quote_literal
 
     source = quote_literal(work_dir / "input" / INPUT_NAME)
     target = quote_literal(out.as_posix())
@@ -132,7 +132,7 @@ def _limit_normalise(work_dir: Path, lake: Any) -> dict[str, Any]:
 
     out = work_dir / "limit" / "rewritten.parquet"
     out.parent.mkdir(parents=True, exist_ok=True)
-    from warehouse.sql import literal_list, quote_literal
+    from dissentry.warehouse.sql import literal_list, quote_literal
 
     con = duckdb.connect()
     con.execute(f"COPY (SELECT * FROM read_parquet({literal_list(lake.raw_files())}, union_by_name = true)) "
@@ -144,7 +144,7 @@ def _limit_normalise(work_dir: Path, lake: Any) -> dict[str, Any]:
 
 def _count(lake: Any, view: str) -> int:
     """Rows of one lake view (raw_records, posts, ...), read the way the pipeline reads them."""
-    from warehouse.catalog import connect, create_lake_views
+    from dissentry.warehouse.catalog import connect, create_lake_views
 
     con = connect()
     try:

@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from transforms.estimation import PairedCounts, corrected_proportion
+from dissentry.transforms.estimation import PairedCounts, corrected_proportion
 
 RATES = (0.02, 0.05, 0.2, 0.4)
 SAMPLE_SIZES = (20, 30, 50, 100, 150)

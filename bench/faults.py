@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     result: dict[str, Any] = {"seed": args.seed}
     # the credentials the fake reddit accepts, and no log of thousands of retries and failed runs
-    with fault_environment(("connectors.http", "dissentry.pipeline")):
+    with fault_environment(("dissentry.connectors.http", "dissentry.pipeline")):
         try:
             if args.schedules:
                 result["faults"] = fault_schedules(args.schedules, args.seed)

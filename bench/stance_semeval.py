@@ -98,7 +98,7 @@ def per_target(split: Split, predicted: Sequence[str]) -> dict[str, float]:
 
 def score(data: Path) -> dict[str, tuple[float, dict[str, float]]]:
     """classifier name -> (pooled test F_avg, F_avg per target)."""
-    from transforms.stance import TrainedStanceClassifier, VaderRulesClassifier
+    from dissentry.transforms.stance import TrainedStanceClassifier, VaderRulesClassifier
 
     train = load_split(data, "train") + load_split(data, "val")
     test = load_split(data, "test")
@@ -122,7 +122,7 @@ def score(data: Path) -> dict[str, tuple[float, dict[str, float]]]:
 
 def cross_validated(data: Path, folds: int = 5, seed: int = 0, **params: object) -> float:
     """Pooled out-of-fold F_avg of `trained` (with `params` overriding its constants) on train+val."""
-    from transforms.stance import TrainedStanceClassifier, cross_fit_predict
+    from dissentry.transforms.stance import TrainedStanceClassifier, cross_fit_predict
 
     train = load_split(data, "train") + load_split(data, "val")
     predicted = cross_fit_predict(

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from dissentry.secrets import ENVIRONMENT, SecretLookup
 
 if TYPE_CHECKING:
-    from connectors.http import HttpClient
+    from dissentry.connectors.http import HttpClient
 
 
 class Source(Protocol):

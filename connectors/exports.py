@@ -39,7 +39,7 @@ from typing import IO, Any, BinaryIO, TypeVar
 
 import msgspec
 
-from connectors.base import Batcher, ImportFormatError, Page, RawRecord, Reject, json_excerpt
+from dissentry.connectors.base import Batcher, ImportFormatError, Page, RawRecord, Reject, json_excerpt
 
 K = TypeVar("K")  # the kinds of item a platform's export holds (a string, or a connector's own type)
 

@@ -39,7 +39,7 @@ from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlu
 
 import httpx
 
-from connectors.rate_limit import Documented, RateLimit, RateLimiter
+from dissentry.connectors.rate_limit import Documented, RateLimit, RateLimiter
 
 __all__ = ["BudgetExhausted", "Documented", "HttpClient", "HttpError", "RateLimit", "RateLimitParser",
            "no_rate_limit_headers", "parse_retry_after", "redact", "redact_url", "register_secret"]

@@ -5,18 +5,18 @@ from __future__ import annotations
 import importlib
 from functools import cache
 
-from connectors.base import Connector
+from dissentry.connectors.base import Connector
 
 CONNECTORS: dict[str, str] = {
-    "mastodon": "connectors.mastodon.connector:MastodonConnector",
-    "bluesky": "connectors.bluesky.connector:BlueskyConnector",
-    "reddit": "connectors.reddit.connector:RedditConnector",
-    "rss": "connectors.rss.connector:RssConnector",
-    "telegram": "connectors.telegram.connector:TelegramConnector",
-    "twitter": "connectors.twitter.connector:TwitterConnector",
-    "facebook": "connectors.facebook.connector:FacebookConnector",
-    "csv": "connectors.tabular.connector:CsvConnector",
-    "jsonl": "connectors.tabular.connector:JsonlConnector",
+    "mastodon": "dissentry.connectors.mastodon.connector:MastodonConnector",
+    "bluesky": "dissentry.connectors.bluesky.connector:BlueskyConnector",
+    "reddit": "dissentry.connectors.reddit.connector:RedditConnector",
+    "rss": "dissentry.connectors.rss.connector:RssConnector",
+    "telegram": "dissentry.connectors.telegram.connector:TelegramConnector",
+    "twitter": "dissentry.connectors.twitter.connector:TwitterConnector",
+    "facebook": "dissentry.connectors.facebook.connector:FacebookConnector",
+    "csv": "dissentry.connectors.tabular.connector:CsvConnector",
+    "jsonl": "dissentry.connectors.tabular.connector:JsonlConnector",
 }
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import duckdb
 
 from dissentry.config import Config, load_config
-from warehouse.sql import quote_identifier
+from dissentry.warehouse.sql import quote_identifier
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -47,7 +47,7 @@ class Warehouse:
 
     def _read(self, query: str, params: list[Any] | dict[str, Any] | None) -> Any:
         from dissentry.pipeline import lake_for
-        from warehouse.catalog import connect
+        from dissentry.warehouse.catalog import connect
 
         lake = lake_for(self.config)
         db = lake.duckdb_path

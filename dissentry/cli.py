@@ -16,15 +16,15 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from connectors.base import ImportFormatError
-from connectors.registry import UnknownPlatformError, platforms
 from dissentry import pipeline
 from dissentry.config import Config, ConfigError, load_config, parse_account_ref
+from dissentry.connectors.base import ImportFormatError
+from dissentry.connectors.registry import UnknownPlatformError, platforms
 from dissentry.progress_bars import bars
 from dissentry.scaffold import ScaffoldError
-from transforms.runner import ModelError
-from warehouse.lake import DiskFull, LakeUnavailable
-from warehouse.lock import WarehouseBusy
+from dissentry.transforms.runner import ModelError
+from dissentry.warehouse.lake import DiskFull, LakeUnavailable
+from dissentry.warehouse.lock import WarehouseBusy
 
 if TYPE_CHECKING:
     from dissentry.health import Health
@@ -241,7 +241,7 @@ def transform(
 def _refuse_an_empty_warehouse(config: Config) -> None:
     """A report of an unbuilt warehouse, or of one built over no posts, is a table of zeros that
     could be published: exit 2 (as `sql` does) and name the command that fills it."""
-    from warehouse.catalog import connect
+    from dissentry.warehouse.catalog import connect
 
     db = pipeline.lake_for(config).duckdb_path
     if not db.exists():
@@ -352,7 +352,7 @@ def _run_query(lake: Any, db: Path, query: str, format: str, unsafe: bool) -> No
     or an error raises typer.Exit through `fail` (2; 3 when busy)."""
     import duckdb
 
-    from warehouse.catalog import connect, lock_down
+    from dissentry.warehouse.catalog import connect, lock_down
 
     try:
         con = connect(db, read_only=True, lake=lake)
@@ -613,7 +613,7 @@ def labels_import(
 def evaluate() -> None:
     """Rebuild the marts and print how well each stance classifier agrees with people's labels."""
     from dissentry.labels import print_evaluation
-    from warehouse.catalog import connect
+    from dissentry.warehouse.catalog import connect
 
     config = _config()
     with user_errors():

@@ -15,8 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from connectors.identity import canonical_handle
-from connectors.registry import platforms
+from dissentry.connectors.identity import canonical_handle
+from dissentry.connectors.registry import platforms
 from dissentry.resources import ResourceSettings
 from dissentry.secrets import ENVIRONMENT, Secrets
 
@@ -88,7 +88,7 @@ def parse_account_ref(ref: str) -> tuple[str, str]:
     if platform == "facebook":
         # Facebook exports name people, never usernames: the connector's handle is the name's slug,
         # so `facebook:Gustav Johansen` (the profile's name) means `facebook:gustav-johansen`
-        from connectors.facebook.connector import slug
+        from dissentry.connectors.facebook.connector import slug
 
         handle = slug(handle)
         if not handle:
@@ -251,7 +251,7 @@ class Source(_Strict):
     @model_validator(mode="after")
     def _label_is_no_platform(self) -> Source:
         if self.platform in ("csv", "jsonl"):
-            from connectors.tabular.connector import label_problem
+            from dissentry.connectors.tabular.connector import label_problem
 
             label = self.options.get("platform_label")
             problem = label_problem(label, self.platform) if isinstance(label, str) else None
@@ -391,8 +391,8 @@ class Config(_Strict):
     def _sources_fit_their_connectors(self) -> Config:
         """Every source's `options` through its connector's `Options`, and no API collection asked of
         an import-only platform: a typo fails here, at load, not halfway through an import."""
-        from connectors.base import options_problem
-        from connectors.registry import get_connector
+        from dissentry.connectors.base import options_problem
+        from dissentry.connectors.registry import get_connector
 
         problems: list[str] = []
         for source in self.sources:

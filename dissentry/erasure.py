@@ -35,10 +35,10 @@ from urllib.parse import urlsplit
 
 import pyarrow as pa
 
-from connectors.base import RawRecord, Reject
-from connectors.identity import canonical_handle, canonical_host, clean_text
-from warehouse import schema
-from warehouse.lake import Lake
+from dissentry.connectors.base import RawRecord, Reject
+from dissentry.connectors.identity import canonical_handle, canonical_host, clean_text
+from dissentry.warehouse import schema
+from dissentry.warehouse.lake import Lake
 
 _WORD = re.compile(r"\w+")
 # the first identity key of a JSON object names its author (Mastodon puts `reblog` and `account`
@@ -290,7 +290,7 @@ class IngestGuard:
 
     def _connection(self) -> Any:
         if self._con is None:
-            from connectors.registry import get_connector
+            from dissentry.connectors.registry import get_connector
             from dissentry.normalise import new_connection, read_mapping, use_erased_keys
 
             self._mapping = read_mapping(get_connector(self.platform).mapping_file)

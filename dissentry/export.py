@@ -183,7 +183,7 @@ def export_network(config: Config, out: Path, *, fmt: str, kind: str = "all", pe
         Network, list[Path]]:
     """Read the graph through a short-lived read-only connection, then write it."""
     from dissentry.pipeline import lake_for
-    from warehouse.catalog import connect
+    from dissentry.warehouse.catalog import connect
 
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}: use {', '.join(FORMATS)}")

@@ -32,9 +32,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from connectors.identity import canonical_handle
-from connectors.registry import get_connector
 from dissentry.config import Config, parse_account_ref
+from dissentry.connectors.identity import canonical_handle
+from dissentry.connectors.registry import get_connector
 from dissentry.erasure import (
     Needle,
     Redactor,
@@ -46,10 +46,10 @@ from dissentry.erasure import (
     save_identities,
 )
 from dissentry.normalise import new_connection, read_mapping
-from warehouse import schema
-from warehouse.lake import Lake
-from warehouse.lock import exclusive
-from warehouse.sql import literal_list
+from dissentry.warehouse import schema
+from dissentry.warehouse.lake import Lake
+from dissentry.warehouse.lock import exclusive
+from dissentry.warehouse.sql import literal_list
 
 
 @dataclass

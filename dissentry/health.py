@@ -26,8 +26,8 @@ from typing import Any
 
 from dissentry.config import Config, parse_account_ref
 from dissentry.privacy import pseudonymiser_for
-from warehouse.catalog import connect, create_lake_views
-from warehouse.lake import Lake
+from dissentry.warehouse.catalog import connect, create_lake_views
+from dissentry.warehouse.lake import Lake
 
 MAX_ERRORS_SHOWN = 3  # per source: a folder of 500 bad files must not bury the rest of the block
 CLOSEST_CUTOFF = 0.6  # similarity of the differing parts of two handles (see _similarity)

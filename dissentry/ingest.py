@@ -29,12 +29,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from connectors.base import ImportFormatError, Page
-from connectors.http import HttpClient, HttpError
+from dissentry.connectors.base import ImportFormatError, Page
+from dissentry.connectors.http import HttpClient, HttpError
 from dissentry.erasure import IngestGuard
-from warehouse import schema
-from warehouse.catalog import connect
-from warehouse.lake import (
+from dissentry.warehouse import schema
+from dissentry.warehouse.catalog import connect
+from dissentry.warehouse.lake import (
     Lake,
     disk_full_error,
     is_disk_full,

@@ -42,11 +42,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dissentry.config import Config
-from warehouse import schema
-from warehouse.catalog import connect, create_lake_views
-from warehouse.lake import Lake, atomic_path, new_run_id, quarantine_writer
-from warehouse.lock import exclusive
-from warehouse.sql import literal_list, quote_literal
+from dissentry.warehouse import schema
+from dissentry.warehouse.catalog import connect, create_lake_views
+from dissentry.warehouse.lake import Lake, atomic_path, new_run_id, quarantine_writer
+from dissentry.warehouse.lock import exclusive
+from dissentry.warehouse.sql import literal_list, quote_literal
 
 LABEL_VALUES = ("critical", "supportive", "neutral")
 CSV_COLUMNS = ("post_id", "group_id", "period", "reference_kind", "target", "text", "url", "label", "note")
@@ -599,7 +599,7 @@ def _add_agreement(lake: Lake, result: ImportResult) -> None:
     if not any(len(by) >= 2 for by in labels.values()):
         return
     try:
-        from transforms.evaluation import agreement
+        from dissentry.transforms.evaluation import agreement
     except ImportError as exc:  # the evaluation module arrives with the measurement marts
         result.agreement_error = f"agreement not computed: {exc}"
         return

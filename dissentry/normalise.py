@@ -40,15 +40,15 @@ import pyarrow.parquet as pq
 from detrack import DEFAULT_PATTERNS as DETRACK_PATTERNS
 from detrack import PREFIXES as DETRACK_PREFIXES
 
-from connectors.base import RawRecord
-from connectors.identity import canonical_handle, canonical_host, clean_text
-from connectors.registry import get_connector, platforms
 from dissentry import build_progress, resources
+from dissentry.connectors.base import RawRecord
+from dissentry.connectors.identity import canonical_handle, canonical_host, clean_text
+from dissentry.connectors.registry import get_connector, platforms
 from dissentry.privacy import Pseudonymiser, title_key
-from warehouse import schema
-from warehouse.catalog import connect
-from warehouse.lake import Lake, new_run_id
-from warehouse.sql import literal_list, quote_identifier, quote_literal
+from dissentry.warehouse import schema
+from dissentry.warehouse.catalog import connect
+from dissentry.warehouse.lake import Lake, new_run_id
+from dissentry.warehouse.sql import literal_list, quote_identifier, quote_literal
 
 TRACKING_PARAMS = re.compile(
     r"^(utm_[a-z_]+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid|igsh|ref_src|ref_url|_hsenc|_hsmi|yclid|s_cid|"

@@ -31,30 +31,30 @@ from typing import Any
 import duckdb
 import pyarrow.parquet as pq
 
-from connectors.base import ImportFormatError, Page
-from connectors.http import HttpClient
-from connectors.registry import get_connector
 from dissentry import build_progress, resources
 from dissentry.config import CollectionSettings, Config, Source
+from dissentry.connectors.base import ImportFormatError, Page
+from dissentry.connectors.http import HttpClient
+from dissentry.connectors.registry import get_connector
 from dissentry.erasure import without_erased_accounts
 from dissentry.ingest import EventKind, Ingestion, OnProgress, ProgressEvent, ingest
 from dissentry.normalise import normalise_lake
 from dissentry.privacy import pseudonymiser_for
 from dissentry.retention import apply_retention
 from dissentry.secrets import ENVIRONMENT, SecretLookup
-from warehouse.catalog import (
+from dissentry.warehouse.catalog import (
     building_path,
     connect,
     create_lake_views,
     publish_serving_file,
     sweep_building_files,
 )
-from warehouse.lake import (
+from dissentry.warehouse.lake import (
     Lake,
     disk_full_error,
     is_disk_full,
 )
-from warehouse.lock import exclusive, shared
+from dissentry.warehouse.lock import exclusive, shared
 
 __all__ = ["Interrupted", "OnProgress", "ProgressEvent", "RunResult", "collect", "http_client_for",
            "import_export", "lake_for", "normalise", "run", "transform"]
@@ -292,7 +292,7 @@ def _import_pages(connector: Any, files: list[Path], source: Source | None, erro
 
     Nothing is printed here: the problem lands in the run row, which the caller shows (the CLI's
     health block names it once). `read` follows the bytes read, for the progress events."""
-    from connectors.base import Reject
+    from dissentry.connectors.base import Reject
 
     for path in files:
         if read is not None:
@@ -469,8 +469,8 @@ def _transform(config: Config, lake: Lake) -> dict[str, int]:
     (the half-built file is swept by the next transform); the copies are staged while the file is
     built and renamed into place right after it, from the file they were exported from. The marts
     are the models under transforms/marts/ (`mart_names()`), so a new mart file is exported too."""
-    from transforms.runner import mart_names, run_models
-    from warehouse.sql import quote_identifier
+    from dissentry.transforms.runner import mart_names, run_models
+    from dissentry.warehouse.sql import quote_identifier
 
     final = lake.duckdb_path
     sweep_building_files(final)  # under the build lock: whatever is there, a killed transform left

@@ -32,8 +32,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
-from connectors.identity import INVISIBLE, canonical_handle, clean_text
 from dissentry.config import Config, ConfigError
+from dissentry.connectors.identity import INVISIBLE, canonical_handle, clean_text
 from dissentry.terms import python_pattern  # the same whole-word rule the marts use
 
 _MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_][\w.\-]*(?:@[A-Za-z0-9][\w.\-]*[A-Za-z0-9])?)")

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dissentry.config import Config
-from warehouse.sql import quote_identifier
+from dissentry.warehouse.sql import quote_identifier
 
 # (column, header) pairs; a proportion column `x` is shown with its Wilson bounds `x_lo`/`x_hi`
 DISSENT_COLUMNS = [
@@ -92,7 +92,7 @@ def _headline_table(con: Any, mart: str, spec: list[tuple[str, str]], title: str
 
 def print_headlines(config: Config, console: Console) -> None:
     from dissentry.pipeline import lake_for
-    from warehouse.catalog import connect
+    from dissentry.warehouse.catalog import connect
 
     lake = lake_for(config)
     db = lake.duckdb_path

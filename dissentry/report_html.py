@@ -71,7 +71,7 @@ def dissentry_version() -> str:
 def read_warehouse(config: Config, *, max_nodes: int = MAX_DRAWN_NODES) -> ReportData:
     """Every row the report needs, through one short-lived read-only connection."""
     from dissentry.pipeline import lake_for
-    from warehouse.catalog import connect
+    from dissentry.warehouse.catalog import connect
 
     lake = lake_for(config)
     db = lake.duckdb_path

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 if TYPE_CHECKING:
     import duckdb
 
-    from warehouse.lake import Lake
+    from dissentry.warehouse.lake import Lake
 
 MEMORY_ENV = "DISSENTRY_DUCKDB_MEMORY_LIMIT"
 MEMORY_FRACTION = 0.2

@@ -16,10 +16,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from connectors.registry import platforms
+from dissentry.connectors.registry import platforms
 from dissentry.normalise import freeze_raw
-from warehouse import schema
-from warehouse.lake import Lake, batch_day, new_run_id
+from dissentry.warehouse import schema
+from dissentry.warehouse.lake import Lake, batch_day, new_run_id
 
 
 def expired_raw_files(lake: Lake, platform: str, days: int, today: date | None = None) -> list[str]:

@@ -28,7 +28,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from warehouse.sql import quote_identifier
+from dissentry.warehouse.sql import quote_identifier
 
 PROMPT = "dissentry> "
 CONTINUATION = "      ...> "

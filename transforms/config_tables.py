@@ -18,7 +18,7 @@ import pyarrow as pa
 from dissentry.config import Config, parse_account_ref
 from dissentry.privacy import Pseudonymiser, pseudonymiser_for
 from dissentry.terms import clean_term, sql_pattern
-from warehouse.lake import Lake
+from dissentry.warehouse.lake import Lake
 
 log = logging.getLogger(__name__)
 

@@ -44,9 +44,9 @@ import duckdb
 import pyarrow as pa
 
 from dissentry.config import Config
-from transforms.config_tables import load_config_tables
-from warehouse.catalog import has_relation
-from warehouse.sql import quote_identifier
+from dissentry.transforms.config_tables import load_config_tables
+from dissentry.warehouse.catalog import has_relation
+from dissentry.warehouse.sql import quote_identifier
 
 TRANSFORMS_DIR = Path(__file__).resolve().parent
 MACROS_FILE = TRANSFORMS_DIR / "macros.sql"

@@ -19,9 +19,9 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from warehouse import schema
-from warehouse.lake import Lake, _fsync_dir, new_run_id
-from warehouse.sql import literal_list, quote_identifier, quote_literal
+from dissentry.warehouse import schema
+from dissentry.warehouse.lake import Lake, _fsync_dir, new_run_id
+from dissentry.warehouse.sql import literal_list, quote_identifier, quote_literal
 
 LAKE_VIEWS: dict[str, tuple[str, str | None, pa.Schema]] = {
     # view name: (layer, table inside the layer, schema used when the layer has no file yet)

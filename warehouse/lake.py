@@ -73,7 +73,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
-from warehouse import schema
+from dissentry.warehouse import schema
 
 DUCKDB_FILE = "dissentry.duckdb"
 NORMALISED_MANIFEST = "_manifest.json"

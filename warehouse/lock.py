@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from warehouse.lake import Lake, sanitise_partition_value
+from dissentry.warehouse.lake import Lake, sanitise_partition_value
 
 
 class WarehouseBusy(RuntimeError):

@@ -36,13 +36,21 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
-from connectors.base import Connector, Page, RawRecord, Reject, TargetCursor, json_excerpt
-from connectors.exports import read_json_items
-from connectors.http import BudgetExhausted, Documented, HttpClient, HttpError, RateLimit, header_number, redact_url
+from dissentry.connectors.base import Connector, Page, RawRecord, Reject, TargetCursor, json_excerpt
+from dissentry.connectors.exports import read_json_items
+from dissentry.connectors.http import (
+    BudgetExhausted,
+    Documented,
+    HttpClient,
+    HttpError,
+    RateLimit,
+    header_number,
+    redact_url,
+)
 from dissentry.secrets import ENVIRONMENT, SecretLookup
 
 if TYPE_CHECKING:
-    from connectors.base import Source
+    from dissentry.connectors.base import Source
 
 PUBLIC_APPVIEW = "https://public.api.bsky.app"
 DEFAULT_PDS = "https://bsky.social"

@@ -43,14 +43,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 
 from pydantic import BaseModel, ConfigDict
 
-from connectors.base import IMPORT_PAGE_SIZE as IMPORT_PAGE_SIZE  # re-exported: callers import it from here
-from connectors.base import Batcher, Connector, ImportFormatError, Page, RawRecord, Reject
-from connectors.base import ImportOnlyError as ImportOnlyError  # re-exported, as above
-from connectors.exports import TextWindow, zip_member_problem
-from connectors.identity import clean_text
+from dissentry.connectors.base import IMPORT_PAGE_SIZE as IMPORT_PAGE_SIZE  # re-exported: callers import it from here
+from dissentry.connectors.base import Batcher, Connector, ImportFormatError, Page, RawRecord, Reject
+from dissentry.connectors.base import ImportOnlyError as ImportOnlyError  # re-exported, as above
+from dissentry.connectors.exports import TextWindow, zip_member_problem
+from dissentry.connectors.identity import clean_text
 
 if TYPE_CHECKING:
-    from connectors.base import Source
+    from dissentry.connectors.base import Source
 
 log = logging.getLogger(__name__)
 

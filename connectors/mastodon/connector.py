@@ -35,15 +35,15 @@ from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
 
 import httpx
 
-from connectors.base import Connector, ImportFormatError, Page, RawRecord, Reject, json_type_name
-from connectors.exports import read_json_records_with_text
-from connectors.http import Documented, HttpError, RateLimit, redact_url
-from connectors.identity import canonical_host, leap_second_clamped
+from dissentry.connectors.base import Connector, ImportFormatError, Page, RawRecord, Reject, json_type_name
+from dissentry.connectors.exports import read_json_records_with_text
+from dissentry.connectors.http import Documented, HttpError, RateLimit, redact_url
+from dissentry.connectors.identity import canonical_host, leap_second_clamped
 from dissentry.secrets import ENVIRONMENT, SecretLookup
 
 if TYPE_CHECKING:
-    from connectors.base import Source
-    from connectors.http import HttpClient
+    from dissentry.connectors.base import Source
+    from dissentry.connectors.http import HttpClient
 
 log = logging.getLogger(__name__)
 

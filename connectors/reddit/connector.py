@@ -43,13 +43,21 @@ from urllib.parse import quote, urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict
 
-from connectors.base import Connector, Page, RawRecord, Reject, TargetCursor, json_excerpt, json_type_name
-from connectors.exports import read_json_items
-from connectors.http import BudgetExhausted, Documented, HttpClient, HttpError, RateLimit, header_number, redact_url
+from dissentry.connectors.base import Connector, Page, RawRecord, Reject, TargetCursor, json_excerpt, json_type_name
+from dissentry.connectors.exports import read_json_items
+from dissentry.connectors.http import (
+    BudgetExhausted,
+    Documented,
+    HttpClient,
+    HttpError,
+    RateLimit,
+    header_number,
+    redact_url,
+)
 from dissentry.secrets import ENVIRONMENT, SecretLookup
 
 if TYPE_CHECKING:
-    from connectors.base import Source
+    from dissentry.connectors.base import Source
 
 API_BASE = "https://oauth.reddit.com"
 TOKEN_HOST = "https://www.reddit.com"

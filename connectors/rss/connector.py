@@ -44,13 +44,13 @@ import feedparser
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from connectors.base import Connector, ImportFormatError, Page, RawRecord, Reject, paged
-from connectors.http import BudgetExhausted, HttpError, RateLimit, redact_url
+from dissentry.connectors.base import Connector, ImportFormatError, Page, RawRecord, Reject, paged
+from dissentry.connectors.http import BudgetExhausted, HttpError, RateLimit, redact_url
 from dissentry.secrets import ENVIRONMENT, SecretLookup
 
 if TYPE_CHECKING:
-    from connectors.base import Source
-    from connectors.http import HttpClient
+    from dissentry.connectors.base import Source
+    from dissentry.connectors.http import HttpClient
 
 log = logging.getLogger(__name__)
 

@@ -55,8 +55,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from connectors.base import IMPORT_PAGE_SIZE as IMPORT_PAGE_SIZE  # re-exported: callers import it from here
-from connectors.base import (
+from dissentry.connectors.base import IMPORT_PAGE_SIZE as IMPORT_PAGE_SIZE  # re-exported: callers import it from here
+from dissentry.connectors.base import (
     Batcher,
     Connector,
     ImportFormatError,
@@ -65,13 +65,13 @@ from connectors.base import (
     RawRecord,
     Reject,
 )
-from connectors.base import ImportOnlyError as ImportOnlyError  # re-exported, as above
-from connectors.exports import MAX_VALUE_BYTES, iter_json_values, zip_member_problem
-from connectors.identity import canonical_handle, leap_second_clamped
-from connectors.registry import CONNECTORS
+from dissentry.connectors.base import ImportOnlyError as ImportOnlyError  # re-exported, as above
+from dissentry.connectors.exports import MAX_VALUE_BYTES, iter_json_values, zip_member_problem
+from dissentry.connectors.identity import canonical_handle, leap_second_clamped
+from dissentry.connectors.registry import CONNECTORS
 
 if TYPE_CHECKING:
-    from connectors.base import Source
+    from dissentry.connectors.base import Source
 
 REQUIRED = ("post_id", "author", "created_at", "text")
 OPTIONAL = (

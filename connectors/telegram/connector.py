@@ -47,11 +47,11 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from connectors.base import Batcher, Connector, ImportFormatError, Page, RawRecord, Reject, json_type_name
-from connectors.exports import TextWindow, zip_member_problem
+from dissentry.connectors.base import Batcher, Connector, ImportFormatError, Page, RawRecord, Reject, json_type_name
+from dissentry.connectors.exports import TextWindow, zip_member_problem
 
 if TYPE_CHECKING:
-    from connectors.base import Source
+    from dissentry.connectors.base import Source
 
 log = logging.getLogger(__name__)
 

@@ -47,12 +47,21 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.base import IMPORT_PAGE_SIZE as IMPORT_PAGE_SIZE  # re-exported: callers import it from here
-from connectors.base import Connector, ImportFormatError, Page, RawRecord, Reject, json_excerpt, json_type_name, paged
-from connectors.exports import TextWindow, iter_json_values, zip_member_problem
+from dissentry.connectors.base import IMPORT_PAGE_SIZE as IMPORT_PAGE_SIZE  # re-exported: callers import it from here
+from dissentry.connectors.base import (
+    Connector,
+    ImportFormatError,
+    Page,
+    RawRecord,
+    Reject,
+    json_excerpt,
+    json_type_name,
+    paged,
+)
+from dissentry.connectors.exports import TextWindow, iter_json_values, zip_member_problem
 
 if TYPE_CHECKING:
-    from connectors.base import Source
+    from dissentry.connectors.base import Source
 
 log = logging.getLogger(__name__)
 

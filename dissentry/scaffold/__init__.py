@@ -61,7 +61,7 @@ def new_connector(name: str, root: Path) -> list[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
 
-    line = f'    "{name}": "connectors.{name}.connector:{class_name}",\n'
+    line = f'    "{name}": "dissentry.connectors.{name}.connector:{class_name}",\n'
     closing = registry_text.index("\n}", registry_text.index("CONNECTORS"))
     registry.write_text(registry_text[: closing + 1] + line + registry_text[closing + 1 :], encoding="utf-8")
     return [*files, registry]

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import connectors
+from dissentry import connectors
 from dissentry.config import Config, Source
 from dissentry.testing.clock import FAKE_EPOCH  # noqa: F401  (kept importable here, where it was defined)
 from dissentry.testing.server import Reply, Request, RunningServer, serve

@@ -40,8 +40,8 @@ from dissentry.testing.faults import (
     sources_for,
 )
 from dissentry.testing.server import RunningServer
-from warehouse.lake import Lake
-from warehouse.sql import literal_list, quote_literal
+from dissentry.warehouse.lake import Lake
+from dissentry.warehouse.sql import literal_list, quote_literal
 
 POST_RECORD_TYPES = ("status", "feed_item", "t1", "t3")
 # while the collector is killed: one answer in ten is the previous page again (the run fails and is
@@ -243,7 +243,7 @@ def kill_and_resume(config_file: Path, warehouse: Path, handler: FaultServer, *,
 
 
 @contextmanager
-def fault_environment(quiet: tuple[str, ...] = ("connectors.http",)) -> Iterator[None]:
+def fault_environment(quiet: tuple[str, ...] = ("dissentry.connectors.http",)) -> Iterator[None]:
     """For the block: the reddit credentials the fault server accepts in os.environ (an in-process
     collection reads them there), and the `quiet` loggers off (every retry logs a warning; thousands
     of them only slow a run down); then both as they were."""

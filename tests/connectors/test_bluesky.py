@@ -17,8 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.base import ImportFormatError, Page, RawRecord, Reject
-from connectors.bluesky.connector import (
+from dissentry.config import Source
+from dissentry.connectors.base import ImportFormatError, Page, RawRecord, Reject
+from dissentry.connectors.bluesky.connector import (
     HANDLE_ENV,
     PASSWORD_ENV,
     PDS_ENV,
@@ -28,9 +29,8 @@ from connectors.bluesky.connector import (
     MissingCredentialsError,
     bluesky_rate_limit,
 )
-from connectors.http import Documented, HttpClient, HttpError
-from connectors.registry import get_connector
-from dissentry.config import Source
+from dissentry.connectors.http import Documented, HttpClient, HttpError
+from dissentry.connectors.registry import get_connector
 from dissentry.normalise import map_records
 from tests.support.fake_time import FakeTime
 from tests.support.local_server import Reply, Request, RunningServer, serve

@@ -17,8 +17,10 @@ from typing import Any
 
 import pytest
 
-from connectors.base import ImportFormatError, Page, RawRecord, Reject
-from connectors.facebook.connector import (
+from dissentry import pipeline
+from dissentry.config import Config, Source
+from dissentry.connectors.base import ImportFormatError, Page, RawRecord, Reject
+from dissentry.connectors.facebook.connector import (
     IMPORT_PAGE_SIZE,
     FacebookConnector,
     ImportOnlyError,
@@ -26,8 +28,6 @@ from connectors.facebook.connector import (
     repair_text,
     slug,
 )
-from dissentry import pipeline
-from dissentry.config import Config, Source
 from dissentry.normalise import map_records
 
 FIXTURES = Path(__file__).resolve().parents[2] / "connectors" / "facebook" / "fixtures"
@@ -394,7 +394,7 @@ def test_an_external_context_with_a_bare_facebook_url_is_a_link_with_its_title(t
 
 def test_a_member_named_as_in_the_profile_is_the_owner_the_posts_carry(tmp_path: Path) -> None:
     from dissentry.config import Group, parse_account_ref
-    from transforms.config_tables import config_rows
+    from dissentry.transforms.config_tables import config_rows
 
     records = read(write_export(tmp_path / "export", [post(1700000000, "Hei")], owner="Gustav Johansen"))[0]
     (row,) = posts_by_id(records).values()

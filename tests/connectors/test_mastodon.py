@@ -23,10 +23,10 @@ from urllib.parse import unquote, urlsplit
 import pyarrow as pa
 import pytest
 
-from connectors.base import ImportFormatError, Page, RawRecord, Reject
-from connectors.http import HttpClient, HttpError
-from connectors.mastodon.connector import MastodonConnector, mastodon_rate_limit
 from dissentry.config import Source
+from dissentry.connectors.base import ImportFormatError, Page, RawRecord, Reject
+from dissentry.connectors.http import HttpClient, HttpError
+from dissentry.connectors.mastodon.connector import MastodonConnector, mastodon_rate_limit
 from dissentry.normalise import map_records
 from tests.support.fake_time import FakeTime
 from tests.support.local_server import Reply, Request, serve

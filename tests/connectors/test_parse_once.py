@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from connectors.base import RawRecord
+from dissentry.connectors.base import RawRecord
 from dissentry.normalise import map_records, read_mapping
 
 MAPPINGS = sorted((Path(__file__).resolve().parents[2] / "connectors").glob("*/mapping.sql"))

@@ -18,10 +18,11 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.base import ImportFormatError, Page, RawRecord, Reject
-from connectors.http import Documented, HttpClient, HttpError
-from connectors.reddit import connector as reddit_module
-from connectors.reddit.connector import (
+from dissentry.config import Source
+from dissentry.connectors.base import ImportFormatError, Page, RawRecord, Reject
+from dissentry.connectors.http import Documented, HttpClient, HttpError
+from dissentry.connectors.reddit import connector as reddit_module
+from dissentry.connectors.reddit.connector import (
     API_BASE,
     CLIENT_ID_ENV,
     CLIENT_SECRET_ENV,
@@ -31,8 +32,7 @@ from connectors.reddit.connector import (
     RedditConnector,
     reddit_rate_limit,
 )
-from connectors.registry import get_connector
-from dissentry.config import Source
+from dissentry.connectors.registry import get_connector
 from dissentry.normalise import map_records
 from tests.support.fake_time import FakeTime
 from tests.support.local_server import Reply, Request, RunningServer, serve

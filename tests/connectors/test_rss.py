@@ -20,11 +20,11 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.base import ImportFormatError, Page, RawRecord
-from connectors.http import BudgetExhausted, HttpClient
-from connectors.registry import get_connector
-from connectors.rss.connector import RssConnector, feed_rate_limit
 from dissentry.config import Source
+from dissentry.connectors.base import ImportFormatError, Page, RawRecord
+from dissentry.connectors.http import BudgetExhausted, HttpClient
+from dissentry.connectors.registry import get_connector
+from dissentry.connectors.rss.connector import RssConnector, feed_rate_limit
 from dissentry.normalise import map_records, normalise_url_one
 from tests.support.fake_time import FakeTime
 from tests.support.local_server import Reply, Request, RunningServer, serve
@@ -497,7 +497,7 @@ def test_portuguese_pub_dates_are_read_and_an_unreadable_one_is_counted(
         tmp_path: Path, language: str, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "pt.xml"
     path.write_text(PT_FEED.format(language=language), encoding="utf-8")
-    with caplog.at_level("WARNING", logger="connectors.rss.connector"):
+    with caplog.at_level("WARNING", logger="dissentry.connectors.rss.connector"):
         got = records(list(connector.read_export(path, source())))
     published = {r.record_id: json.loads(r.payload)["entry"]["published"] for r in got}
     # -0300 is three hours behind UTC; feedparser alone reads none of these
@@ -513,7 +513,7 @@ def test_portuguese_pub_dates_are_read_and_an_unreadable_one_is_counted(
 
 
 def test_a_month_name_two_languages_read_differently_needs_the_feeds_language() -> None:
-    from connectors.rss.connector import localised_date
+    from dissentry.connectors.rss.connector import localised_date
 
     # `lip` is July in Polish and June in Croatian: only the feed's <language> can tell
     assert localised_date("3 lip 2018 10:00 +0000") is None

@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 
-from connectors.base import Connector, ImportFormatError, Page, RawRecord, Reject
-from connectors.tabular.connector import (
+from dissentry import pipeline
+from dissentry.config import Config, Source
+from dissentry.connectors.base import Connector, ImportFormatError, Page, RawRecord, Reject
+from dissentry.connectors.tabular.connector import (
     IMPORT_PAGE_SIZE,
     CsvConnector,
     ImportOnlyError,
@@ -24,8 +26,6 @@ from connectors.tabular.connector import (
     TabularOptionsError,
     parse_timestamp,
 )
-from dissentry import pipeline
-from dissentry.config import Config, Source
 from dissentry.normalise import map_records
 
 FIXTURES = Path(__file__).resolve().parents[2] / "connectors" / "tabular" / "fixtures" / "contract"

@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
-from connectors.base import ImportFormatError, ImportOnlyError, Page, RawRecord, Reject
-from connectors.registry import get_connector
-from connectors.telegram import connector as telegram
-from connectors.telegram.connector import TelegramConnector
 from dissentry import pipeline
 from dissentry.config import Config, Source
+from dissentry.connectors.base import ImportFormatError, ImportOnlyError, Page, RawRecord, Reject
+from dissentry.connectors.registry import get_connector
+from dissentry.connectors.telegram import connector as telegram
+from dissentry.connectors.telegram.connector import TelegramConnector
 from dissentry.normalise import map_records
 
 FIXTURES = Path(__file__).resolve().parents[2] / "connectors" / "telegram" / "fixtures"

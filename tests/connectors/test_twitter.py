@@ -17,11 +17,11 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from connectors.base import ImportFormatError, Page, RawRecord, Reject
-from connectors.registry import get_connector
-from connectors.twitter.connector import IMPORT_PAGE_SIZE, TwitterConnector
 from dissentry import pipeline
 from dissentry.config import Config, Source
+from dissentry.connectors.base import ImportFormatError, Page, RawRecord, Reject
+from dissentry.connectors.registry import get_connector
+from dissentry.connectors.twitter.connector import IMPORT_PAGE_SIZE, TwitterConnector
 from dissentry.normalise import map_records
 from tests.support.layers import published_files
 

@@ -17,16 +17,16 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from connectors.base import Connector, ImportFormatError
-from connectors.registry import CONNECTORS, get_connector, platforms
 from dissentry import pipeline
 from dissentry.config import Config, Source
+from dissentry.connectors.base import Connector, ImportFormatError
+from dissentry.connectors.registry import CONNECTORS, get_connector, platforms
 from dissentry.normalise import map_records, read_mapping
+from dissentry.warehouse import schema
+from dissentry.warehouse.lake import Lake
 from tests.support.fake_time import FakeTime
 from tests.support.layers import published_files
 from tests.support.local_server import serve
-from warehouse import schema
-from warehouse.lake import Lake
 
 
 def contract_dir(connector: Connector) -> Path:
@@ -76,7 +76,7 @@ API_PLATFORMS = [p for p in platforms() if _declared_kind(p) == "api"]
 def test_registered_connector_loads_and_its_mapping_yields_the_canonical_schema(platform: str) -> None:
     connector = get_connector(platform)
     assert connector.platform == platform
-    assert CONNECTORS[platform].startswith("connectors.")
+    assert CONNECTORS[platform].startswith("dissentry.connectors.")
     assert read_mapping(connector.mapping_file)
     tables = map_records(platform, [])  # the SQL must bind even on no data
     for name, table_schema in schema.NORMALISED.items():

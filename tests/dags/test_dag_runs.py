@@ -18,10 +18,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from connectors.bluesky.fixtures.contract import fake_api as bluesky_api
-from connectors.mastodon.fixtures.contract import fake_api as mastodon_api
 from dissentry import pipeline
 from dissentry.config import load_config
+from dissentry.connectors.bluesky.fixtures.contract import fake_api as bluesky_api
+from dissentry.connectors.mastodon.fixtures.contract import fake_api as mastodon_api
 from tests.dags.conftest import AirflowRun
 from tests.dags.support import realtime_rate_limits, write_config
 from tests.support.local_server import Reply, Request, serve

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from connectors.mastodon.fixtures.contract import fake_api as mastodon_api
 from dissentry import orchestration as orch
 from dissentry.config import Config, Source, load_config
+from dissentry.connectors.mastodon.fixtures.contract import fake_api as mastodon_api
 from tests.dags.support import realtime_rate_limits, write_config
 from tests.support.local_server import Reply, Request, serve
 

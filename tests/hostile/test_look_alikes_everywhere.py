@@ -7,8 +7,8 @@ platform through its real mapping.sql (`map_records`, DuckDB) and counts the acc
 
 from __future__ import annotations
 
-from connectors.base import RawRecord
-from connectors.facebook.connector import slug
+from dissentry.connectors.base import RawRecord
+from dissentry.connectors.facebook.connector import slug
 from dissentry.normalise import map_records
 
 # one person, spelled five ways (the plain spelling first)

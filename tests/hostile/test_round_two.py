@@ -25,10 +25,10 @@ from typer.testing import CliRunner
 from dissentry import pipeline
 from dissentry.cli import app
 from dissentry.config import Config, ConfigError, load_config
+from dissentry.warehouse.catalog import connect, create_lake_views
+from dissentry.warehouse.lake import Lake
 from tests.hostile.corpus import MB, jsonl, mastodon_status, table_row
 from tests.support.sample_project import sample_project
-from warehouse.catalog import connect, create_lake_views
-from warehouse.lake import Lake
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -14,10 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from connectors.exports import MAX_ZIP_MEMBER_BYTES
 from dissentry import pipeline
 from dissentry.cli import app
 from dissentry.config import Config, load_config
+from dissentry.connectors.exports import MAX_ZIP_MEMBER_BYTES
 from tests.hostile.corpus import (
     FACEBOOK_POSTS,
     FACEBOOK_PROFILE,

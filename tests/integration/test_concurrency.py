@@ -15,8 +15,8 @@ from dissentry import pipeline
 from dissentry.cli import app
 from dissentry.config import load_config
 from dissentry.sample import generate_sample
-from warehouse.lake import Lake
-from warehouse.lock import WarehouseBusy, exclusive
+from dissentry.warehouse.lake import Lake
+from dissentry.warehouse.lock import WarehouseBusy, exclusive
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -25,8 +25,8 @@ def hold_lock_in_another_process(root: Path, name: str) -> subprocess.Popen[str]
     code = textwrap.dedent(f"""
         import sys, time
         from pathlib import Path
-        from warehouse.lake import Lake
-        from warehouse.lock import exclusive
+        from dissentry.warehouse.lake import Lake
+        from dissentry.warehouse.lock import exclusive
         with exclusive(Lake(Path({str(root)!r})), {name!r}, what="test holder"):
             print("held", flush=True)
             time.sleep(30)

@@ -23,9 +23,9 @@ from typer.testing import CliRunner
 from dissentry import pipeline
 from dissentry.cli import app
 from dissentry.config import load_config
+from dissentry.warehouse.lock import exclusive
 from tests.support.mounts import tmpfs
 from tests.support.project import config_toml, group, source
-from warehouse.lock import exclusive
 
 REPO = Path(__file__).resolve().parents[2]
 runner = CliRunner()

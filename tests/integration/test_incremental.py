@@ -26,9 +26,9 @@ from dissentry.config import Config, load_config
 from dissentry.forget import forget_account
 from dissentry.retention import apply_retention
 from dissentry.sample import FEEDS_FILE, STATUSES_FILE, generate_sample
+from dissentry.warehouse import schema
+from dissentry.warehouse.lake import Lake
 from tests.support.sample_project import sample_project
-from warehouse import schema
-from warehouse.lake import Lake
 
 
 def _tables(config: Config) -> dict[str, list[str]]:

@@ -21,15 +21,15 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from connectors.base import RawRecord
 from dissentry import pipeline
 from dissentry.config import Config
+from dissentry.connectors.base import RawRecord
 from dissentry.forget import forget_account
 from dissentry.normalise import map_records
 from dissentry.retention import apply_retention
-from warehouse import schema
-from warehouse.lake import Lake, new_run_id
-from warehouse.sql import literal_list
+from dissentry.warehouse import schema
+from dissentry.warehouse.lake import Lake, new_run_id
+from dissentry.warehouse.sql import literal_list
 
 INSTANCE = "https://social.example"
 PEOPLE = {"1": "alice", "2": "bob", "4": "dave", "5": "erin", "6": "frank", "900": "carol"}

@@ -17,10 +17,10 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from connectors.base import Page, RawRecord
 from dissentry import pipeline
 from dissentry.cli import app
 from dissentry.config import load_config
+from dissentry.connectors.base import Page, RawRecord
 from dissentry.ingest import Ingestion, ProgressEvent, ingest
 from dissentry.progress_bars import bars
 from tests.hostile.corpus import mastodon_status as status

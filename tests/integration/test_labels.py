@@ -20,10 +20,10 @@ from dissentry import pipeline
 from dissentry.cli import app
 from dissentry.config import load_config
 from dissentry.labels import CSV_COLUMNS, latest_labels
+from dissentry.warehouse.lake import Lake
 from tests.hostile.corpus import mastodon_status
 from tests.support.project import ALICE, SAVED, config_toml, group
 from tests.support.s3_server import Bucket
-from warehouse.lake import Lake
 
 runner = CliRunner()
 
@@ -361,9 +361,9 @@ def test_label_studio_export_with_two_annotators(project: Path) -> None:
 
     # two annotators labelled the same posts: their agreement is printed (transforms.evaluation)
     try:
-        import transforms.evaluation  # noqa: F401
+        import dissentry.transforms.evaluation  # noqa: F401
     except ImportError:
-        pytest.skip("transforms.evaluation is not there yet: agreement printing untested")
+        pytest.skip("dissentry.transforms.evaluation is not there yet: agreement printing untested")
     assert "Agreement between annotators" in result.output
     assert "labelstudio:3" in result.output and "labelstudio:ann@uni.example" in result.output
     # 4 of 6 posts agree

@@ -31,8 +31,8 @@ from dissentry.cli import app
 from dissentry.config import Config, load_config
 from dissentry.health import raw_not_normalised
 from dissentry.retention import expired_raw_files
+from dissentry.warehouse.lake import Lake, batch_day
 from tests.support.sample_project import built_sample_project, sample_project
-from warehouse.lake import Lake, batch_day
 
 TABLES = ("posts", "accounts", "post_links", "post_mentions", "post_hashtags")
 

@@ -13,9 +13,9 @@ from dissentry.config import load_config
 from dissentry.forget import forget_account
 from dissentry.retention import apply_retention
 from dissentry.sample import generate_sample
+from dissentry.warehouse.lake import Lake
 from tests.support.layers import published_normalised
 from tests.support.sample_project import sample_project
-from warehouse.lake import Lake
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from connectors.mastodon.fixtures.contract import fake_api as mastodon_api
 from dissentry import pipeline
 from dissentry.config import ConfigError, load_config
+from dissentry.connectors.mastodon.fixtures.contract import fake_api as mastodon_api
 from dissentry.privacy import pseudonymiser_for
 from dissentry.secrets import ENVIRONMENT, Secrets
 from tests.dags.support import realtime_rate_limits, write_config

@@ -12,8 +12,8 @@ import pytest
 
 from dissentry import pipeline
 from dissentry.config import Config, load_config, parse_account_ref
+from dissentry.transforms import runner
 from tests.support.project import ALICE, config_toml, group, write_config
-from transforms import runner
 
 
 def _project(folder: Path) -> Config:
@@ -49,7 +49,7 @@ def test_transform_loads_the_configuration_tables_once(tmp_path: Path, caplog: p
     platform, handle = parse_account_ref(ALICE)
     lake.write_json([hashlib.sha256(f"{platform}:{handle}".encode()).hexdigest()], lake.erased_register_path)
 
-    with caplog.at_level(logging.WARNING, logger="transforms.config_tables"):
+    with caplog.at_level(logging.WARNING, logger="dissentry.transforms.config_tables"):
         tables = pipeline.transform(config)
 
     warnings = [r.getMessage() for r in caplog.records if "erased" in r.getMessage()]

@@ -21,9 +21,9 @@ from dissentry import pipeline
 from dissentry.cli import app
 from dissentry.config import ConfigError, load_config
 from dissentry.sample import generate_sample
+from dissentry.warehouse.catalog import connect
+from dissentry.warehouse.lake import Lake, LakeUnavailable
 from tests.support.s3_server import ACCESS_KEY, SECRET_KEY, Bucket
-from warehouse.catalog import connect
-from warehouse.lake import Lake, LakeUnavailable
 
 REPO = Path(__file__).resolve().parents[2]
 FORGOTTEN = "mastodon:@ugozeller@social.example"

@@ -33,7 +33,10 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 # what the sdist-less build needs from the checkout: the packages, the DAG file, the metadata files
 SOURCES = ("pyproject.toml", "README.md", "LICENSE", "dissentry", "connectors", "transforms", "warehouse", "dags")
-TOP_LEVEL = {"dissentry", "connectors", "transforms", "warehouse"}  # renaming the generic ones is another issue
+TOP_LEVEL = {"dissentry"}  # one import root (issue 14 §1)
+# where each folder of the checkout lands in the wheel: connectors/ is dissentry/connectors/, and so on
+IN_WHEEL = {"dissentry": "dissentry", "connectors": "dissentry/connectors", "transforms": "dissentry/transforms",
+            "warehouse": "dissentry/warehouse"}
 
 
 def _build_wheel(tmp: Path) -> Path:
@@ -135,8 +138,9 @@ def test_the_wheel_declares_its_licence_and_ships_what_runs(installed: dict[str,
     tops = {n.split("/", 1)[0] for n in names if "/" in n and ".dist-info" not in n and ".data" not in n}
     assert tops == TOP_LEVEL
     # every SQL model, mapping, template and the demo configuration are package data
-    repo_data = {str(p.relative_to(REPO)) for pattern in ("**/*.sql", "**/*.j2", "**/*.tmpl")
-                 for top in TOP_LEVEL for p in (REPO / top).glob(pattern)}
+    repo_data = {f"{home}/{p.relative_to(REPO / top)}" for pattern in ("**/*.sql", "**/*.j2", "**/*.tmpl")
+                 for top, home in IN_WHEEL.items() for p in (REPO / top).glob(pattern)
+                 if not (top == "dissentry" and p.relative_to(REPO / top).parts[0] in IN_WHEEL)}
     assert repo_data and repo_data <= set(names)
     assert "dissentry/demo.toml" in names
     # the Airflow DAG file, installed where docs/airflow.md says
@@ -147,8 +151,8 @@ def test_the_wheel_declares_its_licence_and_ships_what_runs(installed: dict[str,
 def test_the_fresh_venv_sees_the_wheel_not_the_checkout(installed: dict[str, Path]) -> None:
     probe = subprocess.run(
         [str(installed["python"]), "-c",
-         "import importlib.util as u, dissentry, connectors, transforms, warehouse\n"
-         "print(dissentry.__file__); print(warehouse.__file__)\n"
+         "import importlib.util as u, dissentry, dissentry.connectors, dissentry.transforms, dissentry.warehouse\n"
+         "print(dissentry.__file__); print(dissentry.warehouse.__file__)\n"
          "print([m for m in ('pandas', 'airflow', 'moto', 'pytest', 'polars') if u.find_spec(m)])"],
         capture_output=True, text=True, cwd=installed["work"], env=_env(), timeout=120)
     assert probe.returncode == 0, probe.stderr

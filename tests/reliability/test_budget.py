@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.http import BudgetExhausted, HttpClient, HttpError
 from dissentry import pipeline
+from dissentry.connectors.http import BudgetExhausted, HttpClient, HttpError
 from tests.reliability.fault_server import (
     FAULT_KINDS,
     Catalogue,

@@ -27,10 +27,10 @@ import pytest
 
 from dissentry import pipeline
 from dissentry.config import Config, load_config
+from dissentry.warehouse.lake import Lake
 from tests.reliability.test_publish import normalised_layer
 from tests.support.mounts import tmpfs
 from tests.support.sample_project import sample_project
-from warehouse.lake import Lake
 
 REPO = Path(__file__).resolve().parents[2]
 KiB, MiB = 1024, 1024 * 1024

@@ -59,9 +59,9 @@ import pytest
 from dissentry import pipeline
 from dissentry.config import Config, load_config
 from dissentry.sample import FEEDS_FILE, STATUSES_FILE, generate_sample
+from dissentry.transforms.runner import MART_NAMES, discover_models
 from tests.support.layers import published_normalised
 from tests.support.sample_project import sample_project
-from transforms.runner import MART_NAMES, discover_models
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -71,7 +71,7 @@ KILLER = textwrap.dedent("""
     step, kill_at, config_file, snapshots = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
     from dissentry import pipeline
     from dissentry.config import load_config
-    from warehouse.lake import Lake
+    from dissentry.warehouse.lake import Lake
     project = Path(config_file).parent
     seen = 0
 
@@ -98,7 +98,7 @@ KILLER = textwrap.dedent("""
 
     Lake.staged = staged
     if step == "transform":
-        import transforms.runner as runner
+        import dissentry.transforms.runner as runner
         real_materialise, real_publish = runner._materialise, pipeline.publish_serving_file
 
         def materialise(con, model, config):

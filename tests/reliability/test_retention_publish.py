@@ -27,15 +27,15 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from connectors.registry import platforms
 from dissentry import pipeline
 from dissentry.config import load_config
+from dissentry.connectors.registry import platforms
 from dissentry.retention import apply_retention
 from dissentry.sample import STATUSES_FILE, generate_sample
+from dissentry.warehouse import schema
+from dissentry.warehouse.lake import Lake
 from tests.reliability.test_publish import normalised_layer
 from tests.support.sample_project import sample_project
-from warehouse import schema
-from warehouse.lake import Lake
 
 REPO = Path(__file__).resolve().parents[2]
 DAYS = 30
@@ -44,7 +44,7 @@ KILLER = textwrap.dedent("""
     import contextlib, os, signal, sys
     kill_at, root, days = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     from dissentry.retention import apply_retention
-    from warehouse.lake import Lake
+    from dissentry.warehouse.lake import Lake
     seen = 0
 
     def boundary(what):

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from warehouse import schema
-from warehouse.lake import Lake
+from dissentry.warehouse import schema
+from dissentry.warehouse.lake import Lake
 
 
 def published_normalised(warehouse: Path, table: str | None = None) -> dict[str, Path]:

@@ -10,8 +10,8 @@ import duckdb
 import pyarrow as pa
 
 from dissentry.config import Config
-from transforms.runner import run_models
-from warehouse import catalog, schema
+from dissentry.transforms.runner import run_models
+from dissentry.warehouse import catalog, schema
 
 FETCHED = datetime(2026, 5, 1, tzinfo=UTC)
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from dissentry.transforms.config_tables import load_config_tables
+from dissentry.warehouse import catalog
 from tests.transforms.builders import config, rows
-from transforms.config_tables import load_config_tables
-from warehouse import catalog
 
 
 def test_config_tables() -> None:

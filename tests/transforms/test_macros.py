@@ -13,8 +13,8 @@ import pyarrow as pa
 import pytest
 from scipy.stats import fisher_exact
 
-from transforms.runner import load_macros
-from warehouse import catalog
+from dissentry.transforms.runner import load_macros
+from dissentry.warehouse import catalog
 
 Z = NormalDist().inv_cdf(0.975)
 

@@ -18,10 +18,10 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from dissentry.transforms.estimation import PairedCounts, corrected_proportion, difference, pooled
+from dissentry.transforms.runner import run_models
+from dissentry.warehouse import catalog, schema
 from tests.transforms.builders import account, config, load_inputs, post, rows
-from transforms.estimation import PairedCounts, corrected_proportion, difference, pooled
-from transforms.runner import run_models
-from warehouse import catalog, schema
 
 DAY = "2026-03-10"
 LATER = "2026-04-10"

@@ -13,13 +13,13 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from connectors.rss.connector import RssConnector
 from dissentry.config import Config, Source
+from dissentry.connectors.rss.connector import RssConnector
 from dissentry.normalise import map_records, normalise_url_one
 from dissentry.pipeline import import_export, normalise, transform
+from dissentry.transforms.runner import run_models
+from dissentry.warehouse import catalog, schema
 from tests.transforms.builders import FETCHED, config, load_inputs, post, rows
-from transforms.runner import run_models
-from warehouse import catalog, schema
 
 A = "mastodon:alice@s.example"
 B = "mastodon:bob@s.example"

@@ -6,9 +6,9 @@ import duckdb
 import pytest
 
 from dissentry.terms import python_pattern, sql_pattern
+from dissentry.transforms.runner import load_macros
+from dissentry.warehouse import catalog
 from tests.transforms.builders import account, build, config, post, rows
-from transforms.runner import load_macros
-from warehouse import catalog
 
 M = "mastodon:mia@s.example"  # member of org_a
 N = "mastodon:nora@s.example"  # member of org_b

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from dissentry.config import Config
-from tests.transforms.builders import load_inputs
-from transforms.runner import (
+from dissentry.transforms.runner import (
     MART_NAMES,
     TRANSFORMS_DIR,
     DataTestError,
@@ -21,7 +20,8 @@ from transforms.runner import (
     run_data_tests,
     run_models,
 )
-from warehouse import catalog
+from dissentry.warehouse import catalog
+from tests.transforms.builders import load_inputs
 
 
 def write(root: Path, relative: str, text: str) -> None:
@@ -190,8 +190,8 @@ def test_a_sql_model_that_does_not_parse_is_named(tmp_path: Path) -> None:
 
 def test_every_project_model_reads_only_models_and_the_warehouse_inputs() -> None:
     """What the parser and DEPENDS_ON find in the project: models, the lake's views, the cfg_ tables."""
-    from transforms.config_tables import CFG_SCHEMAS
-    from warehouse.catalog import LAKE_VIEWS
+    from dissentry.transforms.config_tables import CFG_SCHEMAS
+    from dissentry.warehouse.catalog import LAKE_VIEWS
 
     models = discover_models()
     names = {m.name for m in models}

@@ -8,10 +8,10 @@ import duckdb
 import pytest
 
 from dissentry.config import StanceSettings
+from dissentry.transforms.marts import reference_stance
+from dissentry.transforms.stance import StanceClassifier, VaderRulesClassifier, make_classifier
 from tests.transforms import hand_dataset as hd
 from tests.transforms.builders import build, rows
-from transforms.marts import reference_stance
-from transforms.stance import StanceClassifier, VaderRulesClassifier, make_classifier
 
 TARGETS = ["Org A", "Jane Leader"]
 
@@ -152,7 +152,7 @@ def test_config_accepts_exactly_the_classifiers_stance_builds() -> None:
     from pydantic import ValidationError
 
     from dissentry.config import BUILTIN_CLASSIFIERS
-    from transforms.stance import BUILTIN
+    from dissentry.transforms.stance import BUILTIN
 
     assert tuple(BUILTIN) == BUILTIN_CLASSIFIERS == ("vader_rules", "trained")
     for name in ("auto", *BUILTIN_CLASSIFIERS):
@@ -163,7 +163,7 @@ def test_config_accepts_exactly_the_classifiers_stance_builds() -> None:
 
 
 def test_a_class_without_a_name_in_the_registry_stops_the_import() -> None:
-    from transforms.stance import TrainedStanceClassifier, _register
+    from dissentry.transforms.stance import TrainedStanceClassifier, _register
 
     class Unlisted(VaderRulesClassifier):
         name = "unlisted"

@@ -20,7 +20,7 @@ import pytest
 from pydantic import ValidationError
 
 from dissentry.config import StanceSettings
-from transforms.stance import (
+from dissentry.transforms.stance import (
     LABELS,
     MASK_TARGET,
     MASK_URL,

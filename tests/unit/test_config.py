@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.registry import platforms
 from dissentry.config import KNOWN_PLATFORMS, ConfigError, load_config, parse_account_ref
+from dissentry.connectors.registry import platforms
 from tests.support.project import ALICE, MEMBERS, config_toml, group
 from tests.support.project import write_config as write
 

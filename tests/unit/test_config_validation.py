@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from connectors.http import BudgetExhausted, HttpError
 from dissentry import pipeline
 from dissentry.config import CollectionSettings, ConfigError, load_config
+from dissentry.connectors.http import BudgetExhausted, HttpError
 from tests.support.fake_time import FakeTime
 from tests.support.local_server import Reply, Request, serve
 from tests.support.project import ALICE, MEMBERS, config_toml, extended, group, source

@@ -10,8 +10,9 @@ import inspect
 import pytest
 from pydantic import BaseModel
 
-from connectors import base
-from connectors.base import (
+from dissentry.config import Source
+from dissentry.connectors import base
+from dissentry.connectors.base import (
     IMPORT_PAGE_SIZE,
     Batcher,
     ImportOnlyError,
@@ -21,8 +22,7 @@ from connectors.base import (
     paged,
     reject,
 )
-from connectors.registry import CONNECTORS, get_connector, platforms
-from dissentry.config import Source
+from dissentry.connectors.registry import CONNECTORS, get_connector, platforms
 
 IMPORT_ONLY = {"csv", "facebook", "jsonl", "telegram", "twitter"}
 
@@ -50,7 +50,7 @@ def test_import_only_platforms_refuse_collection_with_the_one_error(platform: st
 
 
 def test_import_only_error_is_defined_once() -> None:
-    for module in ("connectors.tabular.connector", "connectors.facebook.connector"):
+    for module in ("dissentry.connectors.tabular.connector", "dissentry.connectors.facebook.connector"):
         assert importlib.import_module(module).ImportOnlyError is base.ImportOnlyError
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from connectors.registry import platforms
 from dissentry.config import parse_account_ref
+from dissentry.connectors.registry import platforms
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "connectors.md"
 

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from transforms.estimation import (
+from dissentry.transforms.estimation import (
     MIN_LABELS,
     Estimate,
     PairedCounts,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from transforms.evaluation import LABELS, agreement, classification_scores
+from dissentry.transforms.evaluation import LABELS, agreement, classification_scores
 
 C, S, N = "critical", "supportive", "neutral"
 

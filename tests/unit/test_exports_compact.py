@@ -17,8 +17,8 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.base import Reject
-from connectors.exports import _compact_line, iter_json_texts
+from dissentry.connectors.base import Reject
+from dissentry.connectors.exports import _compact_line, iter_json_texts
 
 
 def _stdlib(value: object) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from connectors.http import (
+from dissentry.connectors.http import (
     BudgetExhausted,
     Documented,
     HttpClient,

@@ -31,20 +31,20 @@ LAYERS: list[tuple[str, int, tuple[str, ...], tuple[str, ...]]] = [
     # what every layer may use: build progress, how a term matches text, the secrets lookup
     ("core", 0, ("dissentry.build_progress", "dissentry.terms", "dissentry.secrets"), ("dissentry",)),
     # the platforms, the one HTTP client, the registry, and what identifies an account (identity)
-    ("connectors", 1, ("connectors",), ("connectors",)),
-    ("warehouse", 1, ("warehouse",), ("warehouse",)),  # the lake's folders, schemas, catalog, lock
+    ("connectors", 1, ("dissentry.connectors",), ("connectors",)),
+    ("warehouse", 1, ("dissentry.warehouse",), ("warehouse",)),  # the lake's folders, schemas, catalog, lock
     # the configuration and what it decides: it validates a source's options with its connector, so it
     # sits above the connectors; privacy (the pseudonymiser a config names) and DuckDB's resources
     ("settings", 2, ("dissentry.config", "dissentry.privacy", "dissentry.resources"), ("dissentry",)),
     # raw -> normalised, and the steps that rewrite those layers (erasure, retention)
     ("normalise", 3, ("dissentry.normalise", "dissentry.erasure", "dissentry.retention"), ("dissentry",)),
-    ("transforms", 3, ("transforms",), ("transforms",)),  # the models runner and its Python models
+    ("transforms", 3, ("dissentry.transforms",), ("transforms",)),  # the models runner and its Python models
     # CLI, pipeline steps, ingestion (it runs the erasure guard), the CLI's progress bars,
     # orchestration, API, report, labels, export, sample, health
     ("application", 4, ("dissentry", "dissentry.ingest", "dissentry.progress_bars", "dissentry.orchestration"),
      ("dissentry",)),
     # the published fake platforms, and the contract fakes of each connector that use them
-    ("testing", 5, ("dissentry.testing", "connectors.*.fixtures"), ("dissentry", "connectors")),
+    ("testing", 5, ("dissentry.testing", "dissentry.connectors.*.fixtures"), ("dissentry", "connectors")),
 ]
 
 KNOWN_VIOLATIONS: dict[str, str] = {}
@@ -62,11 +62,16 @@ class Import:
 
 
 def modules(root: Path) -> dict[str, Path]:
-    """Every module below the import roots, by dotted name."""
+    """Every module below the import roots, by dotted name: connectors/, transforms/ and warehouse/
+    are imported as dissentry.connectors and so on (dissentry/ holds a symlink to each)."""
     found: dict[str, Path] = {}
     for top in ROOTS:
         for path in sorted((root / top).rglob("*.py")):
             parts = list(path.relative_to(root).with_suffix("").parts)
+            if top == "dissentry" and len(parts) > 1 and parts[1] in ROOTS:
+                continue  # the symlinked folder, walked under its own name
+            if top != "dissentry":
+                parts.insert(0, "dissentry")
             found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
     return found
 
@@ -173,7 +178,9 @@ def circular(found: list[Import]) -> dict[str, Import]:
 
 
 def misplaced(root: Path) -> set[str]:
-    return {f"misplaced: {m}" for m in modules(root) if m.split(".")[0] not in layer_of(m)[2]}
+    # the folder a module's file is in, at the top of the repository, against its layer's folders
+    return {f"misplaced: {m}" for m, path in modules(root).items()
+            if path.relative_to(root).parts[0] not in layer_of(m)[2]}
 
 
 def violations(root: Path) -> tuple[dict[str, Import], set[str]]:
@@ -190,10 +197,10 @@ def _new(root: Path, kind: str) -> list[str]:
 # ---- the code as it is -------------------------------------------------------------------------------
 def test_the_walk_sees_the_imports_it_should() -> None:
     found = {(i.source, i.target, i.how) for i in imports(REPO)}
-    assert ("dissentry.pipeline", "warehouse.lake", "top") in found
-    assert ("dissentry.pipeline", "transforms.runner", "lazy") in found  # inside a function
-    assert ("connectors.base", "connectors.http", "type-only") in found
-    assert ("connectors.registry", "connectors.base", "top") in found
+    assert ("dissentry.pipeline", "dissentry.warehouse.lake", "top") in found
+    assert ("dissentry.pipeline", "dissentry.transforms.runner", "lazy") in found  # inside a function
+    assert ("dissentry.connectors.base", "dissentry.connectors.http", "type-only") in found
+    assert ("dissentry.connectors.registry", "dissentry.connectors.base", "top") in found
     assert len(found) > 150
     for module in modules(REPO):
         layer_of(module)  # every module has a layer
@@ -223,7 +230,7 @@ def test_every_known_violation_is_still_there() -> None:
 # ---- the walk itself can fail --------------------------------------------------------------------------
 def test_an_upward_a_circular_and_a_misplaced_module_are_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # no module is misplaced today: say identity were core, as it once was, though it lives in connectors/
-    core = ("core", 0, (*LAYERS[0][2], "connectors.identity"), LAYERS[0][3])
+    core = ("core", 0, (*LAYERS[0][2], "dissentry.connectors.identity"), LAYERS[0][3])
     monkeypatch.setattr(__name__ + ".LAYERS", [core, *LAYERS[1:]])
     files = {
         "dissentry/__init__.py": "",
@@ -231,7 +238,7 @@ def test_an_upward_a_circular_and_a_misplaced_module_are_found(tmp_path: Path, m
         "dissentry/cli.py": "from dissentry.config import load\napp = load\n",
         "warehouse/__init__.py": "",
         "warehouse/lake.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import schema\n",
-        "warehouse/schema.py": "from warehouse.lake import *\n",
+        "warehouse/schema.py": "from dissentry.warehouse.lake import *\n",
         "connectors/__init__.py": "",
         "connectors/identity.py": "",
         "transforms/__init__.py": "",
@@ -243,8 +250,25 @@ def test_an_upward_a_circular_and_a_misplaced_module_are_found(tmp_path: Path, m
     assert set(edges) == {
         "upward: dissentry.config -> dissentry.cli",
         "circular: dissentry.config -> dissentry.cli", "circular: dissentry.cli -> dissentry.config",
-        "circular: warehouse.lake -> warehouse.schema", "circular: warehouse.schema -> warehouse.lake",
+        "circular: dissentry.warehouse.lake -> dissentry.warehouse.schema", "circular: dissentry.warehouse.schema -> dissentry.warehouse.lake",
     }
     assert edges["upward: dissentry.config -> dissentry.cli"].how == "lazy"
-    assert edges["circular: warehouse.lake -> warehouse.schema"].how == "type-only"  # a relative import, too
-    assert moved == {"misplaced: connectors.identity"}
+    assert edges["circular: dissentry.warehouse.lake -> dissentry.warehouse.schema"].how == "type-only"  # a relative import, too
+    assert moved == {"misplaced: dissentry.connectors.identity"}
+
+
+def test_one_import_root() -> None:
+    """connectors/, transforms/ and warehouse/ are imported as dissentry.connectors and so on, never by
+    their folder's bare name: the same file imported under two names is two modules (two registries, two
+    exception classes that do not catch each other)."""
+    bare = ("connectors", "transforms", "warehouse")
+    found = []
+    for top in ("dissentry", *bare, "tests", "bench", "dags", "scripts"):
+        for path in sorted((REPO / top).rglob("*.py")):
+            if top == "dissentry" and path.relative_to(REPO / top).parts[0] in bare:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                         else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+                found += [f"{path.relative_to(REPO)}:{node.lineno} {n}" for n in names if n.split(".")[0] in bare]
+    assert not found, "import these as dissentry.<name>:\n" + "\n".join(found)

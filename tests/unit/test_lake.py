@@ -7,8 +7,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from warehouse import schema
-from warehouse.lake import Lake, atomic_path, raw_writer, sanitise_partition_value, write_parquet_atomic
+from dissentry.warehouse import schema
+from dissentry.warehouse.lake import Lake, atomic_path, raw_writer, sanitise_partition_value, write_parquet_atomic
 
 
 @pytest.mark.parametrize("name", ["../../etc", "..", ".", "a/b", "x'; DROP TABLE posts; --", "a\\b", "名前"])

@@ -20,7 +20,7 @@ def copy_repo(dest: Path) -> Path:
     for part in ("connectors", "dissentry", "warehouse", "transforms", "tests", "pyproject.toml"):
         src = REPO / part
         if src.is_dir():
-            shutil.copytree(src, dest / part, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            shutil.copytree(src, dest / part, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         else:
             shutil.copy2(src, dest / part)
     return dest
@@ -31,7 +31,7 @@ def test_new_connector_is_registered_and_fails_the_contract_until_filled_in(tmp_
     result = CliRunner().invoke(app, ["new-connector", "myforum", "--root", str(root)])
     assert result.exit_code == 0, result.output
     assert (root / "connectors" / "myforum" / "mapping.sql").is_file()
-    assert '"myforum": "connectors.myforum.connector:MyforumConnector"' in (root / "connectors" / "registry.py").read_text()
+    assert '"myforum": "dissentry.connectors.myforum.connector:MyforumConnector"' in (root / "connectors" / "registry.py").read_text()
 
     env = {**os.environ, "PYTHONPATH": str(root)}
     run = subprocess.run(
@@ -43,7 +43,7 @@ def test_new_connector_is_registered_and_fails_the_contract_until_filled_in(tmp_
     assert "failed" in summary and "passed" in summary  # it loads and binds; the unfilled parts fail
     # the suite ran the copy, not the installed tree: the copy's interpreter setup resolves it there
     where = subprocess.run(
-        [sys.executable, "-c", "import connectors.myforum.connector as m, connectors.registry as r; "
+        [sys.executable, "-c", "import dissentry.connectors.myforum.connector as m, dissentry.connectors.registry as r; "
          "print(m.__file__); print(r.__file__)"],
         cwd=root, env=env, capture_output=True, text=True, timeout=60,
     )

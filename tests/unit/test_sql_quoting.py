@@ -8,7 +8,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from warehouse.sql import literal_list, quote_identifier, quote_literal
+from dissentry.warehouse.sql import literal_list, quote_identifier, quote_literal
 
 AWKWARD = ["plain", "it's", "''", "a\"b", "'); DROP TABLE t; --", "ünïcödé", ""]
 

@@ -31,7 +31,7 @@ import duckdb
 import pyarrow as pa
 
 from dissentry.config import Config
-from transforms.estimation import MIN_LABELS, Estimate, PairedCounts, corrected_proportion, difference, pooled
+from dissentry.transforms.estimation import MIN_LABELS, Estimate, PairedCounts, corrected_proportion, difference, pooled
 
 DEPENDS_ON = ("reference_stance", "int_post_buckets", "int_periods", "cfg_groups")
 

@@ -17,7 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from dissentry.config import Config
-from transforms.evaluation import agreement
+from dissentry.transforms.evaluation import agreement
 
 DEPENDS_ON = ("stg_labels",)
 

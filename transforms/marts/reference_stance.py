@@ -36,14 +36,14 @@ import duckdb
 import pyarrow as pa
 
 from dissentry.config import Config
-from transforms.stance import (
+from dissentry.transforms.stance import (
     Judgement,
     StanceClassifier,
     cross_fit_predict,
     is_trainable,
     make_classifier,
 )
-from warehouse.lake import Lake
+from dissentry.warehouse.lake import Lake
 
 DEPENDS_ON = ("org_references", "stg_posts", "int_stance_labels", "cfg_group_terms")
 BATCH_SIZE = 5000

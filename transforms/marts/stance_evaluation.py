@@ -25,9 +25,9 @@ import duckdb
 import pyarrow as pa
 
 from dissentry.config import Config
-from transforms.evaluation import classification_scores
-from transforms.marts.reference_stance import targets_by_group
-from transforms.stance import BUILTIN, cross_fit_predict, is_trainable, make_classifier
+from dissentry.transforms.evaluation import classification_scores
+from dissentry.transforms.marts.reference_stance import targets_by_group
+from dissentry.transforms.stance import BUILTIN, cross_fit_predict, is_trainable, make_classifier
 
 DEPENDS_ON = ("reference_stance", "stg_posts", "cfg_group_terms")
 MIN_LABELS_TO_FIT = 20  # fewer labels than this fit no baseline model worth grading

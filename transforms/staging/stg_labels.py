@@ -17,8 +17,8 @@ import duckdb
 import pyarrow as pa
 
 from dissentry.config import Config
-from warehouse import schema
-from warehouse.catalog import empty_relation_sql, has_relation
+from dissentry.warehouse import schema
+from dissentry.warehouse.catalog import empty_relation_sql, has_relation
 
 # `labels` is read only when it exists (see above), so it is no declared input
 DEPENDS_ON: tuple[str, ...] = ()
