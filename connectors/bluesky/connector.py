@@ -28,6 +28,7 @@ the token never enter a record, a locator, a log line or an exception message.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -97,15 +98,39 @@ def sort_key(value: Any) -> str | None:
         return None
     try:
         parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        # OverflowError: an offset that carries year 1 or 9999 out of range ('0001-01-01T00:00:00+01:00'),
+        # which used to stop the whole file; it is no valid datetime, so the record is rejected
+        return parsed.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    except (ValueError, OverflowError):
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _is_did(value: Any) -> bool:
     return isinstance(value, str) and value.startswith("did:")
+
+
+# where a PostView and its record hold the at-uri of a quoted post (the paths mapping.sql reads)
+_QUOTED_URI_PATHS = (("embed", "record", "uri"), ("embed", "record", "record", "uri"),
+                     ("record", "embed", "record", "uri"), ("record", "embed", "record", "record", "uri"))
+_POST_AT_URI = re.compile(r"^at://[^/]+/app\.bsky\.feed\.post/")
+# AT Protocol record key syntax (atproto.com/specs/record-key): the mapping matches the quoted
+# post's bsky.app link by its record key, so one that is not a key is refused here
+_RECORD_KEY = re.compile(r"^[A-Za-z0-9._:~-]{1,512}$")
+
+
+def _quoted_uri_problem(post: Json) -> str | None:
+    for path in _QUOTED_URI_PATHS:
+        value: Any = post
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        match = _POST_AT_URI.match(value) if isinstance(value, str) else None
+        if match:
+            rkey = value[match.end():]
+            if not _RECORD_KEY.match(rkey) or rkey in (".", ".."):
+                return f"{'.'.join(path)} {value[:200]!r} does not end in a record key"
+    return None
 
 
 def _reason_type(item: Json) -> str | None:
@@ -126,8 +151,14 @@ def post_view_problem(post: Any) -> str | None:
     if not isinstance(post.get("record"), dict):
         return "the post has no record"
     if sort_key(post.get("indexedAt")) is None:
-        return "the post has no valid indexedAt"
-    return None
+        return _date_problem("the post", post.get("indexedAt"))
+    return _quoted_uri_problem(post)
+
+
+def _date_problem(what: str, value: Any) -> str:
+    if value is None:
+        return f"{what} has no valid indexedAt"
+    return f"{what}'s indexedAt {json_excerpt(value)[:80]} is not a valid date and time"
 
 
 def feed_item_problem(item: Any) -> str | None:
@@ -145,7 +176,7 @@ def feed_item_problem(item: Any) -> str | None:
         if not isinstance(by, dict) or not _is_did(by.get("did")):
             return "the repost reason has no by.did"
         if sort_key(reason.get("indexedAt")) is None:
-            return "the repost reason has no valid indexedAt"
+            return _date_problem("the repost reason", reason.get("indexedAt"))
     return None
 
 

@@ -153,13 +153,16 @@ originals AS (
         source, fetched_at, run_id, version_rank_key,
         -- a facet URI ending in a quote mark (the autolinker took the closing quote of
         -- 'https://...') is the same link as without it; the quoted post's own bsky.app URL, which
-        -- clients add as a link facet, is the quote, not an external link (as on Mastodon)
+        -- clients add as a link facet, is the quote, not an external link (as on Mastodon). The record
+        -- key is compared as text, never spliced into the pattern: a key holding '(' in raw (an
+        -- older import) made an invalid pattern, and that one record stopped the whole normalise
         list_distinct(list_filter(list_concat(
             [rtrim(x.feature ->> '$.uri', '''"’”‘“') FOR x IN features IF x.type = 'app.bsky.richtext.facet#link'],
             [external_uri]
-        ), lambda u: quoted_uri IS NULL OR NOT regexp_matches(u,
-            '^https?://(?:www\.)?bsky\.app/profile/[^/?#]+/post/'
-            || regexp_extract(quoted_uri, '/([^/]+)$', 1) || '(?:[/?#]|$)'))) AS links,
+        ), lambda u: quoted_uri IS NULL OR NOT (
+            regexp_matches(u, '^https?://(?:www\.)?bsky\.app/profile/[^/?#]+/post/')
+            AND regexp_extract(u, '^https?://(?:www\.)?bsky\.app/profile/[^/?#]+/post/([^/?#]*)', 1)
+                = regexp_extract(quoted_uri, '/([^/]+)$', 1)))) AS links,
         [{'account_id': 'bluesky:' || (x.feature ->> '$.did'),
           'handle': canonical_host(account_handle(try(decode(encode(record_text)[x.byte_start + 1 : x.byte_end])), NULL))}
          FOR x IN features IF x.type = 'app.bsky.richtext.facet#mention'] AS mentions,
@@ -199,9 +202,15 @@ reposts AS (
       AND v[28] ->> '$' IS NOT NULL
       AND v[1] ->> '$' IS NOT NULL
 )
-SELECT * FROM originals
-UNION ALL BY NAME
-SELECT * FROM reposts
+SELECT * FROM (
+    SELECT * FROM originals
+    UNION ALL BY NAME
+    SELECT * FROM reposts
+)
+-- a post without a readable date (neither createdAt nor indexedAt, in raw an older import kept) is
+-- no post: every canonical post has a created_at (the transforms' periods need it: stg_posts tests
+-- it is never NULL, so one NULL would fail the whole transform)
+WHERE created_at IS NOT NULL
 
 -- name: accounts
 -- Parsed once, as in `posts`: a profile's fields, or each embedded author's did, handle,

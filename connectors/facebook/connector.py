@@ -177,8 +177,10 @@ def _problem(post: Any) -> str | None:
     if not isinstance(post, dict):
         return f"a post must be a JSON object, not a JSON {type(post).__name__}"
     ts = post.get("timestamp")
-    if isinstance(ts, bool) or not isinstance(ts, int):
+    if ts is None:
         return "the post has no integer timestamp"
+    if isinstance(ts, bool) or not isinstance(ts, int):
+        return f"the post's timestamp {json.dumps(ts, ensure_ascii=False)[:40]} is not an integer"
     if not 0 < ts < 32_503_680_000:  # before year 3000: a seconds value, not milliseconds
         return f"the post's timestamp {ts} is not seconds since 1970"
     for key in ("data", "attachments", "tags"):

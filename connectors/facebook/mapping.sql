@@ -67,7 +67,13 @@ parts AS (
         nullif(trim(regexp_extract(
             coalesce(v[5] ->> '$', ''),
             ' shared (.+)[''’]s? (?:post|video|photo|photos|reel|live video|link|album|note|event|story|status)\.?$', 1
-        )), '') AS shared_name
+        )), '') AS shared_name,
+        -- seconds since 1970, read only inside the years 1-9999 (safe_timestamp's range): CAST and
+        -- to_timestamp raise on a value they cannot hold, and one such post in raw (written before the
+        -- connector checked the range) would stop the whole normalise. NULL drops the post (below)
+        to_timestamp(CASE WHEN TRY_CAST(v[6] ->> '$' AS BIGINT) >= -62135596800
+                           AND TRY_CAST(v[6] ->> '$' AS BIGINT) < 253402214400
+                          THEN TRY_CAST(v[6] ->> '$' AS BIGINT) END) AS created_at
     FROM records
 ),
 shaped AS (
@@ -86,7 +92,7 @@ SELECT
     'facebook:' || record_id AS post_id,
     'facebook' AS platform,
     'facebook:' || owner_slug AS author_id,
-    to_timestamp(CAST(v[6] ->> '$' AS BIGINT)) AS created_at,
+    created_at,
     own_text AS text,
     CAST(NULL AS VARCHAR) AS lang,
     CAST(NULL AS VARCHAR) AS url,
@@ -129,7 +135,10 @@ SELECT
         regexp_extract_all(regexp_replace(own_text, 'https?://[^\s<>"]+', ' ', 'g'), '(?:^|[^\pL\pN_&])#([\pL\pN_]+)', 1),
         lambda t: lower(t)
     )) AS hashtags
-FROM shaped;
+FROM shaped
+-- a post without a readable date is no post: every canonical post has a created_at (the transforms'
+-- periods need it: stg_posts tests it is never NULL, so one NULL would fail the whole transform)
+WHERE created_at IS NOT NULL;
 
 -- name: accounts
 -- The owner (detail 1: the export is theirs) and, as partial views (detail 0), the people whose

@@ -141,11 +141,21 @@ def _plain_text(detail: Any, value: Any) -> str | None:
     return re.sub(r"\s+", " ", value).strip()
 
 
+def _iso(moment: datetime) -> str:
+    """`2018-09-24T22:42:40Z`; the year always four digits (strftime writes year 100 as '100')."""
+    return f"{moment.year:04d}{moment:-%m-%dT%H:%M:%SZ}"
+
+
 def _iso_utc(parsed: Any) -> str | None:
-    """feedparser's *_parsed dates are UTC struct_time values."""
+    """feedparser's *_parsed dates are UTC struct_time values. One outside the years 1-9999 (feedparser
+    reads '0000-01-01T00:00:00Z' as year 0) is no date: None, and the entry lands undated, where the
+    ValueError used to stop the whole feed."""
     if not isinstance(parsed, time.struct_time):
         return None
-    return datetime(*parsed[:6], tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return _iso(datetime(*parsed[:6], tzinfo=UTC))
+    except (ValueError, OverflowError):
+        return None
 
 
 # RFC 822 with the day and month named in another language, as feeds written by hand or by
@@ -207,9 +217,10 @@ def localised_date(value: Any, language: str | None = None) -> str | None:
         offset = (1 if zone[0] == "+" else -1) * (int(digits[:2]) * 60 + int(digits[2:]))
     try:
         local = datetime(int(year), month, int(day), int(hour or 0), int(minute or 0), int(second or 0), tzinfo=UTC)
-    except ValueError:
+        # the offset may carry 1 January of year 1 (or 31 December 9999) out of range: no date then
+        return _iso(local - timedelta(minutes=offset))
+    except (ValueError, OverflowError):
         return None
-    return (local - timedelta(minutes=offset)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -30,7 +30,10 @@ SELECT
         CASE WHEN regexp_matches(v[3] ->> '$', '^(?i)https?://') THEN v[3] ->> '$' END
     ) AS url,
     v[4] ->> '$' AS title,
-    coalesce(v[5] ->> '$', v[6] ->> '$')::TIMESTAMPTZ AS published_at,
+    -- TRY, inside the years 1-9999 (safe_timestamp): a CAST raises on a date it cannot read, and one
+    -- such entry in raw (an older collector, a hand-made lake) would stop the whole normalise. An
+    -- unreadable date is NULL and the article still lands, as the connector lands an undated entry
+    coalesce(safe_timestamp(v[5] ->> '$'), safe_timestamp(v[6] ->> '$')) AS published_at,
     v[7] ->> '$' AS feed_url,
     source,
     fetched_at

@@ -32,14 +32,17 @@ fields AS (
         v[1] ->> '$' AS label,
         nullif(v[2] ->> '$', '') IS NOT NULL AS is_repost,
         nullif(v[3] ->> '$', '') IS NOT NULL AS is_reply,
-        nullif(v[4] ->> '$', '') IS NOT NULL AS is_quote
+        nullif(v[4] ->> '$', '') IS NOT NULL AS is_quote,
+        -- TRY, inside the years 1-9999 (safe_timestamp): a CAST raises on a value it cannot read, and
+        -- one such row in raw (an older import, a hand-made lake) would stop the whole normalise
+        safe_timestamp(v[7] ->> '$') AS created_at
     FROM rows
 )
 SELECT
     label || ':' || (v[5] ->> '$') AS post_id,
     label AS platform,
     label || ':' || (v[6] ->> '$') AS author_id,
-    CAST(v[7] ->> '$' AS TIMESTAMPTZ) AS created_at,
+    created_at,
     CASE WHEN is_repost THEN '' ELSE coalesce(v[8] ->> '$', '') END AS text,
     v[9] ->> '$' AS lang,
     v[10] ->> '$' AS url,
@@ -68,7 +71,10 @@ SELECT
         ) END AS mentions,
     CASE WHEN is_repost THEN CAST([] AS VARCHAR[])
         ELSE coalesce(from_json(v[20], '["VARCHAR"]'), []) END AS hashtags
-FROM fields;
+FROM fields
+-- a row without a readable date is no post: every canonical post has a created_at (the transforms'
+-- periods need it: stg_posts tests it is never NULL, so one NULL would fail the whole transform)
+WHERE created_at IS NOT NULL;
 
 -- name: accounts
 -- Authors as the table shows them: a handle and, when mapped, the display name on their latest post
@@ -90,7 +96,7 @@ FROM (
         v[1] ->> '$' AS label,
         v[2] ->> '$' AS author,
         v[3] ->> '$' AS author_name,
-        CAST(v[4] ->> '$' AS TIMESTAMPTZ) AS created_at
+        safe_timestamp(v[4] ->> '$') AS created_at  -- as in `posts`: never raises
     FROM (   -- each payload parsed once, as in `posts`
         SELECT fetched_at, json_extract(payload, ['$.platform', '$.author', '$.author_name', '$.created_at']) AS v
         FROM raw

@@ -251,12 +251,24 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+# the seconds of 0001-01-01 and 9999-12-31 UTC: the years the lake's timestamps hold (the mapping's
+# `safe_timestamp` range). Beyond them DuckDB's to_timestamp raises, which would stop the whole normalise
+FIRST_SECOND = -62_135_596_800
+END_SECOND = 253_402_214_400
+
+
 def _date_problem(message: dict[str, Any]) -> str | None:
     unix = message.get("date_unixtime")
     if unix is not None:
-        if (isinstance(unix, str) and unix.isdigit()) or _is_int(unix):
-            return None
-        return f"date_unixtime {str(unix)[:40]!r} is not a number of seconds"
+        if isinstance(unix, str) and unix.isascii() and unix.isdigit():
+            seconds = int(unix) if len(unix) <= 20 else END_SECOND  # int() refuses 4,300 digits and more
+        elif _is_int(unix):
+            seconds = unix
+        else:
+            return f"date_unixtime {str(unix)[:40]!r} is not a number of seconds"
+        if not FIRST_SECOND <= seconds < END_SECOND:
+            return f"date_unixtime {str(unix)[:40]!r} is out of range (not a second of the years 1 to 9999)"
+        return None
     date = message.get("date")  # exports before date_unixtime existed
     if not isinstance(date, str):
         return "date is missing" if date is None else f"date is {json_type_name(date)}"

@@ -74,9 +74,13 @@ fields AS (
                 THEN coalesce(v[6] ->> '$', v[2] ->> '$')
             ELSE v[6] ->> '$'
         END AS from_name,
+        -- read only inside the years 1-9999 (safe_timestamp's range): to_timestamp raises on seconds
+        -- beyond DuckDB's range, and one such message in raw (an older import kept it) would stop the
+        -- whole normalise; a date that cannot be read is NULL and the message is no post (below)
         coalesce(
-            to_timestamp(TRY_CAST(v[7] ->> '$' AS BIGINT)),
-            timezone('UTC', TRY_CAST(v[8] ->> '$' AS TIMESTAMP))
+            to_timestamp(CASE WHEN unix >= -62135596800 AND unix < 253402214400 THEN unix END),
+            CASE WHEN local_date >= TIMESTAMP '0001-01-01' AND local_date < TIMESTAMP '9999-12-31'
+                THEN timezone('UTC', local_date) END
         ) AS created_at,
         CASE
             WHEN json_type(v[9]) = 'ARRAY' THEN
@@ -95,7 +99,8 @@ fields AS (
                    'user_id': CAST(NULL AS VARCHAR)}]
         END AS raw_entities,
         source, fetched_at, run_id, version_rank_key
-    FROM records
+    FROM (SELECT *, TRY_CAST(v[7] ->> '$' AS BIGINT) AS unix, TRY_CAST(v[8] ->> '$' AS TIMESTAMP) AS local_date
+          FROM records)
 ),
 entities AS (
     SELECT
@@ -172,6 +177,9 @@ SELECT
 FROM replies AS r
 LEFT JOIN authors AS parent ON parent.chat_id = r.parent_chat_id AND parent.msg_id = r.parent_msg_id
 LEFT JOIN names AS forwarded_author ON r.forwarded AND forwarded_author.name = r.v[13] ->> '$'
+-- a message without a readable date is no post: the canonical posts all have a created_at (the
+-- transforms' periods need it: stg_posts tests it is never NULL, so one NULL would fail the whole
+-- transform). The Facebook, table, Twitter and Bluesky mappings drop such a row alike
 WHERE r.from_key IS NOT NULL AND r.created_at IS NOT NULL;
 
 -- name: accounts

@@ -140,12 +140,32 @@ def v2_tweet_problem(tweet: Any) -> str | None:
         return "created_at is missing or not an ISO 8601 date (tweet.fields must include created_at)"
     if not isinstance(tweet.get("text"), str):
         return "text is missing or not a string"
-    refs = tweet.get("referenced_tweets")
-    if refs is not None and not (
-        isinstance(refs, list) and all(isinstance(r, dict) and _is_numeric_id(r.get("id")) for r in refs)
-    ):
-        return "referenced_tweets is not an array of {type, id}"
+    problem = _refs_problem(tweet.get("referenced_tweets"), "referenced_tweets")
+    if problem:
+        return problem
+    # a flattened record carries its referenced tweets whole, and the mapping reads their own
+    # references too (a quoted tweet that quotes): their ids are checked alike
+    for i, ref in enumerate(tweet.get("referenced_tweets") or []):
+        problem = _refs_problem(ref.get("referenced_tweets"), f"referenced_tweets[{i}].referenced_tweets")
+        if problem:
+            return problem
     return _entities_problem(tweet.get("entities"), ("urls", "mentions", "hashtags"))
+
+
+def _refs_problem(refs: Any, where: str) -> str | None:
+    """Why a `referenced_tweets` value is unusable, naming the entry and its id, or None.
+
+    An id must be digits: the mapping makes post ids of it and finds the quoted tweet's link by it."""
+    if refs is None:
+        return None
+    if not isinstance(refs, list):
+        return f"{where} is {json_type_name(refs)}, not an array of {{type, id}}"
+    for i, ref in enumerate(refs):
+        if not isinstance(ref, dict):
+            return f"{where}[{i}] is {json_type_name(ref)}, not a {{type, id}} object"
+        if not _is_numeric_id(ref.get("id")):
+            return f"{where}[{i}].id {json_excerpt(ref.get('id'))[:40]} is not a numeric tweet id"
+    return None
 
 
 # ---- twarc2: API v2 pages flattened like twarc's expansions.flatten ---------------------------------------
@@ -156,11 +176,25 @@ def _index(items: Any, key: str) -> dict[str, Json]:
 
 
 class _Includes:
-    def __init__(self, page: Json) -> None:
+    def __init__(self, page: Json, locator: str = "") -> None:
         includes = page.get("includes") if isinstance(page.get("includes"), dict) else {}
         self.users = _index(includes.get("users"), "id")
         self.users_by_name = {name.lower(): u for name, u in _index(includes.get("users"), "username").items()}
-        self.tweets = _index(includes.get("tweets"), "id")
+        # an included tweet becomes a post of its own, its references read like a tweet's: one with a
+        # reference that is not a tweet id is quarantined and left out (the tweets that reference it
+        # still land, their reference not expanded)
+        self.rejects: list[Reject] = []
+        tweets = includes.get("tweets")
+        usable: list[Any] = []
+        for i, tweet in enumerate(tweets if isinstance(tweets, list) else []):
+            refs = tweet.get("referenced_tweets") if isinstance(tweet, dict) else None
+            problem = _refs_problem(refs, "referenced_tweets")
+            if problem:
+                self.rejects.append(Reject(f"{locator}.includes.tweets[{i}]",
+                                           f"twitter included tweet rejected: {problem}", json_excerpt(tweet)))
+            else:
+                usable.append(tweet)
+        self.tweets = _index(usable, "id")
 
 
 def _expand(tweet: Json, inc: _Includes, depth: int = 0) -> Json:
@@ -212,7 +246,8 @@ def _v2_records(locator: str, value: Any) -> Iterator[RawRecord | Reject]:
         twarc_meta = None
     else:
         data = value.get("data")
-        inc = _Includes(value)
+        inc = _Includes(value, locator)
+        yield from inc.rejects
         twarc_meta = value.get("__twarc")
         if isinstance(data, dict):
             data = [data]  # a single-tweet lookup

@@ -196,7 +196,7 @@ v2_unified AS (
         v[1] ->> '$' AS id,
         v[2] ->> '$' AS author_id,
         account_handle(v[3] ->> '$', NULL) AS author_handle,
-        TRY_CAST(v[4] ->> '$' AS TIMESTAMPTZ) AS created_at,
+        safe_timestamp(v[4] ->> '$') AS created_at,  -- never raises, never a BC date (year 0)
         CASE WHEN is_note THEN v[5] ->> '$' ELSE v[6] ->> '$' END AS raw_text,
         v[7] ->> '$' AS lang,
         [{'url': u.url, 'target': coalesce(u.unwound_url, u.expanded_url), 'title': u.title,
@@ -212,9 +212,13 @@ v2_unified AS (
         nullif(rt_text_handle, '') AS rt_handle,
         qt.id AS quote_id,
         qt.author_id AS quote_author_id,
+        -- the quoted tweet's link: one whose /status/<digits> is its id. The id is compared as text,
+        -- never spliced into the pattern: an id holding ')' or '(' in raw (an older import) made
+        -- an invalid pattern, and that one record stopped the whole normalise
         nullif(lower(regexp_extract(
             list_filter([coalesce(u.unwound_url, u.expanded_url) FOR u IN urls],
-                        lambda x: regexp_matches(coalesce(x, ''), '/status(?:es)?/' || qt.id || '(?:[^0-9]|$)'))[1],
+                        lambda x: list_contains(regexp_extract_all(coalesce(x, ''), '/status(?:es)?/([0-9]+)', 1),
+                                                qt.id))[1],
             '^https?://(?:www\.|mobile\.|m\.)?(?:twitter|x)\.com/(?:#!/)?(?:i/web/|([A-Za-z0-9_]{1,15})/)status', 1)),
             '') AS quote_handle,
         TRY_CAST(v[9] ->> '$' AS BIGINT) AS like_count,
@@ -291,7 +295,11 @@ SELECT
     CASE WHEN r.is_repost THEN CAST([] AS VARCHAR[])
         ELSE list_distinct([lower(ltrim(h, '#')) FOR h IN r.tag_list IF coalesce(ltrim(h, '#'), '') <> ''])
     END AS hashtags
-FROM resolved AS r;
+FROM resolved AS r
+-- a tweet without a readable date (an included tweet's, which the connector does not check, or raw
+-- an older import kept) is no post: every canonical post has a created_at (the transforms' periods
+-- need it: stg_posts tests it is never NULL, so one NULL would fail the whole transform)
+WHERE r.created_at IS NOT NULL;
 
 -- name: accounts
 -- Parsed once, as in `posts`: `v` holds an owner's four fields (account.js, or an archive tweet's
@@ -359,7 +367,7 @@ SELECT
     CAST(NULL AS VARCHAR) AS bio,
     CAST(NULL AS BIGINT) AS followers,
     CAST(NULL AS BIGINT) AS following,
-    TRY_CAST(v[4] ->> '$' AS TIMESTAMPTZ) AS created_at,
+    safe_timestamp(v[4] ->> '$') AS created_at,  -- as a tweet's: never a BC date (year 0)
     fetched_at,
     1 AS detail
 FROM owners
@@ -373,7 +381,7 @@ SELECT
     u[4] ->> '$',
     TRY_CAST(u[5] ->> '$' AS BIGINT),
     TRY_CAST(u[6] ->> '$' AS BIGINT),
-    TRY_CAST(u[7] ->> '$' AS TIMESTAMPTZ),
+    safe_timestamp(u[7] ->> '$'),
     fetched_at,
     1
 FROM v2_users
