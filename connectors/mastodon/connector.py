@@ -151,22 +151,31 @@ def _next_max_id(response: httpx.Response) -> str | None:
 # ---- validation of the platform's JSON ---------------------------------------------------------------
 
 
+# what the mapping's safe_timestamp holds: a time of the years 1 to 9999 in UTC, else no date at all
+_EARLIEST = datetime(1, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9999, 12, 31, tzinfo=UTC)
+
+
 def _datetime_problem(value: Any, where: str) -> str | None:
     if not isinstance(value, str):
         return f"{where}created_at is missing" if value is None else f"{where}created_at is {json_type_name(value)}"
     try:
         # nearly every date reads as it is; only one that does not can hold a leap second (`:60`
         # never reads), and replacing `:60` by `:59` cannot spoil a date that reads
-        datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return None
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        pass
+        try:
+            # a leap second is kept, as :59 (the mapping clamps it the same way)
+            parsed = datetime.fromisoformat(leap_second_clamped(value).replace("Z", "+00:00"))
+        except ValueError:
+            return f"{where}created_at {value[:40]!r} is not an ISO 8601 date"
     try:
-        # a leap second is kept, as :59 (the mapping clamps it the same way)
-        datetime.fromisoformat(leap_second_clamped(value).replace("Z", "+00:00"))
-    except ValueError:
-        return f"{where}created_at {value[:40]!r} is not an ISO 8601 date"
-    return None
+        # '0001-01-01T00:00:00+01:00' reads, but is a time before the year 1 in UTC: the post would
+        # land with no date, and every canonical post needs one
+        in_range = _EARLIEST <= (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC) < _LATEST
+    except OverflowError:
+        in_range = False
+    return None if in_range else f"{where}created_at {value[:40]!r} is out of the range a post's date may take (0001-01-01 to 9999-12-30, UTC)"
 
 
 def account_problem(obj: Any, where: str = "") -> str | None:

@@ -104,6 +104,9 @@ def reddit_rate_limit(headers: httpx.Headers, now: float) -> RateLimit:
 
 
 # ---- the platform's shapes ----------------------------------------------------------------------
+# the seconds the mapping's to_timestamp turns into a date: 0001-01-01 to 9999-12-31 (UTC)
+_EARLIEST_EPOCH = -62_135_596_800
+_LATEST_EPOCH = 253_402_214_400
 def _created(data: Json) -> float | None:
     value = data.get("created_utc")
     if isinstance(value, bool):
@@ -131,8 +134,12 @@ def thing_problem(kind: str, data: Any) -> str | None:
         return f"the {kind} data is {json_type_name(data)}, not an object"
     if fullname_of(kind, data) is None:
         return f"the {kind} has no usable name or id"
-    if _created(data) is None:
+    created = _created(data)
+    if created is None:
         return f"the {kind} has no numeric created_utc"
+    if not _EARLIEST_EPOCH <= created < _LATEST_EPOCH:  # NaN fails both comparisons
+        return (f"the {kind}'s created_utc {str(data.get('created_utc'))[:40]!r} is out of range "
+                "(0001-01-01 to 9999-12-30, UTC)")
     if not isinstance(data.get("author"), str):
         return f"the {kind} has no author"
     if kind == "t3" and not isinstance(data.get("title"), str):
