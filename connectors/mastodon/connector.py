@@ -175,7 +175,9 @@ def _datetime_problem(value: Any, where: str) -> str | None:
         in_range = _EARLIEST <= (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC) < _LATEST
     except OverflowError:
         in_range = False
-    return None if in_range else f"{where}created_at {value[:40]!r} is out of the range a post's date may take (0001-01-01 to 9999-12-30, UTC)"
+    if in_range:
+        return None
+    return f"{where}created_at {value[:40]!r} is out of the range a post's date may take (0001-01-01 to 9999-12-30, UTC)"
 
 
 def account_problem(obj: Any, where: str = "") -> str | None:
