@@ -177,7 +177,8 @@ def _datetime_problem(value: Any, where: str) -> str | None:
         in_range = False
     if in_range:
         return None
-    return f"{where}created_at {value[:40]!r} is out of the range a post's date may take (0001-01-01 to 9999-12-30, UTC)"
+    return (f"{where}created_at {value[:40]!r} is out of the range a post's date may take "
+            "(0001-01-01 to 9999-12-30, UTC)")
 
 
 def account_problem(obj: Any, where: str = "") -> str | None:
