@@ -28,7 +28,7 @@ import hashlib
 import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -92,6 +92,34 @@ def html_to_text_one(html: str | None) -> str | None:
     return (tree.text(separator="") or "").strip()
 
 
+# Most Mastodon HTML is a few <p>, <br>, <a> and <span> tags around text with the five entities
+# Mastodon escapes. For that shape (and only that), DuckDB SQL gives what selectolax gives, set-wise:
+# no tag's attribute holds '<', '>' or '"', so `<[^>]*>` removes exactly the tags, and the parser
+# keeps every other character, in document order. What the parser rewrites, or Python's strip()
+# and `\s` treat otherwise than RE2 (CR, NUL and the other controls, the non-ASCII spaces, a BOM,
+# non-characters), sends a value to selectolax instead, as does every other tag, entity or stray
+# '<' or '&'. tests/unit/test_html_to_text_sql.py holds the two equal.
+_HTML_TEXT_CHAR = (r"[^<&\x00-\x08\x0b-\x1f\x7f-\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}"
+                   r"\x{205f}\x{3000}\x{fdd0}-\x{fdef}\x{feff}\x{fffe}\x{ffff}]")
+_HTML_SIMPLE = (rf"(?:{_HTML_TEXT_CHAR}|<(?:p|a|span|br)(?:[\t\n\f ]+[a-z][a-z0-9-]*=\"[^\"<>]*\")*[\t\n\f ]*/?>"
+                r"|</(?:p|a|span)>|&(?:amp|lt|gt|quot|#39);)*")
+# the steps of html_to_text_one, in its order: <br>, then paragraph breaks, then the text, stripped
+_HTML_TO_TEXT_MACRO = f"""
+CREATE OR REPLACE MACRO html_to_text(h) AS CASE
+    WHEN h IS NULL THEN NULL
+    WHEN NOT contains(h, '<') AND NOT contains(h, '&') THEN h
+    WHEN regexp_full_match(h, {quote_literal(_HTML_SIMPLE)}) THEN trim(
+        replace(replace(replace(replace(replace(
+            regexp_replace(regexp_replace(regexp_replace(
+                h, {quote_literal(_BR.pattern)}, chr(10), 'g'),
+                {quote_literal(_PARAGRAPH.pattern)}, chr(10) || chr(10), 'g'),
+                '<[^>]*>', '', 'g'),
+            '&lt;', '<'), '&gt;', '>'), '&quot;', '"'), '&#39;', ''''), '&amp;', '&'),
+        ' ' || chr(9) || chr(10) || chr(12))
+    ELSE html_to_text_lexbor(h)
+END"""
+
+
 def normalise_url_one(url: str | None) -> str | None:
     """Canonical form of a link so the same article counts once, whatever the tracking tail."""
     if not url:
@@ -131,6 +159,12 @@ def registered_domain_one(url: str | None) -> str | None:
     host = (urlsplit(url).hostname or "").lower().removeprefix("www.")
     if not host:
         return None
+    return _registered_domain_of_host(host)
+
+
+@lru_cache(maxsize=1 << 15)
+def _registered_domain_of_host(host: str) -> str | None:
+    # a few thousand hosts under tens of thousands of distinct URLs: the suffix lookup once per host
     result = _domain_extractor()(host)
     if hasattr(result, "top_domain_under_public_suffix"):
         domain = result.top_domain_under_public_suffix
@@ -210,7 +244,7 @@ def register_functions(con: duckdb.DuckDBPyConnection) -> None:
         "THEN TRY_CAST(leap_clamped(v) AS TIMESTAMPTZ) END"
     )
     for name, fn in (
-        ("html_to_text", html_to_text_one),
+        ("html_to_text_lexbor", html_to_text_one),
         ("normalise_url", normalise_url_one),
         ("registered_domain", registered_domain_one),
         ("canonical_host", lambda v: None if v is None else canonical_host(v)),
@@ -218,6 +252,8 @@ def register_functions(con: duckdb.DuckDBPyConnection) -> None:
         ("clean_text", lambda v: None if v is None else clean_text(v)),
     ):
         _register(con, name, fn)
+    # html_to_text: SQL for the common shape, selectolax (html_to_text_lexbor) for the rest
+    con.execute(_HTML_TO_TEXT_MACRO)
     # `acct`, or `acct@host` for a local one, in the one spelling of connectors/identity.py
     con.create_function(
         "account_handle", _account_handles, ["VARCHAR", "VARCHAR"], "VARCHAR", type="arrow",
@@ -255,9 +291,12 @@ LOOKUPS = "lookups"
 """A mapping's optional query of values looked up across records: (lookup, key, value, fetched_at)."""
 _POSTS_OVER_LOOKUPS = "posts over lookups"
 """The posts query as written, reading the relation `lookups` (the engine's resolved table)."""
-# latest fetch of each key wins; a tie goes to the greatest value, so a rebuild picks the same one
-_RESOLVED_LOOKUPS = ("SELECT lookup, key, value, fetched_at FROM ({rows}) "
-                     "WHERE lookup IS NOT NULL AND key IS NOT NULL AND value IS NOT NULL "
+# latest fetch of each key wins; a tie goes to the greatest value, so a rebuild picks the same one.
+# Each (key, value) is first reduced to its latest fetch: the same winner (the latest fetch of the
+# winning value is the latest of all), and the window sorts a few rows per key, not every mention
+_RESOLVED_LOOKUPS = ("SELECT lookup, key, value, fetched_at FROM ("
+                     "SELECT lookup, key, value, max(fetched_at) AS fetched_at FROM ({rows}) "
+                     "WHERE lookup IS NOT NULL AND key IS NOT NULL AND value IS NOT NULL GROUP BY lookup, key, value) "
                      "QUALIFY row_number() OVER (PARTITION BY lookup, key ORDER BY fetched_at DESC, value DESC) = 1")
 
 
@@ -300,6 +339,23 @@ QUALIFY row_number() OVER (
 """
 # (partitioning by the payload itself, not md5(payload): the same versions, without a second hash
 # pass over every payload; about half the CPU of this step at 100k records)
+_RAW_KEYS_UNIQUE = """
+SELECT count(*) = 0 FROM (
+    SELECT 1 FROM ({raw_sql}) GROUP BY platform, record_type, record_id, origin HAVING count(*) > 1
+)
+"""
+
+
+def _create_raw_versions(con: duckdb.DuckDBPyConnection, raw_sql: str) -> None:
+    """The temp table `raw` (see _RAW_VERSIONS) from the raw rows `raw_sql` selects."""
+    # no record fetched twice (a first import, a fresh increment): every row is its own version, and
+    # the window that sorts every payload finds nothing to drop. Telling so reads four short columns.
+    if con.execute(_RAW_KEYS_UNIQUE.format(raw_sql=raw_sql)).fetchone()[0]:
+        con.execute("CREATE OR REPLACE TEMP TABLE raw AS SELECT platform, source, record_type, record_id, origin, "
+                    f"payload, locator, fetched_at, run_id FROM ({raw_sql})")
+    else:
+        con.execute(_RAW_VERSIONS.format(raw_sql=raw_sql))
+
 
 # what pseudonymisation rewrites (dissentry/privacy.py): ids keep joining, names and URLs go
 _PSEUDONYMISED: dict[str, dict[str, str]] = {
@@ -356,7 +412,7 @@ def _build_platform_tables(con: duckdb.DuckDBPyConnection, platform: str, raw_sq
     the winning post rows, keeps only the posts an increment re-maps."""
     mapping = read_mapping(get_connector(platform).mapping_file)
     _step(con, platform, "raw versions", None)
-    con.execute(_RAW_VERSIONS.format(raw_sql=raw_sql))
+    _create_raw_versions(con, raw_sql)
     _step(con, platform, "raw versions", "raw")
     if LOOKUPS in mapping and not lookups_ready:
         con.execute("CREATE OR REPLACE TEMP TABLE lookups AS "
@@ -388,17 +444,19 @@ def _build_platform_tables(con: duckdb.DuckDBPyConnection, platform: str, raw_sq
     con.execute(f"CREATE OR REPLACE TEMP TABLE mapped_posts AS {mapping.get(_POSTS_OVER_LOOKUPS, mapping['posts'])}")
     _step(con, platform, "mapping posts", "mapped_posts")
     # a row with no post id is no post: nothing could join it, and `IN (... NULL)` would hide the
-    # frozen and published rows it is compared with (NULL, never false)
+    # frozen and published rows it is compared with (NULL, never false). The window picks the
+    # winners' row ids from the few columns it orders by; the wide rows (text, lists) are read
+    # once, by row id, rather than sorted along with them
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE posts_latest AS
-        SELECT * FROM (
-            SELECT * FROM mapped_posts
+        SELECT * FROM mapped_posts WHERE rowid IN (
+            SELECT rowid FROM mapped_posts
             WHERE post_id IS NOT NULL AND coalesce(sha256(author_id), '') NOT IN (SELECT key FROM erased_keys)
             QUALIFY row_number() OVER (
                 PARTITION BY post_id ORDER BY fetched_at DESC, version_rank_key DESC, run_id DESC
             ) = 1
-        ) WHERE {keep_posts or 'true'}
+        ) AND ({keep_posts or 'true'})
         """
     )
     return tables | {
@@ -662,7 +720,7 @@ def _increment(
     raw_sql, keep_posts = "SELECT * FROM new_raw", None
     if lookups:
         kept_lookups, reads = _state_file(lake, state["files"]["lookups"]), _state_file(lake, state["files"]["reads"])
-        con.execute(_RAW_VERSIONS.format(raw_sql=raw_sql))  # the new versions' lookups only
+        _create_raw_versions(con, raw_sql)  # the new versions' lookups only
         merged = f"SELECT * FROM {kept_lookups} UNION ALL BY NAME ({mapping[LOOKUPS]})"
         con.execute("CREATE OR REPLACE TEMP TABLE lookups AS " + _RESOLVED_LOOKUPS.format(rows=merged))
         # a key is changed when its value is new or other than the kept one (a later fetch of the

@@ -109,7 +109,10 @@ WHERE host IS NOT NULL AND id IS NOT NULL AND account.acct IS NOT NULL;
 WITH
 records AS (
     SELECT
-        r.record_type, r.record_id, r.origin, r.source, r.fetched_at, r.run_id, r.payload,
+        r.record_type, r.record_id, r.origin, r.source, r.fetched_at, r.run_id,
+        -- the version's digest, the tie-break between rows of one fetch: once per record, and the
+        -- payload goes no further (every CTE below would carry a copy of it)
+        md5(r.payload) AS version,
         json_transform(r.payload, '{
             "id": "VARCHAR", "created_at": "VARCHAR", "content": "VARCHAR", "spoiler_text": "VARCHAR", "language": "VARCHAR",
             "url": "VARCHAR", "uri": "VARCHAR", "in_reply_to_id": "VARCHAR", "in_reply_to_account_id": "VARCHAR",
@@ -207,16 +210,16 @@ records AS (
 ),
 wrappers AS (   -- status records as fetched; is_boost when they boost another status
     -- (a status with no `reblog` key at all, as some exports write it, is no boost)
-    SELECT record_id, origin, source, fetched_at, run_id, payload, host, j AS s, t,
+    SELECT record_id, origin, source, fetched_at, run_id, version, host, j AS s, t,
            coalesce(t[1] = 'OBJECT', false) AS is_boost
     FROM records
     WHERE record_type = 'status'
 ),
 shown AS (      -- statuses with content of their own: plain records and the statuses boosted
     -- k: where the status sits (see t above); qk: where its quote.quoted_status sits (its quote: qk + 1)
-    SELECT record_id, origin, source, fetched_at, run_id, payload, host, s, t, 0 AS k, 2 AS qk FROM wrappers WHERE NOT is_boost
+    SELECT record_id, origin, source, fetched_at, run_id, version, host, s, t, 0 AS k, 2 AS qk FROM wrappers WHERE NOT is_boost
     UNION ALL
-    SELECT record_id, origin, source, fetched_at, run_id, payload, host, s.reblog, t, 1, 4 FROM wrappers WHERE is_boost
+    SELECT record_id, origin, source, fetched_at, run_id, version, host, s.reblog, t, 1, 4 FROM wrappers WHERE is_boost
 ),
 quoting AS (    -- quoted: 1 when the status quotes quote.quoted_status, 2 when quote is the status itself
     SELECT
@@ -228,18 +231,18 @@ quoting AS (    -- quoted: 1 when the status quotes quote.quoted_status, 2 when 
     FROM shown
 ),
 content AS (    -- ... plus the statuses they quote, one level deep as Mastodon embeds them
-    SELECT record_id, origin, source, fetched_at, run_id, payload, host, s, t, k FROM quoting
+    SELECT record_id, origin, source, fetched_at, run_id, version, host, s, t, k FROM quoting
     UNION ALL
-    SELECT record_id, origin, source, fetched_at, run_id, payload, host, s.quote.quoted_status, t, qk FROM quoting WHERE quoted = 1
+    SELECT record_id, origin, source, fetched_at, run_id, version, host, s.quote.quoted_status, t, qk FROM quoting WHERE quoted = 1
     UNION ALL
-    SELECT record_id, origin, source, fetched_at, run_id, payload, host, s.quote, t, qk + 1 FROM quoting WHERE quoted = 2
+    SELECT record_id, origin, source, fetched_at, run_id, version, host, s.quote, t, qk + 1 FROM quoting WHERE quoted = 2
 ),
 -- the lookups across records (the query above, latest fetch of each key, over every raw record)
 account_map AS (SELECT key, value AS acct FROM lookups WHERE lookup = 'account_map'),
 status_authors AS (SELECT key, value AS acct FROM lookups WHERE lookup = 'status_authors'),
 fields AS (
     SELECT
-        c.record_id, c.origin, c.source, c.fetched_at, c.run_id, c.payload, c.host, c.s,
+        c.record_id, c.origin, c.source, c.fetched_at, c.run_id, c.version, c.host, c.s,
         account_handle(c.s.account.acct, c.host) AS author,
         CASE   -- the status quoted, when embedded: as `quoting` tells it
             WHEN c.t[2 + 3 * c.k] = 'OBJECT' THEN 1
@@ -317,7 +320,7 @@ content_posts AS (
         TRY_CAST(a.s.reblogs_count AS BIGINT) AS repost_count,
         TRY_CAST(a.s.replies_count AS BIGINT) AS reply_count,
         a.source, a.fetched_at, a.run_id,
-        md5(a.payload) AS version_rank_key,
+        a.version AS version_rank_key,
         -- which raw record the row came from, and the lookup keys it read (hit or miss): an
         -- increment re-maps a post from its records when a key it read changes
         a.record_id AS raw_record_id, a.origin AS raw_origin,
@@ -383,7 +386,7 @@ boost_posts AS (
         TRY_CAST(w.s.reblogs_count AS BIGINT) AS repost_count,
         TRY_CAST(w.s.replies_count AS BIGINT) AS reply_count,
         w.source, w.fetched_at, w.run_id,
-        md5(w.payload) AS version_rank_key,
+        w.version AS version_rank_key,
         w.record_id AS raw_record_id, w.origin AS raw_origin,
         CAST([] AS STRUCT(lookup VARCHAR, "key" VARCHAR)[]) AS lookup_reads,
         CAST([] AS VARCHAR[]) AS links,

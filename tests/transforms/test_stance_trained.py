@@ -143,7 +143,7 @@ def test_version_does_not_depend_on_the_process(fitted: TrainedStanceClassifier)
     # string hashing is randomised per process: a set or dict order leaking into the model would show
     code = (
         "from tests.transforms.test_stance_trained import GROUPS, labelled_set\n"
-        "from transforms.stance import TrainedStanceClassifier\n"
+        "from dissentry.transforms.stance import TrainedStanceClassifier\n"
         "c = TrainedStanceClassifier(); c.fit(*labelled_set(GROUPS)); print(c.version)\n"
     )
     versions = set()
