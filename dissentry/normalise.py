@@ -444,7 +444,11 @@ def _build_platform_tables(con: duckdb.DuckDBPyConnection, platform: str, raw_sq
     con.execute(f"CREATE OR REPLACE TEMP TABLE mapped_posts AS {mapping.get(_POSTS_OVER_LOOKUPS, mapping['posts'])}")
     _step(con, platform, "mapping posts", "mapped_posts")
     # a row with no post id is no post: nothing could join it, and `IN (... NULL)` would hide the
-    # frozen and published rows it is compared with (NULL, never false). The window picks the
+    # frozen and published rows it is compared with (NULL, never false). Nor is a row with no
+    # readable date (raw an older import kept: the connectors quarantine such records now): every
+    # canonical post has a created_at, which the transforms' periods need. Both are dropped here, not
+    # in the mapping, because forget and the ingest guard find a person's raw rows through the
+    # mapping's posts, and a record the mapping hid would keep their words in raw. The window picks the
     # winners' row ids from the few columns it orders by; the wide rows (text, lists) are read
     # once, by row id, rather than sorted along with them
     con.execute(
@@ -452,7 +456,8 @@ def _build_platform_tables(con: duckdb.DuckDBPyConnection, platform: str, raw_sq
         CREATE OR REPLACE TEMP TABLE posts_latest AS
         SELECT * FROM mapped_posts WHERE rowid IN (
             SELECT rowid FROM mapped_posts
-            WHERE post_id IS NOT NULL AND coalesce(sha256(author_id), '') NOT IN (SELECT key FROM erased_keys)
+            WHERE post_id IS NOT NULL AND created_at IS NOT NULL
+              AND coalesce(sha256(author_id), '') NOT IN (SELECT key FROM erased_keys)
             QUALIFY row_number() OVER (
                 PARTITION BY post_id ORDER BY fetched_at DESC, version_rank_key DESC, run_id DESC
             ) = 1

@@ -202,15 +202,9 @@ reposts AS (
       AND v[28] ->> '$' IS NOT NULL
       AND v[1] ->> '$' IS NOT NULL
 )
-SELECT * FROM (
-    SELECT * FROM originals
-    UNION ALL BY NAME
-    SELECT * FROM reposts
-)
--- a post without a readable date (neither createdAt nor indexedAt, in raw an older import kept) is
--- no post: every canonical post has a created_at (the transforms' periods need it: stg_posts tests
--- it is never NULL, so one NULL would fail the whole transform)
-WHERE created_at IS NOT NULL
+SELECT * FROM originals
+UNION ALL BY NAME
+SELECT * FROM reposts
 
 -- name: accounts
 -- Parsed once, as in `posts`: a profile's fields, or each embedded author's did, handle,

@@ -135,10 +135,7 @@ SELECT
         regexp_extract_all(regexp_replace(own_text, 'https?://[^\s<>"]+', ' ', 'g'), '(?:^|[^\pL\pN_&])#([\pL\pN_]+)', 1),
         lambda t: lower(t)
     )) AS hashtags
-FROM shaped
--- a post without a readable date is no post: every canonical post has a created_at (the transforms'
--- periods need it: stg_posts tests it is never NULL, so one NULL would fail the whole transform)
-WHERE created_at IS NOT NULL;
+FROM shaped;
 
 -- name: accounts
 -- The owner (detail 1: the export is theirs) and, as partial views (detail 0), the people whose

@@ -114,7 +114,11 @@ SELECT
     'reddit:' || l.fullname AS post_id,
     'reddit' AS platform,
     'reddit:' || lower(l.author) AS author_id,
-    to_timestamp(TRY_CAST(l.d.created_utc AS DOUBLE)) AS created_at,
+    -- seconds to_timestamp can turn into a date (0001-01-01 to 9999-12-30 UTC), else no date: a NaN
+    -- or 1e20 in raw an older import kept must not fail the platform's whole normalise
+    to_timestamp(CASE WHEN TRY_CAST(l.d.created_utc AS DOUBLE) >= -62135596800
+                       AND TRY_CAST(l.d.created_utc AS DOUBLE) < 253402214400
+                      THEN TRY_CAST(l.d.created_utc AS DOUBLE) END) AS created_at,
     l.text,
     CAST(NULL AS VARCHAR) AS lang,
     CASE

@@ -71,10 +71,7 @@ SELECT
         ) END AS mentions,
     CASE WHEN is_repost THEN CAST([] AS VARCHAR[])
         ELSE coalesce(from_json(v[20], '["VARCHAR"]'), []) END AS hashtags
-FROM fields
--- a row without a readable date is no post: every canonical post has a created_at (the transforms'
--- periods need it: stg_posts tests it is never NULL, so one NULL would fail the whole transform)
-WHERE created_at IS NOT NULL;
+FROM fields;
 
 -- name: accounts
 -- Authors as the table shows them: a handle and, when mapped, the display name on their latest post

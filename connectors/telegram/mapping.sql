@@ -177,10 +177,7 @@ SELECT
 FROM replies AS r
 LEFT JOIN authors AS parent ON parent.chat_id = r.parent_chat_id AND parent.msg_id = r.parent_msg_id
 LEFT JOIN names AS forwarded_author ON r.forwarded AND forwarded_author.name = r.v[13] ->> '$'
--- a message without a readable date is no post: the canonical posts all have a created_at (the
--- transforms' periods need it: stg_posts tests it is never NULL, so one NULL would fail the whole
--- transform). The Facebook, table, Twitter and Bluesky mappings drop such a row alike
-WHERE r.from_key IS NOT NULL AND r.created_at IS NOT NULL;
+WHERE r.from_key IS NOT NULL;
 
 -- name: accounts
 -- Parsed once, as in `posts` (the same paths: v[1] to v[8])

@@ -295,11 +295,7 @@ SELECT
     CASE WHEN r.is_repost THEN CAST([] AS VARCHAR[])
         ELSE list_distinct([lower(ltrim(h, '#')) FOR h IN r.tag_list IF coalesce(ltrim(h, '#'), '') <> ''])
     END AS hashtags
-FROM resolved AS r
--- a tweet without a readable date (an included tweet's, which the connector does not check, or raw
--- an older import kept) is no post: every canonical post has a created_at (the transforms' periods
--- need it: stg_posts tests it is never NULL, so one NULL would fail the whole transform)
-WHERE r.created_at IS NOT NULL;
+FROM resolved AS r;
 
 -- name: accounts
 -- Parsed once, as in `posts`: `v` holds an owner's four fields (account.js, or an archive tweet's

@@ -321,3 +321,23 @@ def test_a_reddit_created_utc_out_of_range_is_quarantined_naming_the_value(tmp_p
     assert any("created_utc 'nan' is out of range" in r for r in reasons), reasons
     pipeline.normalise(config)
     assert published(tmp_path, "posts", "post_id") == ["reddit:t3_1aa01", "reddit:t3_1aa04"]
+
+
+def test_forget_erases_a_persons_raw_record_whose_date_cannot_be_read(tmp_path: Path) -> None:
+    # normalise drops a post with no readable date; its raw record is still the person's, and forget
+    # (which finds their raw rows through the mapping) erases it with the rest
+    from dissentry.forget import forget_account
+
+    config = make_project(tmp_path)
+    write_raw(config, "jsonl", [
+        RawRecord.from_json("post", f"p{n}", {"platform": "jsonl", "post_id": f"p{n}", "author": author,
+                                              "created_at": d, "text": text}, "table", "old")
+        for n, (author, d, text) in enumerate([("alice", "2026-01-01T12:00:00Z", "alice dated"),
+                                               ("alice", "not a date", "alice undated words"),
+                                               ("bob", "2026-01-02T12:00:00Z", "bob dated")])])
+    pipeline.normalise(config)
+    forget_account(config, "jsonl:alice")
+
+    raw = [row for f in sorted((tmp_path / "wh" / "raw").rglob("*.parquet")) for row in pq.read_table(f).to_pylist()]
+    assert raw and not [row for row in raw if "alice" in row["payload"]], raw
+    assert [json.loads(row["payload"])["text"] for row in raw] == ["bob dated"]
