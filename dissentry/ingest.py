@@ -43,6 +43,7 @@ from dissentry.warehouse.lake import (
     raw_writer,
     write_collection_run,
 )
+from dissentry.warehouse.sql import quote_literal
 
 log = logging.getLogger("dissentry.pipeline")  # the pipeline's logger, as before the move
 COMMIT_EVERY_SECONDS = 30.0
@@ -313,9 +314,9 @@ def reconcile_killed_runs(lake: Lake, platform: str, source_name: str) -> None:
         return
     con = connect(lake=lake)
     try:
-        glob = lake.glob("collection_runs").replace("'", "''")
         cursor = con.execute(
-            f"SELECT * FROM read_parquet('{glob}', union_by_name = true, hive_partitioning = false) "
+            f"SELECT * FROM read_parquet({quote_literal(lake.glob('collection_runs'))}, union_by_name = true, "
+            "hive_partitioning = false) "
             "WHERE status = 'running' AND platform = ? AND source = ?", [platform, source_name]
         )
         names = [d[0] for d in cursor.description or []]
