@@ -350,8 +350,16 @@ def _create_raw_versions(con: duckdb.DuckDBPyConnection, raw_sql: str) -> None:
     """The temp table `raw` (see _RAW_VERSIONS) from the raw rows `raw_sql` selects."""
     # no record fetched twice (a first import, a fresh increment): every row is its own version, and
     # the window that sorts every payload finds nothing to drop. Telling so reads four short columns.
+    # A view then, not a table: each mapping query scans the (compressed) raw Parquet again rather
+    # than the build holding every payload in memory, which at 1M statuses (2.1 GB of JSON) spilled
+    # past the spill cap. With versions to drop, the window's table is kept.
+    for kind, catalog in (("VIEW", "duckdb_views()"), ("TABLE", "duckdb_tables()")):
+        if con.execute(f"SELECT count(*) FROM {catalog} WHERE view_name = 'raw' AND temporary"
+                       if kind == "VIEW" else
+                       f"SELECT count(*) FROM {catalog} WHERE table_name = 'raw' AND temporary").fetchone()[0]:
+            con.execute(f"DROP {kind} raw")
     if con.execute(_RAW_KEYS_UNIQUE.format(raw_sql=raw_sql)).fetchone()[0]:
-        con.execute("CREATE OR REPLACE TEMP TABLE raw AS SELECT platform, source, record_type, record_id, origin, "
+        con.execute("CREATE TEMP VIEW raw AS SELECT platform, source, record_type, record_id, origin, "
                     f"payload, locator, fetched_at, run_id FROM ({raw_sql})")
     else:
         con.execute(_RAW_VERSIONS.format(raw_sql=raw_sql))
@@ -420,9 +428,13 @@ def _build_platform_tables(con: duckdb.DuckDBPyConnection, platform: str, raw_sq
         _step(con, platform, "lookups", "lookups")
     tables: dict[str, str] = {}
     if "accounts" in mapping:
+        # only each account's best row is kept (every use of the table picks it, or only reads ids): a
+        # status embeds its author, so the mapping gives one row per status (1.2M rows for 54 accounts
+        # at 1M statuses), which held in memory made the posts query spill past its cap
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE mapped_accounts AS SELECT * FROM ({mapping['accounts']}) "
-            "WHERE coalesce(sha256(account_id), '') NOT IN (SELECT key FROM erased_keys)"  # `dissentry forget`
+            "CREATE OR REPLACE TEMP TABLE mapped_accounts AS " + _BEST_ACCOUNTS.format(
+                rows=f"SELECT * FROM ({mapping['accounts']}) "
+                     "WHERE coalesce(sha256(account_id), '') NOT IN (SELECT key FROM erased_keys)")  # `forget`
         )
         _step(con, platform, "mapping accounts", "mapped_accounts")
         tables["accounts"] = _cast_select(

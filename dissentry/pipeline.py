@@ -447,9 +447,13 @@ def _disk_full_is_one_line(*folders: Path, spill: Path) -> Iterator[None]:
     except Exception as exc:
         if not is_disk_full(exc):
             raise
-        spill_full = isinstance(exc, duckdb.OutOfMemoryException)
-        raise disk_full_error([spill, *folders], note=" (DuckDB had no room left to spill)" if spill_full else ""
-                              ) from None
+        if isinstance(exc, duckdb.OutOfMemoryException):
+            # the disk, or the cap on spill dissentry sets (which leaves the disk with room): say both
+            raise disk_full_error(
+                [spill, *folders], note=" (DuckDB had no room left to spill)",
+                advice="free some space, or raise [settings.resources] max_spill (the spill cap: by default 3x "
+                       "the raw layer's size) or memory_limit, and run again") from None
+        raise disk_full_error([spill, *folders]) from None
 
 
 def transform(config: Config, *, on_progress: OnProgress | None = None) -> dict[str, int]:

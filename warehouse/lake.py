@@ -221,11 +221,11 @@ def _size(n: int | None) -> str:
     return f"{n} B" if unit == "B" else f"{value:.1f} {unit}"
 
 
-def disk_full_error(folders: list[Path], note: str = "") -> DiskFull:
-    """One line: the fullest of `folders` (where the failed write went) and what is free there."""
+def disk_full_error(folders: list[Path], note: str = "", advice: str = "free some space and run again") -> DiskFull:
+    """One line: the fullest of `folders` (where the failed write went), what is free there, and what to do."""
     free = {folder: _free_bytes(folder) for folder in folders}
     folder = min(free, key=lambda f: free[f] if free[f] is not None else 2**63)
-    error = DiskFull(f"disk full: {folder} has {_size(free[folder])} free; free some space and run again{note}")
+    error = DiskFull(f"disk full: {folder} has {_size(free[folder])} free; {advice}{note}")
     error.errno = errno.ENOSPC
     return error
 
