@@ -15,15 +15,10 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import krippendorff
 import numpy as np
-from sklearn.metrics import (
-    accuracy_score,
-    cohen_kappa_score,
-    confusion_matrix,
-    f1_score,
-    precision_recall_fscore_support,
-)
+
+# scikit-learn and krippendorff are imported where a score is computed, not here: importing them
+# costs about a CPU second, which every transform paid (in label_agreement) even with no labels.
 
 LABELS = ("critical", "supportive", "neutral")
 _CODE = {label: float(i) for i, label in enumerate(LABELS)}
@@ -62,6 +57,8 @@ def classification_scores(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[
             "macro_f1": None,
             "confusion": zero,
         }
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
     precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=["critical"], zero_division=0)
     matrix = confusion_matrix(y_true, y_pred, labels=labels)
     return {
@@ -84,10 +81,14 @@ def _alpha(rows: list[list[float]]) -> float | None:
     data = np.array(rows, dtype=float)
     if len(np.unique(data[~np.isnan(data)])) < 2:
         return None
+    import krippendorff
+
     return _finite(krippendorff.alpha(reliability_data=data, level_of_measurement="nominal"))
 
 
 def _kappa(a: list[str], b: list[str]) -> float | None:
+    from sklearn.metrics import cohen_kappa_score
+
     with warnings.catch_warnings():
         # An undefined kappa (both annotators used one and the same label) becomes None below.
         warnings.simplefilter("ignore")

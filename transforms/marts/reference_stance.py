@@ -16,6 +16,10 @@ is said about the organisation rather than the whole post.
 gold_label is the people's label (NULL when unlabelled or disputed); in_draw says whether a random
 draw picked the reference. References stream from DuckDB in batches, so memory stays flat however
 many there are. `compound` and `cue` explain a VADER-rules label (NULL for other classifiers).
+
+A built-in classifier's judgements are kept across builds (transforms/stance_cache.py), keyed by
+sha256 of the text and of the target's names under a fingerprint of the classifier: a build after
+new posts classifies only the references it has not judged before, with the same labels.
 """
 
 # grain: post_id, group_id
@@ -28,6 +32,7 @@ many there are. `compound` and `cue` explain a VADER-rules label (NULL for other
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,7 +48,11 @@ from dissentry.transforms.stance import (
     is_trainable,
     make_classifier,
 )
+from dissentry.transforms.stance_cache import JudgementCache, is_cacheable, targets_key
 from dissentry.warehouse.lake import Lake
+
+# named, not __name__: the runner loads a model under a module name of its own
+log = logging.getLogger("dissentry.transforms.reference_stance")
 
 DEPENDS_ON = ("org_references", "stg_posts", "int_stance_labels", "cfg_group_terms")
 BATCH_SIZE = 5000
@@ -161,17 +170,89 @@ def prepare_classifier(
     return classifier, dict(zip(labelled.keys, out_of_fold, strict=True))
 
 
-def _batches(
-    con: duckdb.DuckDBPyConnection, classifier: StanceClassifier, cross_fitted: dict[tuple[str, str], str]
-) -> Iterator[pa.RecordBatch]:
+# the references with the stored judgement of each, when there is one (`judged`); the text is read
+# only for the others, the ones to classify
+KEYED_REFERENCES = """
+WITH stored AS ({stored}),
+refs AS (
+    SELECT r.post_id, r.group_id, p.text, sha256(coalesce(p.text, '')) AS text_key, t.targets_key,
+           l.label AS gold_label, coalesce(l.in_draw, false) AS in_draw
+    FROM org_references AS r
+    JOIN stg_posts AS p ON p.post_id = r.post_id
+    JOIN _reference_stance_targets AS t ON t.group_id = r.group_id
+    LEFT JOIN int_stance_labels AS l ON l.post_id = r.post_id AND l.group_id = r.group_id
+)
+SELECT refs.post_id, refs.group_id, CASE WHEN s.text_key IS NULL THEN refs.text END AS text,
+       refs.text_key, refs.targets_key, s.text_key IS NOT NULL AS judged, s.stance, s.compound, s.cue,
+       refs.gold_label, refs.in_draw
+FROM refs
+LEFT JOIN stored AS s ON s.text_key = refs.text_key AND s.targets_key = refs.targets_key
+ORDER BY refs.group_id, refs.post_id
+"""
+
+
+def _judged_batches(
+    con: duckdb.DuckDBPyConnection, classifier: StanceClassifier, cache: JudgementCache
+) -> Iterator[tuple[pa.RecordBatch, list[str], list[float | None], list[str | None]]]:
+    """Each batch of references with its labels, compounds and cues: stored ones where the cache
+    has them, the classifier's for the rest. Every judgement is written to the new cache file."""
     targets = targets_by_group(con)
-    trainable = is_trainable(classifier)
-    reader = con.sql(REFERENCES.format(where="")).to_arrow_reader(BATCH_SIZE)
-    for batch in reader:
-        post_ids = batch.column("post_id").to_pylist()
+    groups = [g for (g,) in con.execute("SELECT DISTINCT group_id FROM org_references").fetchall()]
+    keys = pa.table({"group_id": pa.array(groups, pa.string()),
+                     "targets_key": pa.array([targets_key(targets.get(g, [])) for g in groups], pa.string())})
+    con.register("_reference_stance_targets", keys)
+    classified = total = 0
+    try:
+        reader = con.sql(KEYED_REFERENCES.format(stored=cache.relation(con))).to_arrow_reader(BATCH_SIZE)
+        with cache.writer() as out:
+            for batch in reader:
+                labels = batch.column("stance").to_pylist()
+                compounds = batch.column("compound").to_pylist()
+                cues = batch.column("cue").to_pylist()
+                todo = [i for i, judged in enumerate(batch.column("judged").to_pylist()) if not judged]
+                if todo:
+                    texts = batch.column("text").to_pylist()
+                    group_ids = batch.column("group_id").to_pylist()
+                    new = label_batch(classifier, [texts[i] or "" for i in todo],
+                                      [targets.get(group_ids[i], []) for i in todo])
+                    for column, values in zip((labels, compounds, cues), new, strict=True):
+                        for i, value in zip(todo, values, strict=True):
+                            column[i] = value
+                classified += len(todo)
+                total += batch.num_rows
+                if out is not None:
+                    out.write_batch(pa.record_batch(
+                        [batch.column("text_key"), batch.column("targets_key"), pa.array(labels, pa.string()),
+                         pa.array(compounds, pa.float64()), pa.array(cues, pa.string())],
+                        schema=out.schema))
+                yield batch, labels, compounds, cues
+    finally:
+        con.unregister("_reference_stance_targets")
+    # a real count, so a test (and a reader of the log) can see what a warm build cost
+    log.info("reference_stance: classified %d of %d references (%d judged in an earlier build)",
+             classified, total, total - classified)
+
+
+def _plain_batches(
+    con: duckdb.DuckDBPyConnection, classifier: StanceClassifier
+) -> Iterator[tuple[pa.RecordBatch, list[str], list[float | None], list[str | None]]]:
+    """Each batch of references labelled by the classifier, as they come (a user's classifier)."""
+    targets = targets_by_group(con)
+    for batch in con.sql(REFERENCES.format(where="")).to_arrow_reader(BATCH_SIZE):
         group_ids = batch.column("group_id").to_pylist()
         texts = [t or "" for t in batch.column("text").to_pylist()]
-        labels, compounds, cues = label_batch(classifier, texts, [targets.get(g, []) for g in group_ids])
+        yield batch, *label_batch(classifier, texts, [targets.get(g, []) for g in group_ids])
+
+
+def _batches(
+    con: duckdb.DuckDBPyConnection, classifier: StanceClassifier, cross_fitted: dict[tuple[str, str], str],
+    cache: JudgementCache | None = None,
+) -> Iterator[pa.RecordBatch]:
+    trainable = is_trainable(classifier)
+    judged = _judged_batches(con, classifier, cache) if cache is not None else _plain_batches(con, classifier)
+    for batch, labels, compounds, cues in judged:
+        post_ids = batch.column("post_id").to_pylist()
+        group_ids = batch.column("group_id").to_pylist()
         kinds = ["rules"] * len(labels)
         if trainable:
             for i, key in enumerate(zip(post_ids, group_ids, strict=True)):
@@ -203,4 +284,5 @@ def build(
 ) -> pa.RecordBatchReader:
     """The classifier is chosen (and fitted) now; the references are labelled as the reader is read."""
     classifier, cross_fitted = prepare_classifier(con, config, classifier)
-    return pa.RecordBatchReader.from_batches(SCHEMA, _batches(con, classifier, cross_fitted))
+    cache = JudgementCache.for_config(config, classifier) if is_cacheable(classifier) else None
+    return pa.RecordBatchReader.from_batches(SCHEMA, _batches(con, classifier, cross_fitted, cache))
