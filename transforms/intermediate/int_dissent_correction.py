@@ -10,6 +10,9 @@ labels miss people's on the sample. For a period cell, the labels a group-wide d
 period are a random sample of the period's references. Below estimation.MIN_LABELS labelled
 references the cell has no corrected rate (NULL) and `measure` says why.
 
+The cells' counts are those of agg_references (one row per group and calendar period); a
+group's 'all' cell is their sum over the periods, so no reference is read here.
+
 The comparison with the other groups pools their corrected rates (weighted by their references)
 and takes the difference, with an interval and a two-sided normal p-value; it needs every other
 group with references in the period to have its own corrected rate.
@@ -33,7 +36,7 @@ import pyarrow as pa
 from dissentry.config import Config
 from dissentry.transforms.estimation import MIN_LABELS, Estimate, PairedCounts, corrected_proportion, difference, pooled
 
-DEPENDS_ON = ("reference_stance", "int_post_buckets", "int_periods", "cfg_groups")
+DEPENDS_ON = ("agg_references", "int_periods", "cfg_groups")
 
 SCHEMA = pa.schema(
     [
@@ -55,24 +58,16 @@ SCHEMA = pa.schema(
 )
 
 CELLS = """
-WITH refs AS (
-    SELECT b.period, s.group_id, s.stance = 'critical' AS predicted,
-           s.gold_label = 'critical' AS labelled_critical, s.in_draw AND s.gold_label IS NOT NULL AS sampled
-    FROM reference_stance AS s
-    JOIN int_post_buckets AS b ON b.post_id = s.post_id
-),
-counts AS (
-    SELECT
-        group_id, period,
-        count(*) AS refs,
-        count(*) FILTER (WHERE predicted) AS predicted_critical,
-        count(*) FILTER (WHERE sampled) AS labelled,
-        count(*) FILTER (WHERE sampled AND labelled_critical AND predicted) AS tp,
-        count(*) FILTER (WHERE sampled AND labelled_critical AND NOT predicted) AS fn,
-        count(*) FILTER (WHERE sampled AND NOT labelled_critical AND predicted) AS fp,
-        count(*) FILTER (WHERE sampled AND NOT labelled_critical AND NOT predicted) AS tn
-    FROM refs
-    GROUP BY group_id, period
+WITH counts AS (
+    -- additive counts of the period aggregate; 'all' is their sum over the periods
+    SELECT group_id, period, org_reference_posts AS refs, critical_posts AS predicted_critical,
+           labelled, tp, fn, fp, tn
+    FROM agg_references
+    UNION ALL
+    SELECT group_id, 'all' AS period, sum(org_reference_posts)::BIGINT, sum(critical_posts)::BIGINT,
+           sum(labelled)::BIGINT, sum(tp)::BIGINT, sum(fn)::BIGINT, sum(fp)::BIGINT, sum(tn)::BIGINT
+    FROM agg_references
+    GROUP BY group_id
 )
 SELECT g.group_id, p.period, coalesce(c.refs, 0), coalesce(c.predicted_critical, 0), coalesce(c.labelled, 0),
        coalesce(c.tp, 0), coalesce(c.fn, 0), coalesce(c.fp, 0), coalesce(c.tn, 0)

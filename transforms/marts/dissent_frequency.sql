@@ -8,6 +8,8 @@
 -- the others' rate is 0. rate_ratio_p_value: two-sided Fisher exact test of
 -- [[critical, not critical] this group, [critical, not critical] others], NULL unless both rows
 -- have references.
+-- The counts come from the period aggregates (agg_member_activity, agg_references,
+-- agg_dissenters): 'all' sums the periods' counts and counts distinct people over periods.
 -- Corrected for the stance classifier's error (int_dissent_correction, docs/metrics.md):
 -- labelled_refs are the references in the cell that a random draw picked and people labelled;
 -- dissent_rate_corrected with _lo/_hi is the rate estimated from the classifier's labels of every
@@ -36,26 +38,36 @@ WITH spine AS (
     SELECT g.group_id, p.period, p.period_start
     FROM cfg_groups AS g CROSS JOIN int_periods AS p
 ),
+people AS (
+    -- each active person once per bucket: per period from the period aggregate, for 'all' over
+    -- every period (a person active in two periods is one member of the whole range)
+    SELECT group_id, period, person_id, posts FROM agg_member_activity
+    UNION ALL
+    SELECT group_id, 'all' AS period, person_id, sum(posts)::BIGINT AS posts
+    FROM agg_member_activity
+    GROUP BY group_id, person_id
+),
 activity AS (
-    SELECT group_id, period, count(DISTINCT person_id) AS members_active, count(DISTINCT post_id) AS posts
-    FROM int_member_posts
+    SELECT group_id, period, count(*) AS members_active, sum(posts)::BIGINT AS posts
+    FROM people
     GROUP BY group_id, period
 ),
-refs AS (
-    SELECT r.group_id, b.period, r.post_id, r.person_id, s.stance
-    FROM org_references AS r
-    JOIN reference_stance AS s ON s.post_id = r.post_id AND s.group_id = r.group_id
-    JOIN int_post_buckets AS b ON b.post_id = r.post_id
+references_by_period AS (
+    SELECT group_id, period, org_reference_posts, critical_posts FROM agg_references
+    UNION ALL
+    SELECT group_id, 'all' AS period, sum(org_reference_posts)::BIGINT, sum(critical_posts)::BIGINT
+    FROM agg_references
+    GROUP BY group_id
+),
+dissenters AS (
+    SELECT group_id, period, count(*) AS dissenters FROM agg_dissenters GROUP BY group_id, period
+    UNION ALL
+    SELECT group_id, 'all' AS period, count(DISTINCT person_id) FROM agg_dissenters GROUP BY group_id
 ),
 ref_counts AS (
-    SELECT
-        group_id,
-        period,
-        count(*) AS org_reference_posts,
-        count(*) FILTER (WHERE stance = 'critical') AS critical_posts,
-        count(DISTINCT person_id) FILTER (WHERE stance = 'critical') AS dissenters
-    FROM refs
-    GROUP BY group_id, period
+    SELECT r.group_id, r.period, r.org_reference_posts, r.critical_posts, coalesce(d.dissenters, 0) AS dissenters
+    FROM references_by_period AS r
+    LEFT JOIN dissenters AS d ON d.group_id = r.group_id AND d.period = r.period
 ),
 counts AS (
     SELECT

@@ -1,6 +1,9 @@
 -- One row per (group, period): how closed the group's members' communication is (METRICS.md).
 -- Every proportion has its numerator, denominator and Wilson 95% bounds (_lo, _hi); a ratio with
--- a zero denominator is NULL. Decisions where METRICS.md leaves room:
+-- a zero denominator is NULL. The figures come from the period aggregates (agg_member_*,
+-- agg_account_links): a calendar period's row from its own rows, the 'all' row from sums over
+-- periods for counts and from the distinct keys over periods for people, texts and neighbours,
+-- so no post is read here. Decisions where METRICS.md leaves room:
 -- * links: rows of post_links in member posts; a pure repost carries no links of its own.
 --   own_links: links whose registered domain or host is a configured domain (or a subdomain), or
 --   that are one of the group's own articles (org_articles, from the group's RSS/Atom feeds) even
@@ -45,32 +48,37 @@ WITH spine AS (
     SELECT g.group_id, p.period, p.period_start
     FROM cfg_groups AS g CROSS JOIN int_periods AS p
 ),
+people AS (
+    -- each active person once per bucket: per period from the period aggregate, for 'all' over
+    -- every period (a person active in two periods is one member of the whole range)
+    SELECT group_id, period, person_id, posts FROM agg_member_activity
+    UNION ALL
+    SELECT group_id, 'all' AS period, person_id, sum(posts)::BIGINT AS posts
+    FROM agg_member_activity
+    GROUP BY group_id, person_id
+),
 activity AS (
-    SELECT group_id, period, count(DISTINCT person_id) AS members_active, count(DISTINCT post_id) AS posts
-    FROM int_member_posts
+    SELECT group_id, period, count(*) AS members_active
+    FROM people
     GROUP BY group_id, period
 ),
-member_links AS (
-    SELECT mp.group_id, mp.period, mp.post_id, l.url, l.domain, o.url IS NOT NULL AS is_own
-    FROM int_member_posts AS mp
-    JOIN stg_post_links AS l ON l.post_id = mp.post_id
-    LEFT JOIN int_own_links AS o ON o.post_id = l.post_id AND o.url = l.url AND o.group_id = mp.group_id
-),
-link_stats AS (
-    SELECT
-        group_id,
-        period,
-        count(DISTINCT post_id) AS link_posts,
-        count(*) AS links,
-        count(*) FILTER (WHERE is_own) AS own_links,
-        count(DISTINCT domain) AS domains
-    FROM member_links
-    GROUP BY group_id, period
+member_counts AS (
+    -- additive counts: 'all' is their sum over the periods
+    SELECT * FROM agg_member_counts
+    UNION ALL
+    SELECT group_id, 'all' AS period, sum(COLUMNS(* EXCLUDE (group_id, period)))::BIGINT
+    FROM agg_member_counts
+    GROUP BY group_id
 ),
 domain_counts AS (
-    SELECT group_id, period, domain, count(*) AS n, sum(count(*)) OVER (PARTITION BY group_id, period) AS total
-    FROM member_links
-    GROUP BY group_id, period, domain
+    SELECT group_id, period, domain, n, sum(n) OVER (PARTITION BY group_id, period) AS total
+    FROM (
+        SELECT group_id, period, domain, links AS n FROM agg_member_domains
+        UNION ALL
+        SELECT group_id, 'all' AS period, domain, sum(links)::BIGINT AS n
+        FROM agg_member_domains
+        GROUP BY group_id, domain
+    ) AS d
 ),
 domain_stats AS (
     -- Floating-point sums run in a fixed order (ORDER BY) so a rebuild gives the same bits, and
@@ -78,53 +86,11 @@ domain_stats AS (
     SELECT
         group_id,
         period,
+        count(*) AS domains,
         0.0 - sum(p_log2_p(n / total) ORDER BY domain) AS entropy_bits,
         sum(n * n)::DOUBLE / (max(total) * max(total)) AS hhi
     FROM domain_counts
     GROUP BY group_id, period
-),
-post_flags AS (
-    SELECT
-        mp.group_id,
-        mp.period,
-        mp.post_id,
-        mp.kind = 'repost' AS is_repost,
-        mp.kind = 'repost' AND o.account_id IS NOT NULL AS reposts_official,
-        EXISTS (SELECT 1 FROM int_own_links AS ol WHERE ol.post_id = mp.post_id AND ol.group_id = mp.group_id)
-            AS has_own_link,
-        mp.kind = 'repost' OR mp.is_bare_share OR EXISTS (
-            SELECT 1 FROM int_own_links AS oa
-            WHERE oa.post_id = mp.post_id AND oa.group_id = mp.group_id AND oa.is_article
-              AND oa.article_title_key = lower(mp.text_no_urls)
-        ) AS no_commentary
-    FROM int_member_posts AS mp
-    LEFT JOIN int_official_accounts AS o ON o.group_id = mp.group_id AND o.account_id = mp.repost_of_author_id
-),
-share_stats AS (
-    SELECT
-        group_id,
-        period,
-        count(*) FILTER (WHERE is_repost) AS reposts,
-        count(*) FILTER (WHERE reposts_official) AS official_reposts,
-        count(*) FILTER (WHERE reposts_official OR has_own_link) AS own_shares,
-        count(*) FILTER (WHERE (reposts_official OR has_own_link) AND no_commentary) AS uncritical_shares
-    FROM post_flags
-    GROUP BY group_id, period
-),
-ties AS (
-    SELECT DISTINCT mp.group_id, mp.period, i.post_id, i.target_id
-    FROM int_member_posts AS mp
-    JOIN int_interactions AS i ON i.post_id = mp.post_id
-),
-tie_stats AS (
-    SELECT
-        t.group_id,
-        t.period,
-        count(*) FILTER (WHERE ag.account_id IS NOT NULL) AS in_group_ties,
-        count(*) FILTER (WHERE ag.account_id IS NULL) AS out_group_ties
-    FROM ties AS t
-    LEFT JOIN int_account_groups AS ag ON ag.account_id = t.target_id AND ag.group_id = t.group_id
-    GROUP BY t.group_id, t.period
 ),
 marked_people AS (
     SELECT DISTINCT m.group_id, m.person_id
@@ -132,71 +98,38 @@ marked_people AS (
     JOIN int_profile_markers AS k ON k.group_id = m.group_id AND k.account_id = m.account_id
 ),
 identity_stats AS (
-    SELECT mp.group_id, mp.period, count(DISTINCT mp.person_id) AS identity_marker_members
-    FROM int_member_posts AS mp
-    JOIN marked_people AS k ON k.group_id = mp.group_id AND k.person_id = mp.person_id
-    GROUP BY mp.group_id, mp.period
-),
-post_tokens AS (
-    SELECT group_id, period, post_id, word_tokens(clean_text) AS tokens
-    FROM int_member_posts
-),
-token_stats AS (
-    SELECT group_id, period, sum(len(tokens))::BIGINT AS tokens
-    FROM post_tokens
-    GROUP BY group_id, period
-),
-jargon_terms AS (
-    SELECT DISTINCT group_id, word_tokens(term) AS term_tokens
-    FROM cfg_group_terms
-    WHERE kind = 'jargon' AND len(word_tokens(term)) > 0
-),
-jargon_stats AS (
-    SELECT
-        t.group_id,
-        t.period,
-        sum(count_occurrences(token_key(t.tokens), token_key(j.term_tokens)))::BIGINT AS jargon_occurrences
-    FROM post_tokens AS t
-    JOIN jargon_terms AS j ON j.group_id = t.group_id AND list_contains(t.tokens, j.term_tokens[1])
-    GROUP BY t.group_id, t.period
-),
-normalised AS (
-    SELECT group_id, period, post_id, person_id, lower(clean_text) AS norm_text
-    FROM int_member_posts
-    WHERE kind <> 'repost' AND clean_text <> ''
+    SELECT p.group_id, p.period, count(*) AS identity_marker_members
+    FROM people AS p
+    JOIN marked_people AS k ON k.group_id = p.group_id AND k.person_id = p.person_id
+    GROUP BY p.group_id, p.period
 ),
 text_people AS (
-    SELECT group_id, period, norm_text, count(DISTINCT person_id) AS people
-    FROM normalised
-    GROUP BY group_id, period, norm_text
+    -- a text's distinct people and posts in a bucket: for 'all', over every period
+    SELECT group_id, period, text_key, count(*) AS people, sum(posts) AS posts
+    FROM agg_member_texts
+    GROUP BY group_id, period, text_key
+    UNION ALL
+    SELECT group_id, 'all' AS period, text_key, count(DISTINCT person_id) AS people, sum(posts) AS posts
+    FROM agg_member_texts
+    GROUP BY group_id, text_key
 ),
 boilerplate_stats AS (
-    SELECT
-        n.group_id,
-        n.period,
-        count(*) AS text_posts,
-        count(*) FILTER (WHERE tp.people >= 2) AS boilerplate_posts
-    FROM normalised AS n
-    JOIN text_people AS tp ON tp.group_id = n.group_id AND tp.period = n.period AND tp.norm_text = n.norm_text
-    GROUP BY n.group_id, n.period
+    SELECT group_id, period, coalesce(sum(posts) FILTER (WHERE people >= 2), 0)::BIGINT AS boilerplate_posts
+    FROM text_people
+    GROUP BY group_id, period
 ),
 account_leaning AS (
-    SELECT
-        g.group_id,
-        b.period,
-        p.author_id AS account_id,
-        count(o.url)::DOUBLE / count(*) AS leaning
-    FROM stg_posts AS p
-    JOIN stg_post_links AS l ON l.post_id = p.post_id
-    JOIN int_post_buckets AS b ON b.post_id = p.post_id
-    CROSS JOIN cfg_groups AS g
-    LEFT JOIN int_own_links AS o ON o.post_id = l.post_id AND o.url = l.url AND o.group_id = g.group_id
-    GROUP BY g.group_id, b.period, p.author_id
+    SELECT group_id, period, account_id, own_links::DOUBLE / links AS leaning
+    FROM agg_account_links
+    UNION ALL
+    SELECT group_id, 'all' AS period, account_id, sum(own_links)::BIGINT::DOUBLE / sum(links)::BIGINT AS leaning
+    FROM agg_account_links
+    GROUP BY group_id, account_id
 ),
 neighbours AS (
-    SELECT DISTINCT mp.group_id, mp.period, mp.author_id AS account_id, i.target_id
-    FROM int_member_posts AS mp
-    JOIN int_interactions AS i ON i.post_id = mp.post_id
+    SELECT group_id, period, account_id, target_id FROM agg_member_neighbours
+    UNION ALL
+    SELECT DISTINCT group_id, 'all' AS period, account_id, target_id FROM agg_member_neighbours
 ),
 neighbour_leaning AS (
     SELECT n.group_id, n.period, n.account_id, avg(al.leaning ORDER BY n.target_id) AS neighbour_leaning
@@ -224,35 +157,31 @@ counts AS (
         s.period,
         s.period_start,
         coalesce(a.members_active, 0) AS members_active,
-        coalesce(a.posts, 0) AS posts,
-        coalesce(ls.link_posts, 0) AS link_posts,
-        coalesce(ls.links, 0) AS links,
-        coalesce(ls.own_links, 0) AS own_links,
-        coalesce(ss.reposts, 0) AS reposts,
-        coalesce(ss.official_reposts, 0) AS official_reposts,
-        coalesce(ss.own_shares, 0) AS own_shares,
-        coalesce(ss.uncritical_shares, 0) AS uncritical_shares,
-        coalesce(ls.domains, 0) AS domains,
+        coalesce(mc.posts, 0) AS posts,
+        coalesce(mc.link_posts, 0) AS link_posts,
+        coalesce(mc.links, 0) AS links,
+        coalesce(mc.own_links, 0) AS own_links,
+        coalesce(mc.reposts, 0) AS reposts,
+        coalesce(mc.official_reposts, 0) AS official_reposts,
+        coalesce(mc.own_shares, 0) AS own_shares,
+        coalesce(mc.uncritical_shares, 0) AS uncritical_shares,
+        coalesce(ds.domains, 0) AS domains,
         ds.entropy_bits,
         ds.hhi,
-        coalesce(ts.in_group_ties, 0) AS in_group_ties,
-        coalesce(ts.out_group_ties, 0) AS out_group_ties,
+        coalesce(mc.in_group_ties, 0) AS in_group_ties,
+        coalesce(mc.out_group_ties, 0) AS out_group_ties,
         coalesce(ids.identity_marker_members, 0) AS identity_marker_members,
-        coalesce(tk.tokens, 0) AS tokens,
-        coalesce(js.jargon_occurrences, 0) AS jargon_occurrences,
-        coalesce(bs.text_posts, 0) AS text_posts,
+        coalesce(mc.tokens, 0) AS tokens,
+        coalesce(mc.jargon_occurrences, 0) AS jargon_occurrences,
+        coalesce(mc.text_posts, 0) AS text_posts,
         coalesce(bs.boilerplate_posts, 0) AS boilerplate_posts,
         coalesce(lean.leaning_accounts, 0) AS leaning_accounts,
         lean.leaning_neighbour_corr
     FROM spine AS s
     LEFT JOIN activity AS a ON a.group_id = s.group_id AND a.period = s.period
-    LEFT JOIN link_stats AS ls ON ls.group_id = s.group_id AND ls.period = s.period
+    LEFT JOIN member_counts AS mc ON mc.group_id = s.group_id AND mc.period = s.period
     LEFT JOIN domain_stats AS ds ON ds.group_id = s.group_id AND ds.period = s.period
-    LEFT JOIN share_stats AS ss ON ss.group_id = s.group_id AND ss.period = s.period
-    LEFT JOIN tie_stats AS ts ON ts.group_id = s.group_id AND ts.period = s.period
     LEFT JOIN identity_stats AS ids ON ids.group_id = s.group_id AND ids.period = s.period
-    LEFT JOIN token_stats AS tk ON tk.group_id = s.group_id AND tk.period = s.period
-    LEFT JOIN jargon_stats AS js ON js.group_id = s.group_id AND js.period = s.period
     LEFT JOIN boilerplate_stats AS bs ON bs.group_id = s.group_id AND bs.period = s.period
     LEFT JOIN leaning_stats AS lean ON lean.group_id = s.group_id AND lean.period = s.period
 )

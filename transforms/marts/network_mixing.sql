@@ -10,6 +10,8 @@
 --   assortativity r = (sum_g e_gg - sum_g a_g b_g) / (1 - sum_g a_g b_g)
 --                                              (networkx attribute_assortativity_coefficient)
 -- Both NULL without edges; assortativity NULL when every edge lies inside one group (0/0).
+-- The edges are agg_network_pairs' distinct pairs: of a period and kind as kept there, of all
+-- kinds or of the whole range as the distinct pairs over them (never a recount of posts).
 -- grain: period, interaction_kind
 -- not_null: period, interaction_kind, nodes, edges, in_group_edges, groups
 -- accepted: interaction_kind reply repost quote mention all
@@ -22,19 +24,20 @@ spine AS (
     SELECT p.period, p.period_start, k.interaction_kind
     FROM int_periods AS p CROSS JOIN kinds AS k
 ),
-typed AS (
-    SELECT i.source_id, i.target_id, i.kind, b.period, s.group_id AS source_group, t.group_id AS target_group
-    FROM int_interactions AS i
-    JOIN int_post_buckets AS b ON b.post_id = i.post_id
-    JOIN int_node_groups AS s ON s.account_id = i.source_id
-    JOIN int_node_groups AS t ON t.account_id = i.target_id
-),
 edges AS (
-    SELECT DISTINCT period, kind AS interaction_kind, source_id, target_id, source_group, target_group
-    FROM typed
+    -- the distinct directed pairs of each bucket, from the period table of pairs: a pair of any
+    -- kind for 'all' kinds, of any period for period 'all'
+    SELECT period, interaction_kind, source_id, target_id, source_group, target_group
+    FROM agg_network_pairs
     UNION
-    SELECT DISTINCT period, 'all' AS interaction_kind, source_id, target_id, source_group, target_group
-    FROM typed
+    SELECT period, 'all' AS interaction_kind, source_id, target_id, source_group, target_group
+    FROM agg_network_pairs
+    UNION
+    SELECT 'all' AS period, interaction_kind, source_id, target_id, source_group, target_group
+    FROM agg_network_pairs
+    UNION
+    SELECT 'all' AS period, 'all' AS interaction_kind, source_id, target_id, source_group, target_group
+    FROM agg_network_pairs
 ),
 totals AS (
     SELECT
