@@ -346,8 +346,9 @@ SELECT count(*) = 0 FROM (
 """
 
 
-def _create_raw_versions(con: duckdb.DuckDBPyConnection, raw_sql: str) -> None:
-    """The temp table `raw` (see _RAW_VERSIONS) from the raw rows `raw_sql` selects."""
+def _create_raw_versions(con: duckdb.DuckDBPyConnection, raw_sql: str) -> bool:
+    """The temp table `raw` (see _RAW_VERSIONS) from the raw rows `raw_sql` selects; True when it
+    is a view over `raw_sql` (no record fetched twice), False when it is a table."""
     # no record fetched twice (a first import, a fresh increment): every row is its own version, and
     # the window that sorts every payload finds nothing to drop. Telling so reads four short columns.
     # A view then, not a table: each mapping query scans the (compressed) raw Parquet again rather
@@ -359,10 +360,66 @@ def _create_raw_versions(con: duckdb.DuckDBPyConnection, raw_sql: str) -> None:
                        f"SELECT count(*) FROM {catalog} WHERE table_name = 'raw' AND temporary").fetchone()[0]:
             con.execute(f"DROP {kind} raw")
     if con.execute(_RAW_KEYS_UNIQUE.format(raw_sql=raw_sql)).fetchone()[0]:
-        con.execute("CREATE TEMP VIEW raw AS SELECT platform, source, record_type, record_id, origin, "
-                    f"payload, locator, fetched_at, run_id FROM ({raw_sql})")
-    else:
-        con.execute(_RAW_VERSIONS.format(raw_sql=raw_sql))
+        con.execute(f"CREATE TEMP VIEW raw AS SELECT {_RAW_COLUMNS} FROM ({raw_sql})")
+        return True
+    con.execute(_RAW_VERSIONS.format(raw_sql=raw_sql))
+    return False
+
+
+_RAW_COLUMNS = "platform, source, record_type, record_id, origin, payload, locator, fetched_at, run_id"
+_CHUNK_MEMORY_SHARE = 16
+"""A piece of the posts mapping reads raw payloads of at most 1/16 of DuckDB's memory limit: the
+Mastodon mapping holds about 4x its payload bytes at once (each record's parsed STRUCT in its
+materialised CTE), so a piece peaks near a quarter of the limit, beside the mapped rows kept so far."""
+_MIN_CHUNK_BYTES = 16 << 20
+"""A tiny memory limit (the disk-full tests) still maps a few thousand records per statement."""
+
+
+def _raw_chunks(con: duckdb.DuckDBPyConnection, raw_is_view: bool, raw_files: list[str] | None) -> list[str]:
+    """SELECTs that split `raw` into pieces of bounded payload bytes, each a relation shaped as `raw`.
+
+    Only for a mapping whose every posts row is a function of one record (and the resolved lookups):
+    its rows over the pieces are its rows over the whole. The pieces are whole raw files when `raw`
+    is a view over `raw_files` (read through the same view, so with the same column types; DuckDB
+    reads only the files a `filename` filter names), and ranges of row ids when `raw` is a table.
+    One piece, `raw` itself, when it is small or its files are unknown."""
+    limit = con.execute("SELECT value FROM duckdb_settings() WHERE name = 'memory_limit'").fetchone()
+    try:
+        budget = max(_MIN_CHUNK_BYTES, resources.parse_size(str(limit[0])) // _CHUNK_MEMORY_SHARE)
+    except (TypeError, ValueError):  # no limit DuckDB can spell as a size: one piece
+        return ["SELECT * FROM temp.main.raw"]
+    if not raw_is_view:
+        rows, size = con.execute(
+            "SELECT count(*), coalesce(sum(strlen(payload)), 0) FROM temp.main.raw").fetchone()
+        if size <= budget:
+            return ["SELECT * FROM temp.main.raw"]
+        step = max(1, rows * budget // size)  # rows per piece at the table's mean payload
+        # the table was written by one CREATE ... AS: its row ids are 0 .. rows - 1
+        return [f"SELECT * FROM temp.main.raw WHERE rowid >= {low} AND rowid < {low + step}"
+                for low in range(0, rows, step)]
+    if not raw_files:
+        return ["SELECT * FROM temp.main.raw"]
+    reader = (f"read_parquet({literal_list(raw_files)}, hive_partitioning = false, union_by_name = true, "
+              "filename = true)")
+    # the names as the `filename` filter will see them, so every row is in exactly one piece; the
+    # payload bytes from the files' footers (uncompressed), spread evenly over their rows
+    counts = con.execute(f"SELECT filename, count(*) FROM {reader} GROUP BY filename ORDER BY filename").fetchall()
+    payload = con.execute(f"SELECT coalesce(sum(total_uncompressed_size), 0) FROM parquet_metadata("
+                          f"{literal_list(raw_files)}) WHERE path_in_schema = 'payload'").fetchone()[0]
+    rows = sum(n for _, n in counts)
+    groups: list[list[str]] = [[]]
+    held = 0
+    for name, n in counts:
+        size = n * int(payload) // max(rows, 1)
+        if groups[-1] and held + size > budget:
+            groups.append([])
+            held = 0
+        groups[-1].append(name)
+        held += size
+    if len(groups) == 1:
+        return ["SELECT * FROM temp.main.raw"]
+    return [f"SELECT {_RAW_COLUMNS} FROM {reader} WHERE filename IN ({', '.join(quote_literal(n) for n in g)})"
+            for g in groups]
 
 
 # what pseudonymisation rewrites (dissentry/privacy.py): ids keep joining, names and URLs go
@@ -411,16 +468,21 @@ def _step(con: duckdb.DuckDBPyConnection, platform: str, step: str, temp_table: 
         build_progress.report("normalise", platform, step, rows)
 
 
-def _build_platform_tables(con: duckdb.DuckDBPyConnection, platform: str, raw_sql: str, *,
+def _build_platform_tables(con: duckdb.DuckDBPyConnection, platform: str, raw_sql: str | list[str], *,
                            lookups_ready: bool = False, keep_posts: str | None = None) -> dict[str, str]:
     """Create temp tables for one platform; return table name -> SELECT producing it.
 
-    A mapping with lookups reads the temp table `lookups`, resolved here from `raw` unless
-    `lookups_ready` (an increment has merged it with the kept state). `keep_posts`, a predicate on
-    the winning post rows, keeps only the posts an increment re-maps."""
+    `raw_sql` selects the raw rows, or is the list of raw files to read (which lets a large build
+    map its posts a few files at a time). A mapping with lookups reads the temp table `lookups`,
+    resolved here from `raw` unless `lookups_ready` (an increment has merged it with the kept
+    state). `keep_posts`, a predicate on the winning post rows, keeps only the posts an increment
+    re-maps."""
     mapping = read_mapping(get_connector(platform).mapping_file)
+    raw_files = raw_sql if isinstance(raw_sql, list) else None
+    if isinstance(raw_sql, list):
+        raw_sql = _raw_files_sql(raw_sql)
     _step(con, platform, "raw versions", None)
-    _create_raw_versions(con, raw_sql)
+    raw_is_view = _create_raw_versions(con, raw_sql)
     _step(con, platform, "raw versions", "raw")
     if LOOKUPS in mapping and not lookups_ready:
         con.execute("CREATE OR REPLACE TEMP TABLE lookups AS "
@@ -453,7 +515,20 @@ def _build_platform_tables(con: duckdb.DuckDBPyConnection, platform: str, raw_sq
     if "posts" not in mapping:
         return tables
     _step(con, platform, "mapping posts", None)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE mapped_posts AS {mapping.get(_POSTS_OVER_LOOKUPS, mapping['posts'])}")
+    posts_sql = mapping.get(_POSTS_OVER_LOOKUPS, mapping["posts"])
+    # A mapping whose posts rows each come from one record (and the resolved lookups) is run over
+    # `raw` a piece at a time: the Mastodon query holds every record's parsed STRUCT in the CTEs it
+    # reads twice (about 13 KiB a status), which at 1M statuses spilled past the spill cap. The
+    # pieces' rows are the whole's, and the mapped rows (a few hundred bytes each) are all kept.
+    per_record = incremental_kind(get_connector(platform).mapping_file.read_text(encoding="utf-8")) is not None
+    chunks = _raw_chunks(con, raw_is_view, raw_files) if per_record else ["SELECT * FROM temp.main.raw"]
+    for i, chunk in enumerate(chunks):
+        if i:  # a long mapping says how far it is
+            _step(con, platform, f"mapping posts, piece {i + 1} of {len(chunks)}", None)
+        # the CTE `raw` shadows the temp view or table of that name inside the mapping's query
+        query = posts_sql if len(chunks) == 1 else f"WITH raw AS ({chunk}) SELECT * FROM ({posts_sql})"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE mapped_posts AS {query}" if i == 0
+                    else f"INSERT INTO mapped_posts {query}")
     _step(con, platform, "mapping posts", "mapped_posts")
     # a row with no post id is no post: nothing could join it, and `IN (... NULL)` would hide the
     # frozen and published rows it is compared with (NULL, never false). Nor is a row with no
@@ -476,6 +551,12 @@ def _build_platform_tables(con: duckdb.DuckDBPyConnection, platform: str, raw_sq
         ) AND ({keep_posts or 'true'})
         """
     )
+    if LOOKUPS in mapping:
+        # what is read of every candidate row from here on (_READS, the increment state): not its
+        # text and lists, which posts_latest holds for the winners, and which would stay in memory
+        # beside them through every table's write
+        con.execute("CREATE OR REPLACE TEMP TABLE mapped_posts AS "
+                    "SELECT post_id, raw_record_id, raw_origin, lookup_reads, fetched_at FROM mapped_posts")
     return tables | {
         # a post's URL is a web address or nothing: a `javascript:` or `data:` "URL" never reaches a report
         "posts": _cast_select(schema.POSTS, "(SELECT * REPLACE (CASE WHEN regexp_matches(trim(url), "
@@ -565,7 +646,7 @@ def freeze_raw(lake: Lake, platform: str, files: list[str], generation: str) -> 
     con = new_connection(lake=lake)
     use_erased_keys(con, lake.erased_account_keys())
     try:
-        selects = _build_platform_tables(con, platform, _raw_files_sql(files))
+        selects = _build_platform_tables(con, platform, list(files))
         for table in schema.NORMALISED:
             select = _with_frozen(lake, table, selects.get(table), lake.frozen_path(table, platform))
             if select is None:
@@ -866,7 +947,7 @@ def normalise_lake(
                     for table, entry in extended["tables"].items():
                         counts[table] += entry["rows"]
                     continue
-            fresh = _build_platform_tables(con, platform, _raw_files_sql(files)) if files else {}
+            fresh = _build_platform_tables(con, platform, files) if files else {}
             frozen = {table: lake.frozen_path(table, platform) for table in schema.NORMALISED}
             selects = {
                 table: select
