@@ -229,11 +229,11 @@ def normalise(
 def transform(
     full: Annotated[bool, typer.Option("--full", help="Rebuild from scratch instead of incrementally.")] = False,
 ) -> None:
-    """Materialise the SQL models and marts into <warehouse_dir>/dissentry.duckdb."""
-    # --full is accepted for symmetry with normalise: transform rebuilds in full today
+    """Materialise the SQL models and marts into <warehouse_dir>/dissentry.duckdb: incrementally
+    (only what changed posts touch) unless --full, or unless settings, code or other data changed."""
     config = _config()
     with user_errors(), bars(sys.stderr.isatty()) as on_progress:
-        tables = pipeline.transform(config, on_progress=on_progress)
+        tables = pipeline.transform(config, full=full, on_progress=on_progress)
     out.print(f"{len(tables)} tables built")
     _health(config, "transform")  # names raw records no normalise has covered, and the command to run
 

@@ -15,15 +15,20 @@ Secrets come from the configuration's lookup (`Config.with_secrets`, dissentry/s
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import logging
 import os
+import shutil
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -48,11 +53,13 @@ from dissentry.warehouse.catalog import (
     create_lake_views,
     publish_serving_file,
     sweep_building_files,
+    wal_path,
 )
 from dissentry.warehouse.lake import (
     Lake,
     disk_full_error,
     is_disk_full,
+    new_run_id,
 )
 from dissentry.warehouse.lock import exclusive, shared
 
@@ -456,39 +463,221 @@ def _disk_full_is_one_line(*folders: Path, spill: Path) -> Iterator[None]:
         raise disk_full_error([spill, *folders]) from None
 
 
-def transform(config: Config, *, on_progress: OnProgress | None = None) -> dict[str, int]:
+def transform(config: Config, *, full: bool = False, on_progress: OnProgress | None = None) -> dict[str, int]:
     """Build dissentry.duckdb: views over the lake, config tables, models, marts exported to Parquet.
 
-    Each model built is a step for `on_progress` (or a log line without it)."""
+    Incremental unless `full` (or unless something global changed: `_transform`). Each model
+    built is a step for `on_progress` (or a log line without it)."""
     lake = lake_for(config)
     with exclusive(lake, "build", what="transform"), _disk_full_is_one_line(lake.write_folder, spill=lake.local_dir), \
             resources.configured(config.settings.resources), _step_lines(on_progress):
-        return _transform(config, lake)  # its models report through build_progress
+        return _transform(config, lake, full=full)  # its models report through build_progress
 
 
-def _transform(config: Config, lake: Lake) -> dict[str, int]:
+# ---- incremental transform: what the serving file was built from --------------------------------------
+TRANSFORM_STATE = ("state", "transform.json")
+"""The lake's record of the published serving file: its build id, what it covers, how it was built."""
+BUILD_STATE_VIEW = "_build_state"  # in the serving file: the id the lake's state must name
+BUILD_POSTS_TABLE = "_build_posts"  # in the serving file: (post_id, row_hash) of every post it covers
+ALWAYS_FINGERPRINTED = ("erasures",)
+"""Lake relations whose every change rebuilds in full: an erasure (a forget deletes the serving
+file too; this holds even if something else put one back). Others that no incremental model reads
+directly (accounts, labels, org_articles) need nothing here: the runner compares the models built
+from them with their previous contents, and rebuilds whole what reads a changed one."""
+_POST_ROWS = """
+SELECT post_id, sum(h) AS row_hash FROM (
+    SELECT post_id, hash(t)::HUGEINT AS h FROM posts AS t
+    UNION ALL SELECT post_id, hash(t)::HUGEINT FROM post_links AS t
+    UNION ALL SELECT post_id, hash(t)::HUGEINT FROM post_mentions AS t
+    UNION ALL SELECT post_id, hash(t)::HUGEINT FROM post_hashtags AS t
+) WHERE post_id IS NOT NULL GROUP BY post_id
+"""
+
+
+def transform_state(lake: Lake) -> dict[str, Any] | None:
+    """What the last published transform recorded (None before the first, or if unreadable)."""
+    path = lake.path(*TRANSFORM_STATE)
+    try:
+        state = lake.read_json(path) if lake.exists(path) else None
+    except (OSError, ValueError):
+        return None
+    return state if isinstance(state, dict) else None
+
+
+@functools.cache
+def _code_digest() -> str:
+    """The transforms' code (models, macros, runner, classifiers) and the modules that decide what
+    the serving file holds: an edit to any of them rebuilds in full."""
+    from dissentry import terms
+    from dissentry.transforms import runner
+    from dissentry.warehouse import catalog
+
+    digest = hashlib.sha256()
+    root = Path(runner.__file__).resolve().parent
+    files = sorted(p for p in root.rglob("*") if p.suffix in (".py", ".sql") and "__pycache__" not in p.parts)
+    for path in [*files, Path(terms.__file__), Path(catalog.__file__), Path(__file__)]:
+        digest.update(str(path.relative_to(path.parents[1])).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _fingerprint(con: duckdb.DuckDBPyConnection, config: Config, lake: Lake) -> str:
+    """Everything global the serving file's tables depend on, besides the posts: code, versions,
+    groups and settings, the lake's relations not keyed by post, the erasure register. Only a
+    build with the same fingerprint may be brought up to date by its changed posts."""
+    from dissentry.transforms.runner import POST_RELATIONS, discover_models
+    from dissentry.warehouse.sql import quote_identifier
+
+    models = discover_models()
+    names = {m.name for m in models}
+    # a lake relation an incremental model reads directly (not through a model): no comparison
+    # sees its changes, so the fingerprint must
+    direct = {r for m in models if m.incremental for r in m.reads
+              if r not in names and r not in POST_RELATIONS and not r.startswith("cfg_")}
+    relations = {}
+    for name in sorted({*ALWAYS_FINGERPRINTED, *direct}):
+        count, total = con.execute(f"SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0)::VARCHAR "
+                                   f"FROM {quote_identifier(name)} AS t").fetchall()[0]
+        relations[name] = [count, total]
+    settings = config.settings.model_dump(mode="json", exclude={"resources", "collection"})
+    parts = {
+        "code": _code_digest(),
+        "duckdb": duckdb.__version__,
+        "python": list(sys.version_info[:2]),
+        "groups": [g.model_dump(mode="json") for g in config.groups],
+        "settings": settings,
+        "relations": relations,
+        "erased": hashlib.sha256(json.dumps(lake.erased_account_keys()).encode()).hexdigest(),
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _previous_build_id(con: duckdb.DuckDBPyConnection) -> str | None:
+    try:
+        rows = con.execute(f"SELECT build_id FROM {BUILD_STATE_VIEW}").fetchall()
+    except duckdb.Error:  # a file built before incremental transforms, or not by one
+        return None
+    return str(rows[0][0]) if len(rows) == 1 else None
+
+
+def _why_full(con: duckdb.DuckDBPyConnection, state: dict[str, Any], fingerprint: str) -> str | None:
+    """Why the copied previous file cannot be brought up to date (None: it can)."""
+    if _previous_build_id(con) != state.get("build_id"):
+        return "the serving file is not the one the lake's transform state names"
+    if state.get("fingerprint") != fingerprint:
+        return "code, settings, groups or erasures changed since the last build"
+    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND schema_name = 'main'",
+                       [BUILD_POSTS_TABLE]).fetchall()[0][0]:
+        return "the serving file records no posts"
+    return None
+
+
+def _open_build(config: Config, lake: Lake, final: Path, building: Path, full: bool
+                ) -> tuple[duckdb.DuckDBPyConnection, str, str, str]:
+    """A connection to the file to build, with the lake views, and (mode, why, fingerprint).
+
+    Incremental: the published file copied to `building`, to be updated in place (the published
+    one stays as it is for its readers until the swap). Full: a new, empty file, as always; also
+    whenever the published file may hold what a full build would not (a forget deletes it)."""
+    state = None if full else transform_state(lake)
+    reason = ("--full" if full else "no previous build" if state is None or not final.exists()
+              # a writer killed inside the published file: its contents are not the build's
+              else "the serving file has a write-ahead log" if wal_path(final).exists() else None)
+
+    def fresh() -> duckdb.DuckDBPyConnection:
+        for path in (building, wal_path(building)):
+            path.unlink(missing_ok=True)
+        con = connect(building, lake=lake)
+        resources.apply(con, spill_dir=None, lake=lake)  # DuckDB spills beside the file it builds
+        create_lake_views(con, lake)  # the cfg_ tables: run_models loads them, once
+        return con
+
+    if reason is not None:
+        con = fresh()
+        return con, "full", reason, _fingerprint(con, config, lake)
+    assert state is not None
+    shutil.copyfile(final, building)
+    try:
+        con = connect(building, lake=lake)
+    except duckdb.Error as exc:  # a file this DuckDB cannot open as it is: built again, whole
+        con, reason = fresh(), f"the serving file could not be opened ({str(exc).splitlines()[0]})"
+        return con, "full", reason, _fingerprint(con, config, lake)
+    resources.apply(con, spill_dir=None, lake=lake)
+    create_lake_views(con, lake)
+    fingerprint = _fingerprint(con, config, lake)
+    reason = _why_full(con, state, fingerprint)
+    if reason is not None:  # a fresh file: the copy may hold pages a full build would not
+        con.close()
+        con = fresh()
+    return con, ("full" if reason else "incremental"), reason or "", fingerprint
+
+
+def _changed_posts(con: duckdb.DuckDBPyConnection) -> int:
+    """Fill the runner's table of changed posts: added, changed (any row of the post in posts,
+    links, mentions or hashtags) or removed since the previous build. Their count."""
+    from dissentry.transforms.runner import stage_changed_posts
+
+    con.execute(f"CREATE OR REPLACE TABLE _build_posts_next AS {_POST_ROWS}")
+    return stage_changed_posts(con, f"SELECT post_id FROM _build_posts_next AS n FULL JOIN {BUILD_POSTS_TABLE} AS o "
+                                    "USING (post_id) WHERE n.row_hash IS DISTINCT FROM o.row_hash")
+
+
+def _record_build(con: duckdb.DuckDBPyConnection, build_id: str, fingerprint: str, mode: str) -> None:
+    """What the file covers, inside it: the posts seen (the next build's diff) and the build id
+    (a view, so no table of it differs between two builds of the same data)."""
+    from dissentry.transforms.runner import drop_delta
+    from dissentry.warehouse.sql import quote_literal
+
+    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = '_build_posts_next'").fetchall()[0][0]:
+        con.execute(f"DROP TABLE IF EXISTS {BUILD_POSTS_TABLE}")
+        con.execute(f"ALTER TABLE _build_posts_next RENAME TO {BUILD_POSTS_TABLE}")
+    else:
+        con.execute(f"CREATE OR REPLACE TABLE {BUILD_POSTS_TABLE} AS {_POST_ROWS}")
+    drop_delta(con)
+    con.execute(f"CREATE OR REPLACE VIEW {BUILD_STATE_VIEW} AS SELECT {quote_literal(build_id)} AS build_id, "
+                f"{quote_literal(fingerprint)} AS fingerprint, {quote_literal(mode)} AS mode")
+
+
+def _transform(config: Config, lake: Lake, *, full: bool = False) -> dict[str, int]:
     """Build the serving file beside the old one and swap it in; then publish the mart copies.
+
+    Incremental (the default): the published file is copied beside it and brought up to date with
+    the posts added, changed or removed since it was built (transforms/runner.py, `Delta`); in
+    full when `full`, when there is no previous build, or when anything but posts changed
+    (`_fingerprint`), always into a new file. Either way the result is the same, table by table.
+    The lake's transform state (`state/transform.json`) names the published file's build id and
+    is written only after that file is published, as cursors are.
 
     A kill at any point before the swap leaves the old file and the old mart copies as they were
     (the half-built file is swept by the next transform); the copies are staged while the file is
     built and renamed into place right after it, from the file they were exported from. The marts
     are the models under transforms/marts/ (`mart_names()`), so a new mart file is exported too."""
-    from dissentry.transforms.runner import mart_names, run_models
+    from dissentry.transforms.runner import Delta, mart_names, run_models
     from dissentry.warehouse.sql import quote_identifier
 
     final = lake.duckdb_path
     sweep_building_files(final)  # under the build lock: whatever is there, a killed transform left
     lake.sweep_stale_temp_files(older_than_seconds=0, layers=("marts",))
     building = building_path(final)
+    build_id = new_run_id()
     try:
         with ExitStack() as mart_copies:
-            con = connect(building, lake=lake)
-            resources.apply(con, spill_dir=None, lake=lake)  # DuckDB spills beside the file it builds
+            con, mode, reason, fingerprint = _open_build(config, lake, final, building, full)
             try:
                 mart_copies.enter_context(build_progress.watching(con))  # heartbeats tell a long model's share
-                create_lake_views(con, lake)  # the cfg_ tables: run_models loads them, once
-                tables = run_models(con, config, on_model=lambda name, rows: build_progress.report(
+                delta = None
+                if mode == "incremental":
+                    changed = _changed_posts(con)
+                    delta = Delta()
+                    log.info("transform: incremental, %d posts added, changed or removed", changed)
+                else:
+                    changed = -1
+                    log.info("transform: full (%s)", reason)
+                tables = run_models(con, config, delta=delta, on_model=lambda name, rows: build_progress.report(
                     "transform", None, name, rows))  # to on_progress or a log line, by _step_lines
+                if delta is not None and delta.reasons:
+                    log.info("transform: rebuilt whole: %s",
+                             "; ".join(f"{name} ({why})" for name, why in delta.reasons.items()))
+                _record_build(con, build_id, fingerprint, mode)
                 for mart in mart_names():
                     staged = mart_copies.enter_context(lake.staged(lake.mart_path(mart)))
                     table = con.sql(f"SELECT * FROM {quote_identifier(mart)}").to_arrow_table()
@@ -497,6 +686,12 @@ def _transform(config: Config, lake: Lake) -> dict[str, int]:
             finally:
                 con.close()
             publish_serving_file(building, final)
+            # the cursor rule: the state names the file only once that file is published
+            lake.write_json({"build_id": build_id, "fingerprint": fingerprint, "mode": mode, "why_full": reason,
+                             "changed_posts": changed,
+                             "updated": delta.updated if delta is not None else [],
+                             "rebuilt_whole": delta.reasons if delta is not None else {},
+                             "built_at": datetime.now(UTC).isoformat()}, lake.path(*TRANSFORM_STATE))
             # leaving the stack renames (or uploads) the staged mart copies into place
     finally:
         sweep_building_files(final)  # nothing once published; a failed build's file otherwise
@@ -508,5 +703,5 @@ def run(config: Config, *, on_progress: OnProgress | None = None, full: bool = F
     result = RunResult(warehouse=lake_for(config).root)
     result.runs = collect(config, on_progress=on_progress)
     result.normalised = normalise(config, full=full, on_progress=on_progress)
-    result.tables = transform(config, on_progress=on_progress)
+    result.tables = transform(config, full=full, on_progress=on_progress)
     return result

@@ -24,6 +24,17 @@ Data tests are declared in a model's comments, one kind per line (`--` in SQL, `
     -- accepted: kind post reply        non-NULL values are among the listed words
     -- check: a <= b                    a SQL condition true (or NULL) on every row
     -- rows_match: other_model          same number of rows as another table
+
+A model may declare how it is brought up to date incrementally (issue 12 §1),
+one line in the same comments: `-- incremental: post_id` (every row belongs to one post, and is a
+function of that post's rows in its post-level inputs and of global tables) or
+`-- incremental: period` (rows keyed by a calendar `period`, a period's rows a function of the
+post-level inputs' rows of that period). `run_models(..., delta=Delta(...))` then updates such a
+model in the database it finds (the previous build): it deletes the changed posts' (or touched
+periods') rows and inserts the model's SELECT evaluated over its inputs restricted to them, by
+views of the same names in a schema `delta` found first on the search path. Every other model is
+rebuilt whole; when one that an incremental model reads changes outside the delta, that model
+(and what reads it) is rebuilt whole too, so an increment always equals a full build.
 """
 
 from __future__ import annotations
@@ -36,7 +47,7 @@ import math
 import re
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +67,13 @@ DEPENDS_ON = "DEPENDS_ON"
 
 RANGE_SLACK = 1e-9
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_INCREMENTAL_LINE = re.compile(r"^\s*(?:--|#)\s*incremental:\s*(\S+)\s*$")
+INCREMENTAL_KINDS = ("post_id", "period")
+DELTA_SCHEMA = "delta"
+POST_RELATIONS = ("posts", "post_links", "post_mentions", "post_hashtags")
+"""The lake's post-level relations: one or more rows per post, keyed by post_id."""
+PERIOD_SOURCE = "stg_posts"
+"""The model that gives each post its calendar period (touched periods are read from it)."""
 _TEST_LINE = re.compile(r"^\s*(?:--|#)\s*(grain|not_null|range|accepted|check|rows_match):\s*(.*?)\s*$")
 
 PythonModelResult = pa.Table | pa.RecordBatchReader
@@ -133,6 +151,16 @@ class Model:
     tests: tuple[DataTest, ...] = field(default=())
     reads: frozenset[str] = field(default=frozenset())
     """Every table the model reads: other models, and tables that exist before any model runs."""
+    incremental: str | None = None
+    """'post_id' or 'period' (its `incremental:` line), None when it is rebuilt whole every run."""
+    update: frozenset[str] | None = None
+    """Set for one incremental run: build by delete and insert, reading these inputs' deltas."""
+    columns_read: tuple[tuple[str, frozenset[str] | None], ...] = ()
+    """An incremental SQL model's inputs and the columns it may read of each (None: every one)."""
+
+    def columns_of(self, table: str) -> frozenset[str] | None:
+        """The columns the model may read of `table` (None: all, or unknown, as for Python)."""
+        return dict(self.columns_read).get(table)
 
     @property
     def is_python(self) -> bool:
@@ -166,6 +194,17 @@ def parse_tests(table: str, source: str, where: Path | str = "") -> tuple[DataTe
         except (ValueError, IndexError) as exc:
             raise ModelError(f"{where}: bad data test declaration {line.strip()!r}: {exc}") from None
     return tuple(tests)
+
+
+def parse_incremental(source: str, where: Path | str = "") -> str | None:
+    """The kind a model's `incremental:` line declares, or None."""
+    kinds = [m.group(1) for line in source.splitlines() if (m := _INCREMENTAL_LINE.match(line))]
+    if not kinds:
+        return None
+    if len(kinds) > 1 or kinds[0] not in INCREMENTAL_KINDS:
+        raise ModelError(f"{where}: bad incremental declaration {kinds!r}: one line, "
+                         f"one of {', '.join(INCREMENTAL_KINDS)}")
+    return kinds[0]
 
 
 def _parse_test(table: str, kind: str, body: str) -> list[DataTest]:
@@ -236,6 +275,85 @@ def sql_reads(parser: duckdb.DuckDBPyConnection, sql: str, where: str) -> frozen
     return frozenset(found)
 
 
+def _direct_tables(node: Any, ctes: frozenset[str]) -> set[str]:
+    """The base tables a FROM clause names itself (through joins, not inside subqueries)."""
+    if not isinstance(node, dict):
+        return set()
+    if node.get("type") == "BASE_TABLE":
+        name = node.get("table_name")
+        return {name} if isinstance(name, str) and name not in ctes else set()
+    if node.get("type") == "JOIN":
+        return _direct_tables(node.get("left"), ctes) | _direct_tables(node.get("right"), ctes)
+    return set()
+
+
+def _column_use(node: Any, ctes: frozenset[str], scope: set[str], aliases: dict[str, set[str]],
+                names: set[str], whole: set[str]) -> None:
+    """Collect the column names a query mentions (`names`) and the tables it reads every column
+    of (`whole`: a star on them, a star over a FROM that names them, a natural join)."""
+    if isinstance(node, list):
+        for item in node:
+            _column_use(item, ctes, scope, aliases, names, whole)
+        return
+    if not isinstance(node, dict):
+        return
+    cte_map = node.get("cte_map")
+    if isinstance(cte_map, dict) and cte_map.get("map"):
+        ctes = ctes | {entry["key"] for entry in cte_map["map"]}
+    if node.get("type") == "SELECT_NODE":
+        scope = _direct_tables(node.get("from_table"), ctes)
+    kind = node.get("class") or node.get("type")
+    if kind == "COLUMN_REF" and node.get("column_names"):
+        names.add(str(node["column_names"][-1]))
+    elif kind == "STAR":
+        relation = node.get("relation_name") or ""
+        whole.update(aliases.get(relation, set()) if relation else scope)
+    elif node.get("type") == "JOIN":
+        names.update(str(c) for c in node.get("using_columns") or [])
+        if node.get("ref_type") == "NATURAL":
+            whole.update(_direct_tables(node, ctes))
+    for value in node.values():
+        if isinstance(value, dict | list):
+            _column_use(value, ctes, scope, aliases, names, whole)
+
+
+def _aliases(node: Any, ctes: frozenset[str], out: dict[str, set[str]]) -> None:
+    """Every name a base table is known by in a query (its alias, else its name) -> the tables."""
+    if isinstance(node, list):
+        for item in node:
+            _aliases(item, ctes, out)
+        return
+    if not isinstance(node, dict):
+        return
+    cte_map = node.get("cte_map")
+    if isinstance(cte_map, dict) and cte_map.get("map"):
+        ctes = ctes | {entry["key"] for entry in cte_map["map"]}
+    if node.get("type") == "BASE_TABLE" and isinstance(node.get("table_name"), str):
+        name = node["table_name"]
+        if name not in ctes:
+            out.setdefault(node.get("alias") or name, set()).add(name)
+    for value in node.values():
+        if isinstance(value, dict | list):
+            _aliases(value, ctes, out)
+
+
+def sql_columns(parser: duckdb.DuckDBPyConnection, sql: str) -> dict[str, frozenset[str] | None]:
+    """For each table a SELECT reads, the column names it may read (None: all of them).
+
+    Conservative: a column counts for every table that has a column of that name, whatever its
+    qualifier; a star counts for every table it could expand. What an incremental run compares
+    of a rebuilt input, so a change to a column the model never reads rebuilds nothing."""
+    tree = json.loads(parser.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()[0][0])
+    statement = tree["statements"][0]
+    aliases: dict[str, set[str]] = {}
+    _aliases(statement, frozenset(), aliases)
+    names: set[str] = set()
+    whole: set[str] = set()
+    _column_use(statement, frozenset(), set(), aliases, names, whole)
+    tables = set().union(*aliases.values()) if aliases else set()
+    return {t: None if t in whole else frozenset(names) for t in tables}
+
+
 def python_reads(source: str, where: str) -> frozenset[str]:
     """A Python model's `DEPENDS_ON`, read from its source: a literal tuple or list of table names."""
     tree = ast.parse(source, where)
@@ -272,12 +390,42 @@ def _model_files(root: Path, layer: str) -> list[Path]:
     return [p for p in sorted([*folder.glob("*.sql"), *folder.glob("*.py")]) if not p.name.startswith("_")]
 
 
+_PARSED: dict[tuple[str, str, str], Model] = {}
+"""Models already parsed, by (layer, path, source): a build discovers them more than once (its
+fingerprint, then the run), and each discovery would otherwise parse every SELECT again."""
+
+
+def _parse_model(parser: Callable[[], duckdb.DuckDBPyConnection], name: str, layer: str, path: Path,
+                 source: str) -> Model:
+    key = (layer, str(path), source)
+    if key in _PARSED:
+        return _PARSED[key]
+    where = f"model {name} ({path})"
+    reads = (python_reads(source, str(path)) if path.suffix == ".py"
+             else sql_reads(parser(), _select(source), where))
+    incremental = parse_incremental(source, path)
+    columns = (tuple(sorted(sql_columns(parser(), _select(source)).items(), key=lambda kv: kv[0]))
+               if incremental and path.suffix == ".sql" else ())
+    model = Model(name, layer, path, source, parse_tests(name, source, path), reads, incremental,
+                  columns_read=columns)
+    if len(_PARSED) > 10_000:  # test suites write many model folders: never an unbounded cache
+        _PARSED.clear()
+    _PARSED[key] = model
+    return model
+
+
 def discover_models(models_dir: Path | None = None) -> list[Model]:
     """Every model file under <models_dir>/{staging,intermediate,marts}, with what it reads."""
     root = models_dir or TRANSFORMS_DIR
     models: list[Model] = []
     seen: dict[str, Path] = {}
-    parser = duckdb.connect()  # parses only: no database, no file, nothing run
+    connections: list[duckdb.DuckDBPyConnection] = []
+
+    def parser() -> duckdb.DuckDBPyConnection:
+        if not connections:
+            connections.append(duckdb.connect())  # parses only: no database, no file, nothing run
+        return connections[0]
+
     try:
         for layer in LAYERS:
             for path in _model_files(root, layer):
@@ -287,13 +435,10 @@ def discover_models(models_dir: Path | None = None) -> list[Model]:
                 if name in seen:
                     raise ModelError(f"model {name!r} defined twice: {seen[name]} and {path}")
                 seen[name] = path
-                source = path.read_text(encoding="utf-8")
-                where = f"model {name} ({path})"
-                reads = (python_reads(source, str(path)) if path.suffix == ".py"
-                         else sql_reads(parser, _select(source), where))
-                models.append(Model(name, layer, path, source, parse_tests(name, source, path), reads))
+                models.append(_parse_model(parser, name, layer, path, path.read_text(encoding="utf-8")))
     finally:
-        parser.close()
+        for con in connections:
+            con.close()
     return models
 
 
@@ -391,11 +536,14 @@ class _Pull:
             raise
 
 
-def _materialise_python(con: duckdb.DuckDBPyConnection, model: Model, config: Config) -> None:
+def _materialise_python(con: duckdb.DuckDBPyConnection, model: Model, config: Config,
+                         insert_where: str | None = None, search_path: str | None = None) -> None:
     table = quote_identifier(model.name)
     view = f"_model_arrow_{model.name}"
     reading = _reading_connection(con)
     try:
+        if search_path is not None:  # a session setting: the reading cursor needs its own
+            reading.execute("SET search_path = ?", [search_path])
         result = _load_python_model(model)(reading, config)
         pull: _Pull | None = None
         source: PythonModelResult
@@ -409,7 +557,11 @@ def _materialise_python(con: duckdb.DuckDBPyConnection, model: Model, config: Co
                              "not a pyarrow.RecordBatchReader or pyarrow.Table")
         con.register(view, source)
         try:
-            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {quote_identifier(view)}")
+            if insert_where is None:
+                con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {quote_identifier(view)}")
+            else:
+                con.execute(f"INSERT INTO main.{table} BY NAME SELECT * FROM {quote_identifier(view)} "
+                            f"WHERE {insert_where}")
         except duckdb.Error:
             if pull is not None and pull.error is not None:
                 raise pull.error from None
@@ -421,6 +573,9 @@ def _materialise_python(con: duckdb.DuckDBPyConnection, model: Model, config: Co
 
 
 def _materialise(con: duckdb.DuckDBPyConnection, model: Model, config: Config) -> int:
+    """Build one model (whole, or by its increment when `model.update` says so); its row count."""
+    if model.update is not None:
+        return _update(con, model, config, set(model.update))
     table = quote_identifier(model.name)
     try:
         if model.is_python:
@@ -431,7 +586,190 @@ def _materialise(con: duckdb.DuckDBPyConnection, model: Model, config: Config) -
         raise ModelError(f"{model.describe()} failed: {exc}") from exc
     except ValueError as exc:  # a Python model refusing its input or settings says why in one line
         raise ModelError(f"model {model.name}: {exc}") from exc
-    return int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+    return _count(con, model.name)
+
+
+def _count(con: duckdb.DuckDBPyConnection, name: str) -> int:
+    return int(con.execute(f"SELECT count(*) FROM main.{quote_identifier(name)}").fetchall()[0][0])
+
+
+# ---- incremental builds ------------------------------------------------------------------------------
+@dataclass
+class Delta:
+    """What an incremental run did. Before it, the caller fills the table `CHANGED_POSTS` with the
+    post_id of every post added, changed or removed since the build the database holds (removed
+    ones matter: their rows must go). The runner fills `updated` (models brought up to date by
+    delete and insert), `rebuilt` (models built whole) and, for each incremental model it had to
+    rebuild, the reason in `reasons`."""
+
+    updated: list[str] = field(default_factory=list)
+    rebuilt: list[str] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)
+
+
+CHANGED_POSTS = _CHANGED = f"{DELTA_SCHEMA}._changed_posts"
+_TOUCHED = f"{DELTA_SCHEMA}._touched_periods"
+
+
+def stage_changed_posts(con: duckdb.DuckDBPyConnection, select: str) -> int:
+    """Before an incremental run: the changed posts (`select` gives their post_id); their count."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {DELTA_SCHEMA}")
+    con.execute(f"CREATE OR REPLACE TABLE {CHANGED_POSTS} AS SELECT DISTINCT post_id FROM ({select})")
+    return int(con.execute(f"SELECT count(*) FROM {CHANGED_POSTS}").fetchall()[0][0])
+
+
+def drop_delta(con: duckdb.DuckDBPyConnection) -> None:
+    """After it: nothing of the increment stays in the database."""
+    con.execute(f"DROP SCHEMA IF EXISTS {DELTA_SCHEMA} CASCADE")
+
+
+def _columns(con: duckdb.DuckDBPyConnection, name: str) -> list[str]:
+    rows = con.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' "
+                       "AND table_name = ? ORDER BY ordinal_position", [name]).fetchall()
+    return [r[0] for r in rows]
+
+
+def _in_changed(column: str = "post_id") -> str:
+    return f"{quote_identifier(column)} IN (SELECT post_id FROM {_CHANGED})"
+
+
+def _in_touched() -> str:
+    return f"period IN (SELECT period FROM {_TOUCHED})"
+
+
+def _of_touched_periods() -> str:
+    """Posts of a touched period, as the build sees them now, and every changed post (a removed
+    one has no period any more; its old period is touched all the same)."""
+    return (f"(post_id IN (SELECT post_id FROM main.{PERIOD_SOURCE} WHERE {_in_touched()}) "
+            f"OR {_in_changed()})")
+
+
+def _restriction(kind: str, columns: list[str]) -> str | None:
+    """The WHERE that keeps an input's rows an increment of this kind reads (None: a global table)."""
+    if kind == "post_id":
+        return _in_changed() if "post_id" in columns else None
+    if "period" in columns:
+        return _in_touched()
+    return _of_touched_periods() if "post_id" in columns else None
+
+
+def _uncovered(con: duckdb.DuckDBPyConnection, name: str, previous: str, kind: str,
+               read: frozenset[str] | None) -> bool:
+    """True when a rebuilt table differs from its previous contents in a row an increment of
+    `kind` would not read, in the columns `read` (None: all) its readers of that kind may read:
+    then such a reader must be rebuilt whole."""
+    columns = _columns(con, name)
+    cols = ", ".join(quote_identifier(c) for c in columns if read is None or c in read) or "1"
+    outside = _restriction(kind, columns)
+    keep = f"WHERE NOT coalesce({outside}, false)" if outside else ""
+    t, p = f"main.{quote_identifier(name)}", f"main.{quote_identifier(previous)}"
+    new, old = f"SELECT {cols} FROM {t} {keep}", f"SELECT {cols} FROM {p} {keep}"
+    sql = f"SELECT EXISTS (({new} EXCEPT ALL {old}) UNION ALL ({old} EXCEPT ALL {new}))"
+    return bool(con.execute(sql).fetchall()[0][0])
+
+
+def _update(con: duckdb.DuckDBPyConnection, model: Model, config: Config, inputs: set[str]) -> int:
+    """Delete the model's rows of the delta; insert its SELECT over the delta's inputs."""
+    assert model.incremental is not None
+    key = "post_id" if model.incremental == "post_id" else "period"
+    where = _in_changed() if key == "post_id" else _in_touched()
+    views: list[str] = []
+    try:
+        for name in sorted(inputs):
+            restriction = _restriction(model.incremental, _columns(con, name))
+            if restriction is None:
+                continue
+            view = f"{DELTA_SCHEMA}.{quote_identifier(name)}"
+            con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM main.{quote_identifier(name)} "
+                        f"WHERE {restriction}")
+            views.append(view)
+        table = f"main.{quote_identifier(model.name)}"
+        con.execute(f"DELETE FROM {table} WHERE {where}")
+        search_path = f"{DELTA_SCHEMA},main"
+        if model.is_python:
+            _materialise_python(con, model, config, insert_where=where, search_path=search_path)
+        else:
+            con.execute("SET search_path = ?", [search_path])
+            try:
+                # the filter keeps a model honest to its header: a row outside the delta (a
+                # spine of every period) would otherwise be inserted a second time
+                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM (\n{_select(model.source)}\n) "
+                            f"AS _increment WHERE {where}")
+            finally:
+                con.execute("RESET search_path")
+    except duckdb.Error as exc:
+        raise ModelError(f"{model.describe()} failed (incremental): {exc}") from exc
+    except ValueError as exc:
+        raise ModelError(f"model {model.name}: {exc}") from exc
+    finally:
+        for view in views:
+            con.execute(f"DROP VIEW IF EXISTS {view}")
+    return _count(con, model.name)
+
+
+def _run_incremental(con: duckdb.DuckDBPyConnection, config: Config, ordered: list[Model], delta: Delta,
+                     on_model: Callable[[str, int], None] | None) -> dict[str, int]:
+    """Bring the previous build's tables up to date with `delta` (see the module's docstring)."""
+    names = {m.name for m in ordered}
+    # which kinds of increment read each model, and which of its columns (None: all): a rebuilt
+    # model is compared with its previous contents only for them
+    readers: dict[str, dict[str, set[str] | None]] = {}
+    for m in ordered:
+        if m.incremental:
+            for name in m.reads & names:
+                kinds = readers.setdefault(name, {})
+                read = m.columns_of(name)
+                if m.incremental in kinds and kinds[m.incremental] is None:
+                    continue  # another reader of this kind reads every column already
+                kinds[m.incremental] = None if read is None else (kinds.get(m.incremental) or set()) | read
+    con.execute(f"CREATE OR REPLACE TABLE {_TOUCHED} (period VARCHAR)")
+    if _table_exists(con, PERIOD_SOURCE):  # the periods the changed posts had: touched too
+        con.execute(f"INSERT INTO {_TOUCHED} SELECT DISTINCT period FROM main.{PERIOD_SOURCE} "
+                    f"WHERE {_in_changed()} AND period IS NOT NULL")
+    # models whose contents changed beyond what an increment of each kind reads
+    dirty: dict[str, set[str]] = {"post_id": set(), "period": set()}
+    counts: dict[str, int] = {}
+    for model in ordered:
+        inputs = set(model.reads & names) | (set(model.reads) & set(POST_RELATIONS))
+        kind = model.incremental
+        reason = ""
+        if kind is not None:
+            if not _table_exists(con, model.name):
+                reason = "not in the previous build"
+            elif blocked := sorted(inputs & dirty[kind]):
+                reason = f"{', '.join(blocked)} changed beyond the new posts"
+            elif kind == "post_id" and (by_period := sorted(
+                    m.name for m in ordered if m.name in inputs and m.incremental == "period")):
+                # a period's figures are no input of one post's rows: nothing says which posts they move
+                reason = f"it reads {', '.join(by_period)}, which is kept by period"
+        if kind is not None and not reason:
+            counts[model.name] = _materialise(con, replace(model, update=frozenset(inputs)), config)
+            delta.updated.append(model.name)
+        else:
+            previous = f"_previous_{model.name}"
+            compare = model.name in readers and _table_exists(con, model.name) and kind is None
+            if compare:
+                con.execute(f"DROP TABLE IF EXISTS main.{quote_identifier(previous)}")
+                con.execute(f"ALTER TABLE main.{quote_identifier(model.name)} RENAME TO {quote_identifier(previous)}")
+            counts[model.name] = _materialise(con, model, config)
+            delta.rebuilt.append(model.name)
+            if kind is not None:
+                delta.reasons[model.name] = reason
+                dirty["post_id"].add(model.name)
+                dirty["period"].add(model.name)
+            elif model.name in readers:
+                for reader_kind, read in readers[model.name].items():
+                    if not compare or _uncovered(con, model.name, previous, reader_kind,
+                                                 None if read is None else frozenset(read)):
+                        dirty[reader_kind].add(model.name)
+            if compare:
+                con.execute(f"DROP TABLE main.{quote_identifier(previous)}")
+        if model.name == PERIOD_SOURCE:  # and the periods they have now
+            con.execute(f"INSERT INTO {_TOUCHED} SELECT DISTINCT period FROM main.{PERIOD_SOURCE} "
+                        f"WHERE {_in_changed()} AND period IS NOT NULL")
+        if on_model is not None:
+            on_model(model.name, counts[model.name])
+    return counts
 
 
 def run_models(
@@ -441,20 +779,26 @@ def run_models(
     on_model: Callable[[str, int], None] | None = None,
     check: bool = True,
     models_dir: Path | None = None,
+    delta: Delta | None = None,
 ) -> dict[str, int]:
     """Build every model (table name -> row count, in run order); raise DataTestError on failures.
 
-    The configuration tables are loaded here, once per build: callers do not load them."""
+    With `delta`, `con` holds the previous build and the schema `delta` holds the changed posts
+    (`Delta.changed`): incremental models are updated in place, the others rebuilt (module
+    docstring). The configuration tables are loaded here, once per build: callers do not load them."""
     models = discover_models(models_dir)
     ordered = execution_order(models)
     load_macros(con)
     load_config_tables(con, config)
     check_inputs(con, models)
-    counts: dict[str, int] = {}
-    for model in ordered:
-        counts[model.name] = _materialise(con, model, config)
-        if on_model is not None:
-            on_model(model.name, counts[model.name])
+    if delta is not None:
+        counts = _run_incremental(con, config, ordered, delta, on_model)
+    else:
+        counts = {}
+        for model in ordered:
+            counts[model.name] = _materialise(con, model, config)
+            if on_model is not None:
+                on_model(model.name, counts[model.name])
     if check:
         failures = run_data_tests(con, models=models)
         if failures:

@@ -11,6 +11,7 @@ they opened and never block the build, nor the build them.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 from pathlib import Path
@@ -113,15 +114,31 @@ def has_relation(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(rows[0][0])
 
 
-def empty_relation_sql(table_schema: pa.Schema) -> str:
-    """A typed, empty SELECT for a schema, so a view exists before its first file does."""
+_DUCKDB_TYPES: dict[pa.DataType, str] = {
+    pa.string(): "VARCHAR", pa.large_string(): "VARCHAR", pa.int64(): "BIGINT", pa.int32(): "INTEGER",
+    pa.float64(): "DOUBLE", pa.bool_(): "BOOLEAN", pa.date32(): "DATE",
+    pa.timestamp("us", tz="UTC"): "TIMESTAMP WITH TIME ZONE", pa.timestamp("us"): "TIMESTAMP",
+}
+
+
+@functools.lru_cache(maxsize=64)
+def _duckdb_columns(table_schema: pa.Schema) -> tuple[tuple[str, str], ...]:
+    """(name, DuckDB type) of each field: the lake's plain types by table, anything else as DuckDB
+    itself maps it (a connection costs ~30 ms, so once per schema, not once per missing view)."""
+    if all(f.type in _DUCKDB_TYPES for f in table_schema):
+        return tuple((f.name, _DUCKDB_TYPES[f.type]) for f in table_schema)
     con = duckdb.connect()
     try:
         con.register("empty_arrow", table_schema.empty_table())
-        columns = con.execute("DESCRIBE empty_arrow").fetchall()
+        return tuple((name, ctype) for name, ctype, *_ in con.execute("DESCRIBE empty_arrow").fetchall())
     finally:
         con.close()
-    cols = ", ".join(f"CAST(NULL AS {ctype}) AS {quote_identifier(name)}" for name, ctype, *_ in columns)
+
+
+def empty_relation_sql(table_schema: pa.Schema) -> str:
+    """A typed, empty SELECT for a schema, so a view exists before its first file does."""
+    cols = ", ".join(f"CAST(NULL AS {ctype}) AS {quote_identifier(name)}"
+                     for name, ctype in _duckdb_columns(table_schema))
     return f"SELECT {cols} WHERE false"
 
 

@@ -1,6 +1,7 @@
 -- One row per (post, interaction kind, target account): replies, reposts, quotes and mentions,
 -- from the post's author to the account replied to, reposted, quoted or mentioned. An account
 -- interacting with itself (a thread of self-replies) is no tie and is left out.
+-- incremental: post_id
 -- grain: post_id, kind, target_id
 -- not_null: post_id, source_id, target_id, kind, period
 -- accepted: kind reply repost quote mention

@@ -4,6 +4,7 @@
 -- may publish on a campaign site or a platform it does not list as its domain).
 -- is_article says the link is one of the group's articles; article_title_key is that article's
 -- title folded for comparison with post text (NULL otherwise).
+-- incremental: post_id
 -- grain: post_id, url, group_id
 -- not_null: post_id, url, group_id, is_article
 WITH matches AS (

@@ -7,6 +7,7 @@
 -- nothing (reposting the organisation is amplification, measured in echo_chamber).
 -- reference_kind is the first of reference_kinds in the order alias, leader, mention, reply,
 -- quote; matched_terms are the names found, official_accounts the official accounts engaged.
+-- incremental: post_id
 -- grain: post_id, group_id
 -- not_null: post_id, group_id, author_id, person_id, created_at, period, reference_kind, reference_kinds
 -- accepted: reference_kind alias leader mention reply quote

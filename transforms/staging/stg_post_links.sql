@@ -1,6 +1,7 @@
 -- One row per distinct (post, link). domain is the registered domain ('org-a.example'), falling
 -- back to the URL's host; host is the URL's host without 'www.' ('news.org-a.example'), so a
 -- configured subdomain can be matched too.
+-- incremental: post_id
 -- grain: post_id, url
 -- not_null: post_id, url, domain
 WITH hosts AS (

@@ -1,4 +1,5 @@
 -- One row per distinct (post, mentioned account); handle lower case without '@'.
+-- incremental: post_id
 -- not_null: post_id
 SELECT DISTINCT
     post_id,

@@ -4,6 +4,7 @@
 -- handle like '@orga' or a URL like 'https://orga.example' never reads as naming 'OrgA'.
 -- is_bare_share: the text adds nothing of the author's own: empty once URLs are removed, or just
 -- the shared link's card title (case-insensitive, whitespace folded).
+-- incremental: post_id
 -- grain: post_id
 -- not_null: post_id, author_id, created_at, kind, period, period_start, text, text_no_urls, clean_text
 -- not_null: is_bare_share
