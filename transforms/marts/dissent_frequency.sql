@@ -9,7 +9,8 @@
 -- [[critical, not critical] this group, [critical, not critical] others], NULL unless both rows
 -- have references.
 -- The counts come from the period aggregates (agg_member_activity, agg_references,
--- agg_dissenters): 'all' sums the periods' counts and counts distinct people over periods.
+-- agg_dissenters), so no post is read here: 'all' sums the periods' counts and counts distinct
+-- people (members_active, dissenters) over periods.
 -- Corrected for the stance classifier's error (int_dissent_correction, docs/metrics.md):
 -- labelled_refs are the references in the cell that a random draw picked and people labelled;
 -- dissent_rate_corrected with _lo/_hi is the rate estimated from the classifier's labels of every

@@ -26,11 +26,13 @@
 --   removed; jargon term occurrences are whole-token-sequence matches (multi-word terms allowed;
 --   every configured term counted on its own).
 -- * boilerplate: among member posts with non-empty normalised text (reposts excluded), those whose
---   normalised text equals a post by a different member person of the group in the same period.
+--   normalised text equals a post by a different member person of the group in the same period;
+--   for 'all', in any period (agg_member_texts: a text's distinct people over every period).
 -- * leaning_neighbour_corr: over member accounts (the interaction graph is between accounts)
 --   with links in the period: x = share of the account's links to this group's domains, y = mean of
 --   the same share over the distinct accounts it interacted with that have links in the period.
---   NULL unless both x and y vary; leaning_accounts is the number of (x, y) pairs.
+--   NULL unless both x and y vary; leaning_accounts is the number of (x, y) pairs. For 'all', x and
+--   the neighbours' shares are of links summed over periods, each distinct neighbour counted once.
 -- grain: group_id, period
 -- not_null: group_id, period, members_active, posts, link_posts, links, own_links, reposts
 -- not_null: official_reposts, own_shares, uncritical_shares, domains, in_group_ties, out_group_ties
