@@ -435,7 +435,7 @@ class MastodonConnector(Connector):
         origins = _Origins(normalise_instance(source.instance) if source and source.instance else None)
         checked = False
 
-        def records_in(locator: str, value: Any, text: str | None) -> Iterator[RawRecord | Reject]:
+        def records_in(locator: str, value: Any, text: bytes | None) -> Iterator[RawRecord | Reject]:
             nonlocal checked
             if not checked and value not in (None, []):
                 reason = foreign_format(value)
@@ -458,9 +458,9 @@ def _records_in(value: Any, locator: str, origins: _Origins) -> Iterator[RawReco
         yield _record_of(value, locator, origins)
 
 
-def _record_of(value: Any, locator: str, origins: _Origins, text: str | None = None) -> RawRecord | Reject:
+def _record_of(value: Any, locator: str, origins: _Origins, text: bytes | None = None) -> RawRecord | Reject:
     """The record (or reject) one saved value makes: a function, not a generator, as it runs once
-    per line of an export. `text`: the value's compact JSON as read (the payload as it is), or None."""
+    per line of an export. `text`: the value's compact JSON as read, in UTF-8 (the payload as it is), or None."""
 
     def reject(reason: str) -> Reject:
         return Reject(locator, reason, json.dumps(value, ensure_ascii=False)[:2000])

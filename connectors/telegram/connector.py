@@ -272,10 +272,30 @@ def _date_problem(message: dict[str, Any]) -> str | None:
     date = message.get("date")  # exports before date_unixtime existed
     if not isinstance(date, str):
         return "date is missing" if date is None else f"date is {json_type_name(date)}"
+    return _local_date_problem(date)
+
+
+# The `date` forms the mapping reads (DuckDB's TRY_CAST AS TIMESTAMP, then the years 1 to 9999)
+# and Python reads alike. `fromisoformat` alone took more ('2024-01-01T10', '20240101T100000',
+# '2024-W01-1', a decimal comma, a lower-case 't'): such a message passed the import, and then
+# normalise, reading no date, made no post of it. Hours stop at 23 because DuckDB reads 24:00:00
+# (as the next day) and Python does not; an offset is read by both and, as in the mapping, ignored.
+_LOCAL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?"
+                         r"(?:Z|[+-]\d{2}:\d{2})?)?", re.ASCII)
+_LATEST_LOCAL = datetime(9999, 12, 31)  # the mapping reads a `date` before this only
+
+
+def _local_date_problem(date: str) -> str | None:
+    """Why the mapping could not read `date` as a post's time, or None."""
     try:
-        datetime.fromisoformat(date)
+        if not _LOCAL_DATE.fullmatch(date):
+            raise ValueError(date)
+        parsed = datetime.fromisoformat(date).replace(tzinfo=None)
     except ValueError:
-        return f"date {date[:40]!r} is not an ISO 8601 date"
+        return (f"date {date[:40]!r} is not a date and time of the form 2024-01-05T11:00:00 "
+                "(YYYY-MM-DD, then optionally THH:MM[:SS[.ffffff]] and an offset)")
+    if parsed >= _LATEST_LOCAL:
+        return f"date {date[:40]!r} is out of range (not a time of the years 1 to 9999)"
     return None
 
 
