@@ -572,8 +572,9 @@ def _why_full(con: duckdb.DuckDBPyConnection, state: dict[str, Any], fingerprint
 
 
 def _open_build(config: Config, lake: Lake, final: Path, building: Path, full: bool
-                ) -> tuple[duckdb.DuckDBPyConnection, str, str, str]:
-    """A connection to the file to build, with the lake views, and (mode, why, fingerprint).
+                ) -> tuple[duckdb.DuckDBPyConnection, str, str, str, int]:
+    """A connection to the file to build, with the lake views, and (mode, why, fingerprint, the
+    number of changed posts: -1 when full).
 
     Incremental: the published file copied to `building`, to be updated in place (the published
     one stays as it is for its readers until the swap). Full: a new, empty file, as always; also
@@ -593,22 +594,32 @@ def _open_build(config: Config, lake: Lake, final: Path, building: Path, full: b
 
     if reason is not None:
         con = fresh()
-        return con, "full", reason, _fingerprint(con, config, lake)
+        return con, "full", reason, _fingerprint(con, config, lake), -1
     assert state is not None
     shutil.copyfile(final, building)
     try:
         con = connect(building, lake=lake)
     except duckdb.Error as exc:  # a file this DuckDB cannot open as it is: built again, whole
         con, reason = fresh(), f"the serving file could not be opened ({str(exc).splitlines()[0]})"
-        return con, "full", reason, _fingerprint(con, config, lake)
+        return con, "full", reason, _fingerprint(con, config, lake), -1
     resources.apply(con, spill_dir=None, lake=lake)
     create_lake_views(con, lake)
     fingerprint = _fingerprint(con, config, lake)
     reason = _why_full(con, state, fingerprint)
+    changed = -1
+    if reason is None:
+        # most posts changed (a new pseudonym key renames every one): a fresh build costs less than
+        # the delta, and the copy would keep the old rows' pages in its free blocks
+        changed = _changed_posts(con)
+        before, replaced = con.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE n.row_hash IS DISTINCT FROM o.row_hash) "
+            f"FROM {BUILD_POSTS_TABLE} AS o LEFT JOIN _build_posts_next AS n USING (post_id)").fetchall()[0]
+        if before and 2 * replaced > before:  # changed or removed, not added: what leaves old pages
+            reason = f"most posts changed or went ({replaced:,} of {before:,})"
     if reason is not None:  # a fresh file: the copy may hold pages a full build would not
         con.close()
-        con = fresh()
-    return con, ("full" if reason else "incremental"), reason or "", fingerprint
+        con, changed = fresh(), -1
+    return con, ("full" if reason else "incremental"), reason or "", fingerprint, changed
 
 
 def _changed_posts(con: duckdb.DuckDBPyConnection) -> int:
@@ -661,16 +672,14 @@ def _transform(config: Config, lake: Lake, *, full: bool = False) -> dict[str, i
     build_id = new_run_id()
     try:
         with ExitStack() as mart_copies:
-            con, mode, reason, fingerprint = _open_build(config, lake, final, building, full)
+            con, mode, reason, fingerprint, changed = _open_build(config, lake, final, building, full)
             try:
                 mart_copies.enter_context(build_progress.watching(con))  # heartbeats tell a long model's share
                 delta = None
                 if mode == "incremental":
-                    changed = _changed_posts(con)
                     delta = Delta()
                     log.info("transform: incremental, %d posts added, changed or removed", changed)
                 else:
-                    changed = -1
                     log.info("transform: full (%s)", reason)
                 tables = run_models(con, config, delta=delta, on_model=lambda name, rows: build_progress.report(
                     "transform", None, name, rows))  # to on_progress or a log line, by _step_lines

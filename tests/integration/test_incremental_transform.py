@@ -21,6 +21,7 @@ from typing import Any
 
 import duckdb
 import pyarrow.parquet as pq
+import pytest
 from typer.testing import CliRunner
 
 from dissentry import pipeline
@@ -206,3 +207,34 @@ def test_a_change_of_settings_or_a_missing_state_rebuilds_in_full(tmp_path: Path
     shutil.copy(older, db)
     pipeline.transform(changed)
     assert _state(changed)["why_full"] == "the serving file is not the one the lake's transform state names"
+
+
+def test_a_new_pseudonym_key_gives_a_fresh_file_without_the_old_pseudonyms(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new key renames every post and person: the reused file would be a delta of everything, and
+    would keep the old pseudonyms in its free blocks, so the build is full, into a new file."""
+    from tests.integration.test_privacy import KEY
+    from tests.integration.test_privacy import project as pseudonymised_project
+
+    config_path = pseudonymised_project(tmp_path, "p", pseudonymise=True)
+    monkeypatch.setenv("DISSENTRY_PSEUDONYM_KEY", KEY)
+    config = load_config(config_path)
+    assert pipeline.run(config).ok
+    pipeline.normalise(config)
+    pipeline.transform(config)
+    assert _state(config)["mode"] == "incremental" and _state(config)["changed_posts"] == 0  # same key
+    db = config.warehouse_path / "dissentry.duckdb"
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        old_ids = {r[0] for r in con.execute("SELECT DISTINCT author_id FROM stg_posts").fetchall()}
+    finally:
+        con.close()
+    assert old_ids and all(i.split(":", 1)[1].startswith("p") for i in old_ids)  # platform:pseudonym
+    monkeypatch.setenv("DISSENTRY_PSEUDONYM_KEY", KEY[::-1] + "-rotated")
+    config = load_config(config_path)
+    pipeline.normalise(config)
+    pipeline.transform(config)
+    state = _state(config)
+    assert state["mode"] == "full" and state["why_full"].startswith("most posts changed or went"), state
+    data = db.read_bytes()
+    assert not [i for i in old_ids if i.encode() in data]
