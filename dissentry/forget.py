@@ -34,7 +34,6 @@ import pyarrow.compute as pc
 
 from dissentry.config import Config, parse_account_ref
 from dissentry.connectors.identity import canonical_handle
-from dissentry.connectors.registry import get_connector
 from dissentry.erasure import (
     Needle,
     Redactor,
@@ -45,11 +44,11 @@ from dissentry.erasure import (
     redact_table,
     save_identities,
 )
-from dissentry.normalise import new_connection, read_mapping
+from dissentry.normalise import MappingRun, new_connection
 from dissentry.warehouse import schema
 from dissentry.warehouse.lake import Lake
 from dissentry.warehouse.lock import exclusive
-from dissentry.warehouse.sql import literal_list
+from dissentry.warehouse.sql import literal_list, quote_literal
 
 
 @dataclass
@@ -63,53 +62,51 @@ class _Found:
 
 
 def _rows_of_account(lake: Lake, platform: str, handle: str) -> _Found:
-    """Account ids, raw rows, names and payloads of everything the mapping attributes to the account."""
+    """Account ids, raw rows, names and payloads of everything the mapping attributes to the account.
+
+    The mapping runs as normalise runs it (normalise.MappingRun: lookups resolved over all raw, the
+    rows mapped a piece of raw at a time), over every raw row rather than its versions, each with a
+    unique fetched_at that leads back to its file and row; only the few columns read here are kept
+    of what it maps, so no payload and no mapped text is held beyond one piece's."""
     found = _Found({f"{platform}:{handle}"} | _frozen_account_ids(lake, platform, handle))
     found.names |= _frozen_names(lake, platform, found.ids)
     files = lake.raw_files(platform)
     if not files:
         return found
-    mapping = read_mapping(get_connector(platform).mapping_file)
     con = new_connection(lake=lake)
     try:
-        # every raw row keeps its place (file, row) and gets a unique fetched_at to be traced by
-        con.execute(
-            f"""
-            CREATE TEMP TABLE raw_rows AS
-            SELECT *, TIMESTAMPTZ '2000-01-01 00:00:00+00'
-                      + to_microseconds(row_number() OVER (ORDER BY filename, file_row_number)) AS trace
-            FROM read_parquet({literal_list(files)}, filename = true, file_row_number = true,
-                              hive_partitioning = false, union_by_name = true)
-            """
-        )
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE raw AS SELECT platform, source, record_type, record_id, origin, payload, "
-            "locator, trace AS fetched_at, run_id FROM raw_rows"
-        )
-        traces: set[Any] = set()
-        if "accounts" in mapping:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE mapped_accounts AS {mapping['accounts']}")
+        run = MappingRun(con, platform)
+        run.load_traced(files)
+        run.resolve_lookups()
+        traces: list[str] = []
+        if "accounts" in run.mapping:
+            # every account row, narrowed: the ids named by the handle are known only once every
+            # piece is mapped, and an id's rows may spell another handle (a renamed account)
+            run.map_into("forget_accounts", run.mapping["accounts"],
+                         f"account_id, lower(handle) = {quote_literal(handle)} AS named, fetched_at, display_name "
+                         "FROM {m} WHERE account_id IS NOT NULL", label="forget: mapping accounts")
             found.ids |= {r[0] for r in con.execute(
-                "SELECT DISTINCT account_id FROM mapped_accounts WHERE lower(handle) = ?", [handle]).fetchall()}
-        id_list = sorted(found.ids)
-        if "accounts" in mapping:
-            for trace, name in con.execute(
-                    "SELECT fetched_at, display_name FROM mapped_accounts WHERE list_contains(?, account_id)",
-                    [id_list]).fetchall():
-                traces.add(trace)
-                if name:
-                    found.names.add(name)
-        if "posts" in mapping:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE mapped_posts AS {mapping['posts']}")
-            traces |= {r[0] for r in con.execute(
-                "SELECT fetched_at FROM mapped_posts WHERE list_contains(?, author_id)", [id_list]).fetchall()}
-        con.register("traces", pa.table({"trace": pa.array(sorted(traces), type=schema.TS)}))
-        for filename, row, payload in con.execute(
-            "SELECT filename, file_row_number, payload FROM raw_rows JOIN traces USING (trace) ORDER BY 1, 2"
-        ).fetchall():
+                "SELECT DISTINCT account_id FROM forget_accounts WHERE named").fetchall()}
+        con.register("forget_ids", pa.table({"id": pa.array(sorted(found.ids), type=pa.string())}))
+        if "accounts" in run.mapping:
+            found.names |= {r[0] for r in con.execute(
+                "SELECT DISTINCT display_name FROM forget_accounts WHERE account_id IN (SELECT id FROM forget_ids) "
+                "AND display_name IS NOT NULL AND display_name <> ''").fetchall()}
+            traces.append("SELECT fetched_at FROM forget_accounts WHERE account_id IN (SELECT id FROM forget_ids)")
+        if run.posts_sql is not None:
+            run.map_into("forget_posts", run.posts_sql,
+                         "fetched_at FROM {m} WHERE author_id IN (SELECT id FROM forget_ids)",
+                         label="forget: mapping posts")
+            traces.append("SELECT fetched_at FROM forget_posts")
+        if not traces:
+            return found
+        for filename, row in run.traced_rows(" UNION ALL ".join(traces)):
             found.located.setdefault(filename, []).append(row)
-            if payload:
-                found.payloads.append(payload)
+        for filename, rows in found.located.items():
+            found.payloads += [r[0] for r in con.execute(
+                f"SELECT payload FROM read_parquet({literal_list([filename])}, file_row_number = true, "
+                "hive_partitioning = false) WHERE list_contains(?, file_row_number) AND payload IS NOT NULL "
+                "AND payload <> '' ORDER BY file_row_number", [rows]).fetchall()]
         return found
     finally:
         con.close()

@@ -346,6 +346,15 @@ SELECT count(*) = 0 FROM (
 """
 
 
+def _drop_raw(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the temp view or table `raw` of an earlier run on this connection, whichever it is."""
+    for kind, catalog in (("VIEW", "duckdb_views()"), ("TABLE", "duckdb_tables()")):
+        if con.execute(f"SELECT count(*) FROM {catalog} WHERE view_name = 'raw' AND temporary"
+                       if kind == "VIEW" else
+                       f"SELECT count(*) FROM {catalog} WHERE table_name = 'raw' AND temporary").fetchone()[0]:
+            con.execute(f"DROP {kind} raw")
+
+
 def _create_raw_versions(con: duckdb.DuckDBPyConnection, raw_sql: str) -> bool:
     """The temp table `raw` (see _RAW_VERSIONS) from the raw rows `raw_sql` selects; True when it
     is a view over `raw_sql` (no record fetched twice), False when it is a table."""
@@ -354,11 +363,7 @@ def _create_raw_versions(con: duckdb.DuckDBPyConnection, raw_sql: str) -> bool:
     # A view then, not a table: each mapping query scans the (compressed) raw Parquet again rather
     # than the build holding every payload in memory, which at 1M statuses (2.1 GB of JSON) spilled
     # past the spill cap. With versions to drop, the window's table is kept.
-    for kind, catalog in (("VIEW", "duckdb_views()"), ("TABLE", "duckdb_tables()")):
-        if con.execute(f"SELECT count(*) FROM {catalog} WHERE view_name = 'raw' AND temporary"
-                       if kind == "VIEW" else
-                       f"SELECT count(*) FROM {catalog} WHERE table_name = 'raw' AND temporary").fetchone()[0]:
-            con.execute(f"DROP {kind} raw")
+    _drop_raw(con)
     if con.execute(_RAW_KEYS_UNIQUE.format(raw_sql=raw_sql)).fetchone()[0]:
         con.execute(f"CREATE TEMP VIEW raw AS SELECT {_RAW_COLUMNS} FROM ({raw_sql})")
         return True
@@ -375,14 +380,22 @@ _MIN_CHUNK_BYTES = 16 << 20
 """A tiny memory limit (the disk-full tests) still maps a few thousand records per statement."""
 
 
-def _raw_chunks(con: duckdb.DuckDBPyConnection, raw_is_view: bool, raw_files: list[str] | None) -> list[str]:
+def _raw_reader(files: list[str], *, row_numbers: bool = False) -> str:
+    """The raw files as one relation with each row's `filename` (and `file_row_number`)."""
+    return (f"read_parquet({literal_list(files)}, hive_partitioning = false, union_by_name = true, filename = true"
+            + (", file_row_number = true)" if row_numbers else ")"))
+
+
+def _raw_chunks(con: duckdb.DuckDBPyConnection, raw_is_view: bool, raw_files: list[str] | None, *,
+                columns: str = _RAW_COLUMNS, reader: str | None = None) -> list[str]:
     """SELECTs that split `raw` into pieces of bounded payload bytes, each a relation shaped as `raw`.
 
     Only for a mapping whose every posts row is a function of one record (and the resolved lookups):
     its rows over the pieces are its rows over the whole. The pieces are whole raw files when `raw`
     is a view over `raw_files` (read through the same view, so with the same column types; DuckDB
     reads only the files a `filename` filter names), and ranges of row ids when `raw` is a table.
-    One piece, `raw` itself, when it is small or its files are unknown."""
+    One piece, `raw` itself, when it is small or its files are unknown. `columns` and `reader` are
+    those of the view `raw` when it is not the plain one (forget's traced rows)."""
     limit = con.execute("SELECT value FROM duckdb_settings() WHERE name = 'memory_limit'").fetchone()
     try:
         budget = max(_MIN_CHUNK_BYTES, resources.parse_size(str(limit[0])) // _CHUNK_MEMORY_SHARE)
@@ -399,8 +412,7 @@ def _raw_chunks(con: duckdb.DuckDBPyConnection, raw_is_view: bool, raw_files: li
                 for low in range(0, rows, step)]
     if not raw_files:
         return ["SELECT * FROM temp.main.raw"]
-    reader = (f"read_parquet({literal_list(raw_files)}, hive_partitioning = false, union_by_name = true, "
-              "filename = true)")
+    reader = reader or _raw_reader(raw_files)
     # the names as the `filename` filter will see them, so every row is in exactly one piece; the
     # payload bytes from the files' footers (uncompressed), spread evenly over their rows
     counts = con.execute(f"SELECT filename, count(*) FROM {reader} GROUP BY filename ORDER BY filename").fetchall()
@@ -418,8 +430,94 @@ def _raw_chunks(con: duckdb.DuckDBPyConnection, raw_is_view: bool, raw_files: li
         held += size
     if len(groups) == 1:
         return ["SELECT * FROM temp.main.raw"]
-    return [f"SELECT {_RAW_COLUMNS} FROM {reader} WHERE filename IN ({', '.join(quote_literal(n) for n in g)})"
+    return [f"SELECT {columns} FROM {reader} WHERE filename IN ({', '.join(quote_literal(n) for n in g)})"
             for g in groups]
+
+
+_WHOLE_RAW = "SELECT * FROM temp.main.raw"
+_TRACE_BASE = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"
+_TRACE_FILE_SHIFT = 1 << 32
+"""A traced row's fetched_at: the base plus (file index * 2^32 + row in file) microseconds."""
+
+
+class MappingRun:
+    """One run of a platform's mapping over raw, in temp relations of `con`: the one way normalise,
+    raw retention (freeze_raw) and forget map raw (issue 12: forget re-ran the mapping by hand,
+    over every payload held in one table).
+
+    `load` makes `raw` the versions of the raw rows (normalise, retention); `load_traced` makes it
+    every raw row of the files, each with a unique `fetched_at` that says which file and row it is
+    (forget). Either way `pieces` splits `raw` into pieces of bounded payload bytes when the
+    mapping is per-record (see _raw_chunks), `resolve_lookups` resolves the lookups across records
+    over the whole of `raw`, and `map_into` runs a query a piece at a time into a temp table."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, platform: str) -> None:
+        self.con = con
+        self.platform = platform
+        path = get_connector(platform).mapping_file
+        self.mapping = read_mapping(path)
+        self.per_record = incremental_kind(path.read_text(encoding="utf-8")) is not None
+        self.raw_is_view = False
+        self.pieces = [_WHOLE_RAW]
+        self.traced_files: list[str] = []  # a traced run's file index -> file name
+
+    @property
+    def posts_sql(self) -> str | None:
+        """The posts query, reading the temp table `lookups` when the mapping has lookups."""
+        return self.mapping.get(_POSTS_OVER_LOOKUPS, self.mapping.get("posts"))
+
+    def load(self, raw: str | list[str]) -> None:
+        """`raw` as the versions of the rows a SELECT gives, or of the raw files listed (which lets
+        the posts be mapped a few files at a time)."""
+        raw_files = raw if isinstance(raw, list) else None
+        self.raw_is_view = _create_raw_versions(self.con, _raw_files_sql(raw) if raw_files is not None else str(raw))
+        self.pieces = (_raw_chunks(self.con, self.raw_is_view, raw_files) if self.per_record else [_WHOLE_RAW])
+
+    def load_traced(self, files: list[str]) -> None:
+        """`raw` as every row of `files` (no version dropped: forget removes every copy), each with
+        a unique fetched_at (`trace`): what a mapped row's fetched_at is says which raw row made it.
+        A view: no payload is held, each piece reads its files again."""
+        reader = _raw_reader(files, row_numbers=True)
+        self.traced_files = [r[0] for r in self.con.execute(
+            f"SELECT DISTINCT filename FROM {reader} ORDER BY filename").fetchall()]
+        trace = (f"{_TRACE_BASE} + to_microseconds((list_position({literal_list(self.traced_files)}, filename) - 1) "
+                 f"* {_TRACE_FILE_SHIFT} + file_row_number) AS fetched_at")
+        columns = _RAW_COLUMNS.replace("fetched_at", trace)
+        _drop_raw(self.con)
+        self.con.execute(f"CREATE TEMP VIEW raw AS SELECT {columns} FROM {reader}")
+        self.raw_is_view = True
+        self.pieces = (_raw_chunks(self.con, True, files, columns=columns, reader=reader) if self.per_record
+                       else [_WHOLE_RAW])
+
+    def traced_rows(self, traces: str) -> list[tuple[str, int]]:
+        """(file, row in file) of each trace the SELECT `traces` gives (one TIMESTAMPTZ column)."""
+        rows = self.con.execute(
+            f"SELECT DISTINCT (epoch_us(t) - epoch_us({_TRACE_BASE})) // {_TRACE_FILE_SHIFT}, "
+            f"(epoch_us(t) - epoch_us({_TRACE_BASE})) % {_TRACE_FILE_SHIFT} FROM ({traces}) AS s(t) "
+            "WHERE t IS NOT NULL ORDER BY 1, 2").fetchall()
+        return [(self.traced_files[int(i)], int(n)) for i, n in rows]
+
+    def resolve_lookups(self) -> None:
+        """The temp table `lookups`: latest fetch of each key, over the whole of `raw`."""
+        if LOOKUPS in self.mapping:
+            self.con.execute("CREATE OR REPLACE TEMP TABLE lookups AS "
+                             + _RESOLVED_LOOKUPS.format(rows=self.mapping[LOOKUPS]))
+            _step(self.con, self.platform, "lookups", "lookups")
+
+    def map_into(self, table: str, query: str, select: str | None = None, label: str | None = None) -> None:
+        """CREATE TEMP TABLE `table` from the rows `query` maps from `raw`, a piece of raw at a time:
+        all of them, or `SELECT <select>` where `{m}` in `select` stands for them (forget keeps a
+        column of a few rows). For a per-record mapping the pieces' rows are the whole's; the rows
+        kept (a few hundred bytes each for posts) are all held."""
+        for i, piece in enumerate(self.pieces):
+            if i and label:  # a long mapping says how far it is
+                _step(self.con, self.platform, f"{label}, piece {i + 1} of {len(self.pieces)}", None)
+            # the CTE `raw` shadows the temp view or table of that name inside the mapping's query
+            rows = query if len(self.pieces) == 1 else f"WITH raw AS ({piece}) SELECT * FROM ({query})"
+            if select is not None:
+                rows = "SELECT " + select.replace("{m}", f"({rows}) AS m")
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {rows}" if i == 0
+                             else f"INSERT INTO {table} {rows}")
 
 
 # what pseudonymisation rewrites (dissentry/privacy.py): ids keep joining, names and URLs go
@@ -477,17 +575,13 @@ def _build_platform_tables(con: duckdb.DuckDBPyConnection, platform: str, raw_sq
     resolved here from `raw` unless `lookups_ready` (an increment has merged it with the kept
     state). `keep_posts`, a predicate on the winning post rows, keeps only the posts an increment
     re-maps."""
-    mapping = read_mapping(get_connector(platform).mapping_file)
-    raw_files = raw_sql if isinstance(raw_sql, list) else None
-    if isinstance(raw_sql, list):
-        raw_sql = _raw_files_sql(raw_sql)
+    run = MappingRun(con, platform)
+    mapping = run.mapping
     _step(con, platform, "raw versions", None)
-    raw_is_view = _create_raw_versions(con, raw_sql)
+    run.load(raw_sql)
     _step(con, platform, "raw versions", "raw")
-    if LOOKUPS in mapping and not lookups_ready:
-        con.execute("CREATE OR REPLACE TEMP TABLE lookups AS "
-                    + _RESOLVED_LOOKUPS.format(rows=mapping[LOOKUPS]))
-        _step(con, platform, "lookups", "lookups")
+    if not lookups_ready:
+        run.resolve_lookups()
     tables: dict[str, str] = {}
     if "accounts" in mapping:
         # only each account's best row is kept (every use of the table picks it, or only reads ids): a
@@ -515,20 +609,10 @@ def _build_platform_tables(con: duckdb.DuckDBPyConnection, platform: str, raw_sq
     if "posts" not in mapping:
         return tables
     _step(con, platform, "mapping posts", None)
-    posts_sql = mapping.get(_POSTS_OVER_LOOKUPS, mapping["posts"])
     # A mapping whose posts rows each come from one record (and the resolved lookups) is run over
     # `raw` a piece at a time: the Mastodon query holds every record's parsed STRUCT in the CTEs it
-    # reads twice (about 13 KiB a status), which at 1M statuses spilled past the spill cap. The
-    # pieces' rows are the whole's, and the mapped rows (a few hundred bytes each) are all kept.
-    per_record = incremental_kind(get_connector(platform).mapping_file.read_text(encoding="utf-8")) is not None
-    chunks = _raw_chunks(con, raw_is_view, raw_files) if per_record else ["SELECT * FROM temp.main.raw"]
-    for i, chunk in enumerate(chunks):
-        if i:  # a long mapping says how far it is
-            _step(con, platform, f"mapping posts, piece {i + 1} of {len(chunks)}", None)
-        # the CTE `raw` shadows the temp view or table of that name inside the mapping's query
-        query = posts_sql if len(chunks) == 1 else f"WITH raw AS ({chunk}) SELECT * FROM ({posts_sql})"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE mapped_posts AS {query}" if i == 0
-                    else f"INSERT INTO mapped_posts {query}")
+    # reads twice (about 13 KiB a status), which at 1M statuses spilled past the spill cap.
+    run.map_into("mapped_posts", str(run.posts_sql), label="mapping posts")
     _step(con, platform, "mapping posts", "mapped_posts")
     # a row with no post id is no post: nothing could join it, and `IN (... NULL)` would hide the
     # frozen and published rows it is compared with (NULL, never false). Nor is a row with no
