@@ -238,28 +238,27 @@ def _parse_test(table: str, kind: str, body: str) -> list[DataTest]:
 
 
 # ---- what a model reads ------------------------------------------------------------------------------
-def _tables_in(node: Any, ctes: frozenset[str], out: set[str]) -> None:
-    """Collect the unqualified base tables a serialised query names, outside the CTEs in scope.
+def _base_tables(node: Any, ctes: frozenset[str]) -> Iterator[dict[str, Any]]:
+    """The base-table nodes of a serialised query, outside the CTEs in scope.
 
     A query node's `cte_map` holds the CTEs it defines; their names shadow tables in the node's
     whole subtree (its own CTE bodies included, for WITH RECURSIVE and for a CTE that reads an
-    earlier one). A name with a schema or catalog other than main's is no model: it is left out."""
+    earlier one)."""
     if isinstance(node, list):
         for item in node:
-            _tables_in(item, ctes, out)
+            yield from _base_tables(item, ctes)
         return
     if not isinstance(node, dict):
         return
     cte_map = node.get("cte_map")
     if isinstance(cte_map, dict) and cte_map.get("map"):
         ctes = ctes | {entry["key"] for entry in cte_map["map"]}
-    if node.get("type") == "BASE_TABLE" and isinstance(node.get("table_name"), str):
-        name = node["table_name"]
-        if node.get("catalog_name", "") == "" and node.get("schema_name", "") in ("", "main") and name not in ctes:
-            out.add(name)
+    if node.get("type") == "BASE_TABLE" and isinstance(node.get("table_name"), str) \
+            and node["table_name"] not in ctes:
+        yield node
     for value in node.values():
         if isinstance(value, dict | list):
-            _tables_in(value, ctes, out)
+            yield from _base_tables(value, ctes)
 
 
 def sql_reads(parser: duckdb.DuckDBPyConnection, sql: str, where: str) -> frozenset[str]:
@@ -270,9 +269,9 @@ def sql_reads(parser: duckdb.DuckDBPyConnection, sql: str, where: str) -> frozen
     statements = tree.get("statements", [])
     if len(statements) != 1:
         raise ModelError(f"{where} failed: a SQL model is a single SELECT, found {len(statements)} statements")
-    found: set[str] = set()
-    _tables_in(statements[0], frozenset(), found)
-    return frozenset(found)
+    # a name with a schema or catalog other than main's is no model: it is left out
+    return frozenset(t["table_name"] for t in _base_tables(statements[0], frozenset())
+                     if t.get("catalog_name", "") == "" and t.get("schema_name", "") in ("", "main"))
 
 
 def _direct_tables(node: Any, ctes: frozenset[str]) -> set[str]:
@@ -317,26 +316,6 @@ def _column_use(node: Any, ctes: frozenset[str], scope: set[str], aliases: dict[
             _column_use(value, ctes, scope, aliases, names, whole)
 
 
-def _aliases(node: Any, ctes: frozenset[str], out: dict[str, set[str]]) -> None:
-    """Every name a base table is known by in a query (its alias, else its name) -> the tables."""
-    if isinstance(node, list):
-        for item in node:
-            _aliases(item, ctes, out)
-        return
-    if not isinstance(node, dict):
-        return
-    cte_map = node.get("cte_map")
-    if isinstance(cte_map, dict) and cte_map.get("map"):
-        ctes = ctes | {entry["key"] for entry in cte_map["map"]}
-    if node.get("type") == "BASE_TABLE" and isinstance(node.get("table_name"), str):
-        name = node["table_name"]
-        if name not in ctes:
-            out.setdefault(node.get("alias") or name, set()).add(name)
-    for value in node.values():
-        if isinstance(value, dict | list):
-            _aliases(value, ctes, out)
-
-
 def sql_columns(parser: duckdb.DuckDBPyConnection, sql: str) -> dict[str, frozenset[str] | None]:
     """For each table a SELECT reads, the column names it may read (None: all of them).
 
@@ -345,8 +324,9 @@ def sql_columns(parser: duckdb.DuckDBPyConnection, sql: str) -> dict[str, frozen
     of a rebuilt input, so a change to a column the model never reads rebuilds nothing."""
     tree = json.loads(parser.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()[0][0])
     statement = tree["statements"][0]
-    aliases: dict[str, set[str]] = {}
-    _aliases(statement, frozenset(), aliases)
+    aliases: dict[str, set[str]] = {}  # every name a base table is known by (its alias, else its name)
+    for table in _base_tables(statement, frozenset()):
+        aliases.setdefault(table.get("alias") or table["table_name"], set()).add(table["table_name"])
     names: set[str] = set()
     whole: set[str] = set()
     _column_use(statement, frozenset(), set(), aliases, names, whole)

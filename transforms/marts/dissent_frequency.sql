@@ -8,7 +8,7 @@
 -- the others' rate is 0. rate_ratio_p_value: two-sided Fisher exact test of
 -- [[critical, not critical] this group, [critical, not critical] others], NULL unless both rows
 -- have references.
--- The counts come from the period aggregates (agg_member_activity, agg_references,
+-- The counts come from the period aggregates (agg_member_activity through int_group_people, agg_references,
 -- agg_dissenters), so no post is read here: 'all' sums the periods' counts and counts distinct
 -- people (members_active, dissenters) over periods.
 -- Corrected for the stance classifier's error (int_dissent_correction, docs/metrics.md):
@@ -39,18 +39,9 @@ WITH spine AS (
     SELECT g.group_id, p.period, p.period_start
     FROM cfg_groups AS g CROSS JOIN int_periods AS p
 ),
-people AS (
-    -- each active person once per bucket: per period from the period aggregate, for 'all' over
-    -- every period (a person active in two periods is one member of the whole range)
-    SELECT group_id, period, person_id, posts FROM agg_member_activity
-    UNION ALL
-    SELECT group_id, 'all' AS period, person_id, sum(posts)::BIGINT AS posts
-    FROM agg_member_activity
-    GROUP BY group_id, person_id
-),
 activity AS (
     SELECT group_id, period, count(*) AS members_active, sum(posts)::BIGINT AS posts
-    FROM people
+    FROM int_group_people
     GROUP BY group_id, period
 ),
 references_by_period AS (

@@ -50,18 +50,9 @@ WITH spine AS (
     SELECT g.group_id, p.period, p.period_start
     FROM cfg_groups AS g CROSS JOIN int_periods AS p
 ),
-people AS (
-    -- each active person once per bucket: per period from the period aggregate, for 'all' over
-    -- every period (a person active in two periods is one member of the whole range)
-    SELECT group_id, period, person_id, posts FROM agg_member_activity
-    UNION ALL
-    SELECT group_id, 'all' AS period, person_id, sum(posts)::BIGINT AS posts
-    FROM agg_member_activity
-    GROUP BY group_id, person_id
-),
 activity AS (
     SELECT group_id, period, count(*) AS members_active
-    FROM people
+    FROM int_group_people
     GROUP BY group_id, period
 ),
 member_counts AS (
@@ -101,7 +92,7 @@ marked_people AS (
 ),
 identity_stats AS (
     SELECT p.group_id, p.period, count(*) AS identity_marker_members
-    FROM people AS p
+    FROM int_group_people AS p
     JOIN marked_people AS k ON k.group_id = p.group_id AND k.person_id = p.person_id
     GROUP BY p.group_id, p.period
 ),
