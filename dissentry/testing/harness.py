@@ -138,13 +138,24 @@ def assert_exactly(warehouse: Path, expected_records: set[tuple[str, str]], expe
 
 
 # ---- crashes -------------------------------------------------------------------------------------
+def read_one_version(path: Path) -> None:
+    """Read a Parquet file whole through one descriptor; raises on a torn file.
+
+    A run's collection_runs row is replaced in place (running, then its end), and
+    `pq.read_table(path)` opens a path twice (footer, then pages), so it can pair the old file's
+    footer with the new file's bytes: a reader's race, not a torn file. Through one descriptor it
+    reads exactly one whole version. (DuckDB's read_parquet opens once and never trips.)"""
+    with open(path, "rb") as fh:
+        pq.read_table(fh)
+
+
 def check_readable(warehouse: Path) -> dict[str, int]:
     """What a reader sees right now: every `*.parquet` must open whole and every cursor must parse;
     a temporary file must never carry a name a reader's glob (`*.parquet`) would pick up."""
     parquet = sorted(warehouse.rglob("*.parquet"))
     for path in parquet:
         assert not path.name.startswith(".") and ".tmp" not in path.name, f"a temporary file is visible: {path}"
-        pq.read_table(path)  # raises on a half-written file
+        read_one_version(path)  # raises on a half-written file
     for path in warehouse.glob("state/cursors/**/*.json"):
         json.loads(path.read_text(encoding="utf-8"))
     temporaries = list(warehouse.rglob("*.tmp"))
@@ -172,7 +183,9 @@ class Reader(threading.Thread):
                 if path.name.startswith(".") or ".tmp" in path.name:
                     self.problems.append(f"temporary file visible: {path}")
                 try:
-                    pq.read_table(path)
+                    read_one_version(path)
+                except FileNotFoundError:
+                    self.seen.discard(path)  # gone between the listing and the open (a swept or replaced name)
                 except Exception as exc:  # anything a reader would trip on is the finding
                     self.problems.append(f"{path}: {exc}")
             self._stop_event.wait(0.01)
