@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from functools import cache, lru_cache
@@ -691,7 +693,8 @@ def new_connection(
 
 def use_erased_keys(con: duckdb.DuckDBPyConnection, keys: list[str]) -> None:
     """Accounts erased by `dissentry forget` (sha256 of their ids) stay out, even if re-collected."""
-    con.register("erased_keys", pa.table({"key": pa.array(keys, type=pa.string())}))
+    # a temp table, not a registered Arrow table: registering one imports pandas (0.3 s a run)
+    con.execute("CREATE OR REPLACE TEMP TABLE erased_keys AS SELECT unnest(?::VARCHAR[]) AS key", [keys])
 
 
 def _raw_files_sql(files: list[str]) -> str:
@@ -753,6 +756,44 @@ def _copy_to_lake(con: duckdb.DuckDBPyConnection, lake: Lake, select: str, final
     return rows
 
 
+PART_ROWS = 65_536
+"""Rows per file of a normalised table (one row group each). Rows are written in key order, and
+Mastodon and Bluesky ids grow with time, so the posts an increment replaces (a reblog's original,
+an edit: mostly recent) sit in the last few files: an increment rewrites those and links the rest."""
+
+
+def _copy_parts(con: duckdb.DuckDBPyConnection, lake: Lake, select: str, final: str) -> list[tuple[str, int]]:
+    """Write a query's rows, in its order, as files of PART_ROWS rows: `final` when they fit in
+    one, else `<stem>-0000.parquet`, `<stem>-0001.parquet`, ... beside it. (path, rows) of each.
+
+    The files go into a generation folder no reader follows until its manifest is published, and
+    each lands whole (`Lake.staged`), so a kill leaves nothing a reader could trust half-written."""
+    stem = final.removesuffix(".parquet")
+    local = lake.local_dir / ".staging" if lake.remote else Path(final).parent
+    local.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=".copy-", suffix=".tmp", dir=local))
+    try:
+        con.execute(f"COPY ({select}) TO {quote_literal(folder.as_posix())} (FORMAT parquet, COMPRESSION zstd, "
+                    f"ROW_GROUP_SIZE {PART_ROWS}, ROW_GROUPS_PER_FILE 1, FILENAME_PATTERN 'part-{{i}}')")
+        written = sorted(folder.glob("part-*.parquet"), key=lambda f: int(f.stem.split("-")[1]))
+        if not written:  # no row: one empty file still says the table has none
+            return [(final, _copy_to_lake(con, lake, f"SELECT * FROM ({select}) LIMIT 0", final))]
+        out = []
+        for i, path in enumerate(written):
+            target = final if len(written) == 1 else f"{stem}-{i:04d}.parquet"
+            rows = pq.ParquetFile(path).metadata.num_rows
+            with lake.staged(target) as tmp:
+                shutil.move(path, tmp)
+            out.append((target, rows))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    if build_progress.active():
+        found = re.search(r"([^/]+)/(?:platform=)?([^/=]+)/[^/]*$", final)
+        table, platform = found.groups() if found else (lake.relative(final), None)
+        build_progress.report("normalise", platform, f"{table} written", sum(rows for _, rows in out))
+    return out
+
+
 # ---- incremental normalisation ------------------------------------------------------------------
 # A mapping says how its rows may be built record by record with one header line:
 # `-- incremental: per-record`: every output row is a function of one raw record (no lookup across
@@ -797,8 +838,21 @@ def incremental_kind(mapping_text: str) -> str | None:
     return None if found is None else found.group(1).split()[0]
 
 
-def _state_file(lake: Lake, rel: str) -> str:
-    return f"read_parquet({quote_literal(lake.path(rel))}, hive_partitioning = false)"
+def _state_file(lake: Lake, rel: str | list[str]) -> str:
+    """A state's rows: one file (a full build's), or the parts increments appended to it."""
+    return f"read_parquet({literal_list(lake.path(r) for r in _parts(rel))}, hive_partitioning = false)"
+
+
+def _parts(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+# An increment writes only what is new: a table's new rows (and the rest of any part that held a
+# replaced row) as one more part, and the parts it keeps are linked into the new generation
+# unchanged; append-only state (versions, reads, lookups) gets one more part the same way. After
+# this many parts a table or state is written whole again, so a reader opens a few files, and the
+# rewrite's cost, spread over the increments it follows, stays a small share of each.
+MAX_PARTS = 8
 
 
 def _platform_state(lake: Lake, platform: str, erased: list[str]) -> dict[str, Any]:
@@ -836,12 +890,43 @@ def _write_increment_state(con: duckdb.DuckDBPyConnection, lake: Lake, platform:
 
     They go into the generation's folder and are named by its manifest, so they are committed by
     the same write that publishes the tables they describe, never before those are durable."""
-    files: dict[str, str] = {}
+    files: dict[str, str | list[str]] = {}
     for name, select in selects.items():
         if select is not None:
-            files[name] = lake.normalised_state_path(platform, generation, name)
-            _copy_to_lake(con, lake, select, files[name])
-    return {"max_fetched_us": max_us, "files": {k: lake.relative(v) for k, v in files.items()}}
+            final = lake.normalised_state_path(platform, generation, name)
+            _copy_to_lake(con, lake, select, final)
+            files[name] = lake.relative(final)
+    return {"max_fetched_us": max_us, "files": files}
+
+
+def _append_state(con: duckdb.DuckDBPyConnection, lake: Lake, platform: str, generation: str, name: str,
+                  kept: str | list[str], new_rows: str, whole: str) -> list[str] | str:
+    """One append-only state of an increment: the kept parts linked into the new generation and
+    `new_rows` as one more part (none when it has no row); past MAX_PARTS, `whole` as one file."""
+    parts = _parts(kept)
+    if len(parts) + 1 > MAX_PARTS:
+        final = lake.normalised_state_path(platform, generation, name)
+        _copy_to_lake(con, lake, whole, final)
+        return lake.relative(final)
+    out = [_link_part(lake, rel, lake.normalised_state_path(platform, generation, _part_name(rel)))
+           for rel in parts]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE state_part AS {new_rows}")
+    if con.execute("SELECT count(*) FROM state_part").fetchone()[0]:
+        final = lake.normalised_state_path(platform, generation, f"{name}-{generation}")
+        _copy_to_lake(con, lake, "SELECT * FROM state_part", final)
+        out.append(lake.relative(final))
+    con.execute("DROP TABLE state_part")
+    return out
+
+
+def _part_name(rel: str) -> str:
+    return rel.rsplit("/", 1)[-1].removesuffix(".parquet")
+
+
+def _link_part(lake: Lake, rel: str, final: str) -> str:
+    """A kept part under its own name in the new generation (no byte written again)."""
+    lake.link(lake.path(rel), final)
+    return lake.relative(final)
 
 
 def _full_state(con: duckdb.DuckDBPyConnection, lake: Lake, platform: str, generation: str,
@@ -903,14 +988,25 @@ def _increment(
     if lookups:
         kept_lookups, reads = _state_file(lake, state["files"]["lookups"]), _state_file(lake, state["files"]["reads"])
         _create_raw_versions(con, raw_sql)  # the new versions' lookups only
-        merged = f"SELECT * FROM {kept_lookups} UNION ALL BY NAME ({mapping[LOOKUPS]})"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE new_lookups AS {mapping[LOOKUPS]}")
+        # the kept parts hold every value a key had, each part's later than the last: resolving
+        # them with the new rows is resolving all raw's lookups at once
+        merged = f"SELECT * FROM {kept_lookups} UNION ALL BY NAME (SELECT * FROM new_lookups)"
         con.execute("CREATE OR REPLACE TEMP TABLE lookups AS " + _RESOLVED_LOOKUPS.format(rows=merged))
+        # every new row is fetched later than every kept one, so the keys the new raw holds are the
+        # resolved rows that differ from the kept ones: the state's next part
+        con.execute("""
+            CREATE OR REPLACE TEMP TABLE lookups_part AS
+            SELECT * FROM lookups AS l SEMI JOIN new_lookups AS n
+            ON l.lookup = n.lookup AND l.key = n.key AND n.value IS NOT NULL""")
+        kept_of_part = _RESOLVED_LOOKUPS.format(rows=f"SELECT * FROM {kept_lookups} AS k SEMI JOIN lookups_part AS p "
+                                                     "ON k.lookup = p.lookup AND k.key = p.key")
         # a key is changed when its value is new or other than the kept one (a later fetch of the
         # same value changes no post); every post that read it, hit or miss, is mapped again
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE redo_posts AS
             SELECT DISTINCT r.post_id FROM {reads} AS r SEMI JOIN (
-                SELECT l.lookup, l.key FROM lookups AS l ANTI JOIN {kept_lookups} AS k
+                SELECT l.lookup, l.key FROM lookups_part AS l ANTI JOIN ({kept_of_part}) AS k
                 ON l.lookup = k.lookup AND l.key = k.key AND l.value = k.value
             ) AS c ON r.lookup = c.lookup AND r.key = c.key""")
         _step(con, platform, "posts to map again", "redo_posts")
@@ -926,15 +1022,37 @@ def _increment(
     fresh = _build_platform_tables(con, platform, raw_sql, lookups_ready=lookups, keep_posts=keep_posts)
     tables = dict(previous["tables"])
 
-    def old(table: str) -> str | None:
-        files = tables.get(table, {}).get("files", [])
-        listed = literal_list(lake.path(f) for f in files)
-        return f"SELECT * FROM read_parquet({listed}, hive_partitioning = false)" if files else None
-
     def write(table: str, select: str) -> None:
         final = lake.normalised_path(table, platform, generation)
         rows = _copy_to_lake(con, lake, f"SELECT * FROM ({select}) ORDER BY {_ORDER[table]}", final)
         tables[table] = {"files": [lake.relative(final)], "rows": rows}
+
+    def extend(table: str, fresh_rows: str) -> None:
+        """The fresh rows, and the published rows they do not replace: the parts holding no
+        replaced row are linked as they are; the rest of the others joins the fresh rows in one new
+        part (or, past MAX_PARTS, the table is written whole)."""
+        files, replaced = tables.get(table, {}).get("files", []), _REPLACED_BY_FRESH[table]
+        per_file: dict[str, tuple[int, int]] = {}
+        if files:  # the replaced rows' columns only: a key scan, not a read of the table
+            listed = literal_list(lake.path(f) for f in files)
+            per_file = {name: (total, hit) for name, total, hit in con.execute(
+                f"SELECT filename, count(*), count(*) FILTER (WHERE {replaced}) FROM read_parquet({listed}, "
+                "filename = true, hive_partitioning = false) GROUP BY filename").fetchall()}
+        # a file is rewritten when it holds a replaced row, or is small: the new rows fill it up,
+        # so increments do not leave a trail of small files
+        keep = [f for f in files if (counted := per_file.get(lake.path(f), (0, 0)))[1] == 0
+                and counted[0] >= PART_ROWS // 2]
+        if len({_part_name(f) for f in keep}) < len(keep):  # names from another layout: write it whole
+            keep = []
+        rest = [f for f in files if f not in keep]
+        select = fresh_rows if not rest else (
+            f"SELECT * FROM ({fresh_rows}) UNION ALL (SELECT * FROM read_parquet("
+            f"{literal_list(lake.path(f) for f in rest)}, hive_partitioning = false) WHERE NOT ({replaced}))")
+        kept = [_link_part(lake, f, lake.normalised_path(table, platform, generation, _part_name(f))) for f in keep]
+        final = lake.normalised_path(table, platform, generation, f"part-{generation}" if keep else "data")
+        written = _copy_parts(con, lake, f"SELECT * FROM ({select}) ORDER BY {_ORDER[table]}", final)
+        tables[table] = {"files": [*kept, *(lake.relative(f) for f, _ in written)],
+                         "rows": sum(rows for _, rows in written) + sum(per_file[lake.path(f)][0] for f in keep)}
 
     accounts_state = None
     if "accounts" in fresh and con.execute("SELECT count(*) FROM mapped_accounts").fetchone()[0]:
@@ -956,23 +1074,31 @@ def _increment(
     ):
         if not present or not con.execute(f"SELECT count(*) FROM {changed}").fetchone()[0]:
             continue  # nothing new for this table: its published file stays
-        before = old(table)
-        write(table, fresh[table] if before is None else
-              f"SELECT * FROM ({fresh[table]}) UNION ALL ({before} WHERE NOT ({_REPLACED_BY_FRESH[table]}))")
-    selects: dict[str, str | None] = {"versions": f"SELECT * FROM {versions} UNION ALL {new_versions}"}
+        extend(table, fresh[table])
+    selects: dict[str, str | None] = {}
     if accounts_state is None and "accounts" in state["files"]:
         accounts_state = f"SELECT * FROM {_state_file(lake, state['files']['accounts'])}"
     selects["accounts"] = accounts_state
+    appended = {"versions": _append_state(con, lake, platform, generation, "versions", state["files"]["versions"],
+                                          new_versions, f"SELECT * FROM {versions} UNION ALL {new_versions}")}
     if lookups:
         new_reads = _READS.format(where=f"epoch_us(fetched_at) > {cutoff}") if "posts" in fresh else _NO_READS
-        selects |= {"lookups": "SELECT * FROM lookups", "reads": f"SELECT * FROM {reads} UNION {new_reads}"}
+        con.execute(f"CREATE OR REPLACE TEMP TABLE new_reads AS {new_reads}")
+        appended["lookups"] = _append_state(con, lake, platform, generation, "lookups", state["files"]["lookups"],
+                                            "SELECT * FROM lookups_part", "SELECT * FROM lookups")
+        # a post mapped again reads what it read before, mostly: only the pairs not yet kept
+        appended["reads"] = _append_state(
+            con, lake, platform, generation, "reads", state["files"]["reads"],
+            f"SELECT * FROM new_reads EXCEPT SELECT * FROM {reads} SEMI JOIN new_reads USING (post_id)",
+            f"SELECT * FROM {reads} UNION SELECT * FROM new_reads")
     # what this increment rewrote, for a transform that recomputes only what changed
     selects["changed_posts"] = ("SELECT DISTINCT post_id FROM posts_latest" if "posts" in fresh
                                 else "SELECT NULL::VARCHAR AS post_id WHERE false")
     selects["changed_accounts"] = ("SELECT DISTINCT account_id FROM mapped_accounts" if "accounts" in fresh
                                    else "SELECT NULL::VARCHAR AS account_id WHERE false")
-    return {"tables": tables, "increment": _write_increment_state(
-        con, lake, platform, generation, selects, max(high, cutoff))}
+    increment = _write_increment_state(con, lake, platform, generation, selects, max(high, cutoff))
+    increment["files"] |= appended
+    return {"tables": tables, "increment": increment}
 
 
 def normalise_lake(
@@ -1049,10 +1175,10 @@ def normalise_lake(
             for table in schema.NORMALISED:
                 if table not in selects:
                     continue
-                final = lake.normalised_path(table, platform, generation)
-                rows = _copy_to_lake(con, lake, selects[table], final)
+                written = _copy_parts(con, lake, selects[table], lake.normalised_path(table, platform, generation))
+                rows = sum(n for _, n in written)
                 counts[table] += rows
-                tables[table] = {"files": [lake.relative(final)], "rows": rows}
+                tables[table] = {"files": [lake.relative(f) for f, _ in written], "rows": rows}
             if tables:
                 # what the generation covers, and what its rows are a function of: the next
                 # normalise keeps or extends this entry when they still hold

@@ -244,9 +244,10 @@ def _generations_of(manifest: dict[str, Any]) -> set[str]:
         for table in entry["tables"].values():
             found |= {rel.split("/")[1] for rel in table["files"] if rel.startswith("normalised/")}
         # an incremental normalise's state (dissentry/normalise.py) lives in a generation folder too
-        for rel in entry.get("state", {}).get("files", {}).values():
-            if rel.startswith("normalised/"):
-                found.add(rel.split("/")[1])
+        for value in entry.get("state", {}).get("files", {}).values():
+            for rel in [value] if isinstance(value, str) else value:  # a state may be kept in parts
+                if rel.startswith("normalised/"):
+                    found.add(rel.split("/")[1])
     return found
 
 
@@ -319,9 +320,12 @@ class Lake:
     def collection_run_path(self, run_id: str) -> str:
         return self.path("collection_runs", f"{run_id}.parquet")
 
-    def normalised_path(self, table: str, platform: str, generation: str) -> str:
-        """A table's file in one (perhaps not yet published) generation of the normalised layer."""
-        return self.path("normalised", generation, table, platform_folder(platform), "data.parquet")
+    def normalised_path(self, table: str, platform: str, generation: str, part: str = "data") -> str:
+        """A table's file in one (perhaps not yet published) generation of the normalised layer.
+
+        A table built whole is one file, `data.parquet`; an incremental normalise adds a part
+        (`part-<generation>.parquet`) and links the parts it keeps into the new generation."""
+        return self.path("normalised", generation, table, platform_folder(platform), f"{part}.parquet")
 
     def normalised_state_path(self, platform: str, generation: str, name: str) -> str:
         """Incremental normalisation's state of one platform (never a table readers see)."""
@@ -560,6 +564,25 @@ class Lake:
     def write_parquet(self, table: pa.Table, final: str) -> str:
         with self.staged(final) as tmp:
             pq.write_table(table, tmp, compression="zstd")
+        return final
+
+    def link(self, source: str, final: str) -> str:
+        """Give the finished file `source` a second name, `final` (a hard link; a copy in a bucket).
+
+        How an incremental normalise keeps a part unchanged in the new generation without writing
+        its bytes again: the folder of a generation still holds each table whole. The bytes go
+        when the last generation naming them is deleted."""
+        if self.remote:
+            self.fs.copy(source, final)
+            return final
+        Path(final).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(source, final)
+        except OSError as exc:  # a file system without hard links: a copy, staged like any write
+            if is_disk_full(exc):
+                raise disk_full_error([Path(final).parent]) from exc
+            with self.staged(final) as tmp:
+                shutil.copyfile(source, tmp)
         return final
 
     def write_json(self, data: Any, final: str) -> str:

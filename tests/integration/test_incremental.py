@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
+import pytest
 from typer.testing import CliRunner
 
-from dissentry import pipeline
+from dissentry import normalise, pipeline
 from dissentry.cli import app
 from dissentry.config import Config, load_config
 from dissentry.forget import forget_account
@@ -101,7 +102,24 @@ def _edit_mastodon(record: dict[str, Any]) -> bool:
     return True
 
 
-def test_incremental_normalise_equals_full_after_imports_edits_forget_and_retention(tmp_path: Path) -> None:
+def _linked_files(config: Config) -> int:
+    """Published table files that share their bytes with a file of an older generation: the parts
+    an increment kept (hard links), not wrote again."""
+    lake = Lake(config.warehouse_path)
+    published = {Path(f) for table in schema.NORMALISED for f in lake.normalised_files(table)}
+    others = {p.stat().st_ino for p in (config.warehouse_path / "normalised").rglob("*.parquet") if p not in published}
+    return sum(p.stat().st_ino in others for p in published)
+
+
+# "parts": tables of a few rows per file and state compacted after two parts, so the increments
+# link kept files, rewrite the files holding replaced rows and fold state, as they do at 1M posts
+@pytest.mark.parametrize(("part_rows", "max_parts"), [(normalise.PART_ROWS, normalise.MAX_PARTS), (16, 2)],
+                         ids=["one-file", "parts"])
+def test_incremental_normalise_equals_full_after_imports_edits_forget_and_retention(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, part_rows: int, max_parts: int,
+) -> None:
+    monkeypatch.setattr(normalise, "PART_ROWS", part_rows)
+    monkeypatch.setattr(normalise, "MAX_PARTS", max_parts)
     project = tmp_path / "project"
     project.mkdir()
     config = sample_project(project, seed=21, scale=0.05)
@@ -128,6 +146,10 @@ def test_incremental_normalise_equals_full_after_imports_edits_forget_and_retent
     pipeline.import_export(config, "mastodon", [more / STATUSES_FILE], "more-mastodon")
     pipeline.normalise(config)
     check("more exports", {"bluesky": "increment", "mastodon": "increment"})
+    lake = Lake(config.warehouse_path)
+    if part_rows < normalise.PART_ROWS:
+        assert _linked_files(config) > 0  # kept parts were linked, not written again
+        assert max(lake.num_rows(f) for t in schema.NORMALISED for f in lake.normalised_files(t)) <= part_rows
 
     # 2. changed records, same ids: edited posts and renamed profiles win, being fetched later;
     # Mastodon has nothing new, so it keeps its files (not even rewritten)
@@ -162,7 +184,6 @@ def test_incremental_normalise_equals_full_after_imports_edits_forget_and_retent
 
     # 5. raw retention: every raw file expires, so the platforms are rebuilt over the frozen layer;
     # then new raw over frozen rows is an increment again (fresh rows replace frozen ones)
-    lake = Lake(config.warehouse_path)
     assert apply_retention(lake, days=5, today=(datetime.now(UTC) + timedelta(days=10)).date()) > 0
     assert lake.raw_files() == []
     pipeline.normalise(config)
