@@ -153,12 +153,18 @@ class Ingestion:
             # times slower than str.encode does (a fifth of an import's CPU); a compact JSON line
             # comes as the bytes it was read from (connectors.base.ReadRecord), never decoded
             payload = getattr(record, "utf8", None)
-            if payload is None:
-                try:
+            key_text = record.record_id + (record.origin or "")
+            try:
+                if payload is None:
                     payload = record.payload.encode("utf-8")
-                except UnicodeEncodeError as exc:  # found here, before it fails the whole batch
-                    unstorable.append(_unstorable(record, exc))
-                    continue
+                if not key_text.isascii():  # isascii is O(1); nearly every key is ASCII
+                    key_text.encode("utf-8")
+            except UnicodeEncodeError as exc:  # found here, before it fails the whole batch
+                unstorable.append(_unstorable(record, exc))
+                continue
+            locator = record.locator
+            if not locator.isascii():  # a file name with bytes UTF-8 cannot hold: kept as its escape
+                locator = _storable(locator)
             # a microsecond apart, in input order: of two versions of one record in one run,
             # the later one is the newer, as "latest fetch wins" expects
             self._seq += 1
@@ -169,7 +175,7 @@ class Ingestion:
                 "record_id": record.record_id,
                 "origin": record.origin,
                 "payload": payload,
-                "locator": record.locator,
+                "locator": locator,
                 "fetched_at": now + timedelta(microseconds=self._seq),
                 "run_id": run_id,
             })

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,30 @@ def test_a_lone_surrogate_is_quarantined_by_file_and_line_and_the_good_records_l
 
     pipeline.normalise(config)
     assert len(published(tmp_path, "posts", "post_id")) == 3
+
+
+def test_a_file_name_utf8_cannot_hold_and_a_surrogate_id_stop_no_good_record(tmp_path: Path) -> None:
+    """A file name with a byte that is not UTF-8 (Python holds it as a lone surrogate) is in every
+    record's locator, and an id with a lone surrogate is in the record's key: neither may fail the
+    batch. The locator is kept as its escape; the record with the unstorable id is quarantined."""
+    config = make_project(tmp_path)
+    odd_id = mastodon_status(7)
+    odd_id["id"] = "7\ud800"
+    lines = [json.dumps(mastodon_status(1)), json.dumps(odd_id), json.dumps(mastodon_status(3))]
+    folder = tmp_path / "in"
+    path = Path(os.fsdecode(os.fsencode(folder) + b"/caf\xe9.jsonl"))  # Latin-1 bytes in the name
+    assert not path.name.isascii()
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    row = pipeline.import_export(config, "mastodon", [path], "m")
+    assert (row["records_seen"], row["records_quarantined"]) == (2, 1)
+    shown = str(path).encode("utf-8", "backslashreplace").decode("utf-8")
+    raw = sorted(r["locator"] for r in rows(tmp_path, "raw"))
+    assert raw == [f"{shown}:1", f"{shown}:3"]
+    (bad,) = rows(tmp_path, "quarantine")
+    assert bad["locator"] == f"{shown}:2" and "lone UTF-16 surrogate" in bad["reason"]
+    pipeline.normalise(config)
+    assert len(published(tmp_path, "posts", "post_id")) == 2
 
 
 def test_a_lone_surrogate_in_a_telegram_export_is_quarantined_and_the_chat_lands(tmp_path: Path) -> None:
