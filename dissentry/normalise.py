@@ -986,20 +986,39 @@ def _increment(
     new_versions = "SELECT DISTINCT record_type, record_id, origin, md5(payload) AS version FROM new_raw"
     raw_sql, keep_posts = "SELECT * FROM new_raw", None
     if lookups:
-        kept_lookups, reads = _state_file(lake, state["files"]["lookups"]), _state_file(lake, state["files"]["reads"])
+        reads = _state_file(lake, state["files"]["reads"])
+        kept_parts = _parts(state["files"]["lookups"])
+        first = _state_file(lake, kept_parts[0])  # resolved: one row per key (a full build, or folded)
+        later = f"SELECT * FROM {_state_file(lake, kept_parts[1:])}" if kept_parts[1:] else _NO_LOOKUPS
         _create_raw_versions(con, raw_sql)  # the new versions' lookups only
         con.execute(f"CREATE OR REPLACE TEMP TABLE new_lookups AS {mapping[LOOKUPS]}")
-        # the kept parts hold every value a key had, each part's later than the last: resolving
-        # them with the new rows is resolving all raw's lookups at once
-        merged = f"SELECT * FROM {kept_lookups} UNION ALL BY NAME (SELECT * FROM new_lookups)"
-        con.execute("CREATE OR REPLACE TEMP TABLE lookups AS " + _RESOLVED_LOOKUPS.format(rows=merged))
+        # Resolving every kept row again (a GROUP BY and a window over a row per status) was a fifth
+        # of an increment. A key no later part and no new row holds keeps its row of the first part;
+        # only the others are resolved, over all their rows: the same table as resolving all raw.
+        con.execute(f"CREATE OR REPLACE TEMP TABLE later_lookups AS {later}")
+        con.execute("""
+            CREATE OR REPLACE TEMP TABLE touched_keys AS SELECT DISTINCT lookup, key FROM (
+                SELECT lookup, key FROM later_lookups
+                UNION ALL SELECT lookup, key FROM new_lookups
+                WHERE lookup IS NOT NULL AND key IS NOT NULL AND value IS NOT NULL)""")
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE kept_touched AS
+            SELECT f.* FROM {first} AS f SEMI JOIN touched_keys AS t ON f.lookup = t.lookup AND f.key = t.key
+            UNION ALL BY NAME SELECT * FROM later_lookups""")
+        touched = _RESOLVED_LOOKUPS.format(
+            rows="SELECT * FROM kept_touched UNION ALL BY NAME SELECT * FROM new_lookups")
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE lookups AS
+            SELECT f.lookup, f.key, f.value, f.fetched_at FROM {first} AS f
+            ANTI JOIN touched_keys AS t ON f.lookup = t.lookup AND f.key = t.key
+            UNION ALL ({touched})""")
         # every new row is fetched later than every kept one, so the keys the new raw holds are the
         # resolved rows that differ from the kept ones: the state's next part
         con.execute("""
             CREATE OR REPLACE TEMP TABLE lookups_part AS
             SELECT * FROM lookups AS l SEMI JOIN new_lookups AS n
             ON l.lookup = n.lookup AND l.key = n.key AND n.value IS NOT NULL""")
-        kept_of_part = _RESOLVED_LOOKUPS.format(rows=f"SELECT * FROM {kept_lookups} AS k SEMI JOIN lookups_part AS p "
+        kept_of_part = _RESOLVED_LOOKUPS.format(rows="SELECT * FROM kept_touched AS k SEMI JOIN lookups_part AS p "
                                                      "ON k.lookup = p.lookup AND k.key = p.key")
         # a key is changed when its value is new or other than the kept one (a later fetch of the
         # same value changes no post); every post that read it, hit or miss, is mapped again

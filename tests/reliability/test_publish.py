@@ -280,6 +280,9 @@ def test_transform_killed_at_every_table_boundary_publishes_all_or_nothing(state
     run, lines, cases = _every_boundary(states, "transform_base", "transform")
     run_project = run.warehouse_path.parent
     assert serving_layer(run.warehouse_path) == new  # the uninterrupted run in the subprocess is B
+    # the kills hit the default build, which brings A's copy up to date (the full one is a fresh file)
+    assert json.loads((run.warehouse_path / "state" / "transform.json").read_text())["mode"] == "incremental"
+    modes: list[str] = []
     # a boundary after every model, before every copy is staged, at the swap, after every rename
     models = {m.name for m in discover_models()}
     assert {line.split("after model ", 1)[1] for line in lines if "after model " in line} == models
@@ -305,6 +308,7 @@ def test_transform_killed_at_every_table_boundary_publishes_all_or_nothing(state
             assert seen == {f: (before[f] if renamed_at.get(f, 0) > k else after[f]) for f in before}, k
             assert not building, k
         pipeline.transform(config)
+        modes.append(json.loads((warehouse / "state" / "transform.json").read_text())["mode"])
         assert serving_layer(warehouse) == new, k
         assert not list(warehouse.glob("dissentry.duckdb.building-*")), k  # swept
         assert not list(warehouse.glob("marts/.*.tmp")), k
@@ -312,5 +316,7 @@ def test_transform_killed_at_every_table_boundary_publishes_all_or_nothing(state
         shutil.rmtree(project)  # checked: ~16 MB each, and pytest keeps its last three runs
     kills = len(cases) - len(lines)
     print(f"\ntransform: all {len(lines)} boundaries snapshotted ({swap_at - 1} before the swap), {kills} real "
-          f"SIGKILLs; {len(cases)} re-runs compared")
+          f"SIGKILLs; {len(cases)} re-runs compared ({modes.count('incremental')} incremental)")
+    # a kill before the swap leaves A published and named by the state: the re-run is incremental too
+    assert modes.count("incremental") >= swap_at - 1, modes
     assert len(lines) >= 10
