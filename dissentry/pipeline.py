@@ -484,14 +484,15 @@ ALWAYS_FINGERPRINTED = ("erasures",)
 file too; this holds even if something else put one back). Others that no incremental model reads
 directly (accounts, labels, org_articles) need nothing here: the runner compares the models built
 from them with their previous contents, and rebuilds whole what reads a changed one."""
-_POST_ROWS = """
+_POST_ROWS_WHERE = """
 SELECT post_id, sum(h) AS row_hash FROM (
-    SELECT post_id, hash(t)::HUGEINT AS h FROM posts AS t
-    UNION ALL SELECT post_id, hash(t)::HUGEINT FROM post_links AS t
-    UNION ALL SELECT post_id, hash(t)::HUGEINT FROM post_mentions AS t
-    UNION ALL SELECT post_id, hash(t)::HUGEINT FROM post_hashtags AS t
+    SELECT post_id, hash(t)::HUGEINT AS h FROM posts AS t WHERE {where}
+    UNION ALL SELECT post_id, hash(t)::HUGEINT FROM post_links AS t WHERE {where}
+    UNION ALL SELECT post_id, hash(t)::HUGEINT FROM post_mentions AS t WHERE {where}
+    UNION ALL SELECT post_id, hash(t)::HUGEINT FROM post_hashtags AS t WHERE {where}
 ) WHERE post_id IS NOT NULL GROUP BY post_id
 """
+_POST_ROWS = _POST_ROWS_WHERE.format(where="true")
 
 
 def transform_state(lake: Lake) -> dict[str, Any] | None:
@@ -571,15 +572,57 @@ def _why_full(con: duckdb.DuckDBPyConnection, state: dict[str, Any], fingerprint
     return None
 
 
+def _normalised_read(manifest: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What of the normalised layer a build read: its generation and platforms (the state keeps it)."""
+    return None if manifest is None else {"generation": manifest["generation"],
+                                          "platforms": sorted(manifest["platforms"])}
+
+
+def _normalise_changes(lake: Lake, state: dict[str, Any], manifest: dict[str, Any] | None) -> list[str] | None:
+    """The `changed_posts` files of the normalise that published since the serving file was built,
+    when that provably says every post that changed; None when it may not (posts are then diffed
+    by the hash of every row, `_changed_posts`).
+
+    Provable: the generation the build read is this one (nothing changed), or it is this one's
+    `previous` (exactly one normalise since) with the same platforms, each of them kept as it was
+    (no file of this generation) or extended by an increment, which wrote its changed posts into
+    this generation. A full rebuild of any platform (retention, forget, an upgrade, `--full`), two
+    normalises since, or a build that recorded nothing is diffed by hash."""
+    built_from = state.get("normalised")
+    if manifest is None or not isinstance(built_from, dict) \
+            or built_from.get("platforms") != sorted(manifest["platforms"]):
+        return None
+    generation = manifest["generation"]
+    if built_from.get("generation") == generation:
+        return []
+    if manifest.get("previous") != built_from.get("generation"):
+        return None
+    files: list[str] = []
+    for entry in manifest["platforms"].values():
+        written = [rel for table in entry["tables"].values() for rel in table["files"]]
+        if not any(rel.split("/")[1] == generation for rel in written if rel.startswith("normalised/")):
+            continue  # kept: the entry of the generation the build read
+        platform_state = entry.get("state", {})
+        changed = platform_state.get("files", {}).get("changed_posts")
+        if platform_state.get("built") != "increment" or not isinstance(changed, str) \
+                or changed.split("/")[1] != generation:
+            return None
+        files.append(lake.path(changed))
+    return files
+
+
 def _open_build(config: Config, lake: Lake, final: Path, building: Path, full: bool
-                ) -> tuple[duckdb.DuckDBPyConnection, str, str, str, int]:
+                ) -> tuple[duckdb.DuckDBPyConnection, str, str, str, int, dict[str, Any] | None, bool]:
     """A connection to the file to build, with the lake views, and (mode, why, fingerprint, the
-    number of changed posts: -1 when full).
+    number of changed posts: -1 when full, the normalised generation read, whether the changed
+    posts came from normalise's own record of them rather than a diff of every post).
 
     Incremental: the published file copied to `building`, to be updated in place (the published
     one stays as it is for its readers until the swap). Full: a new, empty file, as always; also
     whenever the published file may hold what a full build would not (a forget deletes it)."""
     state = None if full else transform_state(lake)
+    manifest = lake.normalised_manifest()  # every view, and the record of what was read, from one generation
+    read = _normalised_read(manifest)
     reason = ("--full" if full else "no previous build" if state is None or not final.exists()
               # a writer killed inside the published file: its contents are not the build's
               else "the serving file has a write-ahead log" if wal_path(final).exists() else None)
@@ -589,37 +632,55 @@ def _open_build(config: Config, lake: Lake, final: Path, building: Path, full: b
             path.unlink(missing_ok=True)
         con = connect(building, lake=lake)
         resources.apply(con, spill_dir=None, lake=lake)  # DuckDB spills beside the file it builds
-        create_lake_views(con, lake)  # the cfg_ tables: run_models loads them, once
+        create_lake_views(con, lake, manifest=manifest)  # the cfg_ tables: run_models loads them, once
         return con
 
     if reason is not None:
         con = fresh()
-        return con, "full", reason, _fingerprint(con, config, lake), -1
+        return con, "full", reason, _fingerprint(con, config, lake), -1, read, False
     assert state is not None
     shutil.copyfile(final, building)
     try:
         con = connect(building, lake=lake)
     except duckdb.Error as exc:  # a file this DuckDB cannot open as it is: built again, whole
         con, reason = fresh(), f"the serving file could not be opened ({str(exc).splitlines()[0]})"
-        return con, "full", reason, _fingerprint(con, config, lake), -1
+        return con, "full", reason, _fingerprint(con, config, lake), -1, read, False
     resources.apply(con, spill_dir=None, lake=lake)
-    create_lake_views(con, lake)
+    create_lake_views(con, lake, manifest=manifest)
     fingerprint = _fingerprint(con, config, lake)
     reason = _why_full(con, state, fingerprint)
-    changed = -1
+    changed, recorded = -1, None
+    from dissentry.transforms.runner import CHANGED_POSTS
     if reason is None:
+        recorded = _normalise_changes(lake, state, manifest)
+        if recorded is not None:  # what normalise wrote: no hash of every post's rows
+            changed = _recorded_changed_posts(con, recorded)
+            replaced_sql = (f"SELECT count(*) FROM {BUILD_POSTS_TABLE} SEMI JOIN {CHANGED_POSTS} USING (post_id)")
+        else:
+            changed = _changed_posts(con)
+            replaced_sql = (f"SELECT count(*) FILTER (WHERE n.row_hash IS DISTINCT FROM o.row_hash) "
+                            f"FROM {BUILD_POSTS_TABLE} AS o LEFT JOIN _build_posts_next AS n USING (post_id)")
         # most posts changed (a new pseudonym key renames every one): a fresh build costs less than
         # the delta, and the copy would keep the old rows' pages in its free blocks
-        changed = _changed_posts(con)
-        before, replaced = con.execute(
-            f"SELECT count(*), count(*) FILTER (WHERE n.row_hash IS DISTINCT FROM o.row_hash) "
-            f"FROM {BUILD_POSTS_TABLE} AS o LEFT JOIN _build_posts_next AS n USING (post_id)").fetchall()[0]
+        before = con.execute(f"SELECT count(*) FROM {BUILD_POSTS_TABLE}").fetchall()[0][0]
+        replaced = con.execute(replaced_sql).fetchall()[0][0]
         if before and 2 * replaced > before:  # changed or removed, not added: what leaves old pages
             reason = f"most posts changed or went ({replaced:,} of {before:,})"
     if reason is not None:  # a fresh file: the copy may hold pages a full build would not
         con.close()
-        con, changed = fresh(), -1
-    return con, ("full" if reason else "incremental"), reason or "", fingerprint, changed
+        con, changed, recorded = fresh(), -1, None
+    return con, ("full" if reason else "incremental"), reason or "", fingerprint, changed, read, recorded is not None
+
+
+def _recorded_changed_posts(con: duckdb.DuckDBPyConnection, files: list[str]) -> int:
+    """Fill the runner's table of changed posts from normalise's `changed_posts` files. Their count."""
+    from dissentry.transforms.runner import stage_changed_posts
+    from dissentry.warehouse.sql import literal_list
+
+    if not files:
+        return stage_changed_posts(con, "SELECT NULL::VARCHAR AS post_id WHERE false")
+    return stage_changed_posts(con, f"SELECT post_id FROM read_parquet({literal_list(files)}, "
+                                    "hive_partitioning = false) WHERE post_id IS NOT NULL")
 
 
 def _changed_posts(con: duckdb.DuckDBPyConnection) -> int:
@@ -632,15 +693,21 @@ def _changed_posts(con: duckdb.DuckDBPyConnection) -> int:
                                     "USING (post_id) WHERE n.row_hash IS DISTINCT FROM o.row_hash")
 
 
-def _record_build(con: duckdb.DuckDBPyConnection, build_id: str, fingerprint: str, mode: str) -> None:
+def _record_build(con: duckdb.DuckDBPyConnection, build_id: str, fingerprint: str, mode: str,
+                  patch: bool = False) -> None:
     """What the file covers, inside it: the posts seen (the next build's diff) and the build id
-    (a view, so no table of it differs between two builds of the same data)."""
-    from dissentry.transforms.runner import drop_delta
+    (a view, so no table of it differs between two builds of the same data). `patch`: the changed
+    posts came from normalise's record, so only their rows are hashed again."""
+    from dissentry.transforms.runner import CHANGED_POSTS, drop_delta
     from dissentry.warehouse.sql import quote_literal
 
     if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = '_build_posts_next'").fetchall()[0][0]:
         con.execute(f"DROP TABLE IF EXISTS {BUILD_POSTS_TABLE}")
         con.execute(f"ALTER TABLE _build_posts_next RENAME TO {BUILD_POSTS_TABLE}")
+    elif patch:  # the changed posts came from normalise: only their hashes are new
+        changed = f"post_id IN (SELECT post_id FROM {CHANGED_POSTS})"
+        con.execute(f"DELETE FROM {BUILD_POSTS_TABLE} WHERE {changed}")
+        con.execute(f"INSERT INTO {BUILD_POSTS_TABLE} {_POST_ROWS_WHERE.format(where=changed)}")
     else:
         con.execute(f"CREATE OR REPLACE TABLE {BUILD_POSTS_TABLE} AS {_POST_ROWS}")
     drop_delta(con)
@@ -672,13 +739,14 @@ def _transform(config: Config, lake: Lake, *, full: bool = False) -> dict[str, i
     build_id = new_run_id()
     try:
         with ExitStack() as mart_copies:
-            con, mode, reason, fingerprint, changed = _open_build(config, lake, final, building, full)
+            con, mode, reason, fingerprint, changed, read, recorded = _open_build(config, lake, final, building, full)
             try:
                 mart_copies.enter_context(build_progress.watching(con))  # heartbeats tell a long model's share
                 delta = None
                 if mode == "incremental":
                     delta = Delta()
-                    log.info("transform: incremental, %d posts added, changed or removed", changed)
+                    log.info("transform: incremental, %d posts added, changed or removed (%s)", changed,
+                             "as normalise recorded them" if recorded else "by a diff of every post")
                 else:
                     log.info("transform: full (%s)", reason)
                 tables = run_models(con, config, delta=delta, on_model=lambda name, rows: build_progress.report(
@@ -686,7 +754,7 @@ def _transform(config: Config, lake: Lake, *, full: bool = False) -> dict[str, i
                 if delta is not None and delta.reasons:
                     log.info("transform: rebuilt whole: %s",
                              "; ".join(f"{name} ({why})" for name, why in delta.reasons.items()))
-                _record_build(con, build_id, fingerprint, mode)
+                _record_build(con, build_id, fingerprint, mode, patch=recorded)
                 for mart in mart_names():
                     staged = mart_copies.enter_context(lake.staged(lake.mart_path(mart)))
                     table = con.sql(f"SELECT * FROM {quote_identifier(mart)}").to_arrow_table()
@@ -697,7 +765,8 @@ def _transform(config: Config, lake: Lake, *, full: bool = False) -> dict[str, i
             publish_serving_file(building, final)
             # the cursor rule: the state names the file only once that file is published
             lake.write_json({"build_id": build_id, "fingerprint": fingerprint, "mode": mode, "why_full": reason,
-                             "changed_posts": changed,
+                             "changed_posts": changed, "normalised": read,
+                             "changes_from": ("normalise" if recorded else "diff") if mode == "incremental" else None,
                              "updated": delta.updated if delta is not None else [],
                              "rebuilt_whole": delta.reasons if delta is not None else {},
                              "built_at": datetime.now(UTC).isoformat()}, lake.path(*TRANSFORM_STATE))

@@ -161,9 +161,13 @@ def lake_relation_sql(lake: Lake, name: str, manifest: dict[str, Any] | None = N
     return f"SELECT * FROM read_parquet({quote_literal(glob)}, hive_partitioning = false, union_by_name = true)"
 
 
-def create_lake_views(con: duckdb.DuckDBPyConnection, lake: Lake, names: list[str] | None = None) -> None:
-    """(Re)create views named after the lake's tables: posts, accounts, raw_records, ..."""
+def create_lake_views(con: duckdb.DuckDBPyConnection, lake: Lake, names: list[str] | None = None,
+                      manifest: dict[str, Any] | None = None) -> None:
+    """(Re)create views named after the lake's tables: posts, accounts, raw_records, ...
+
+    `manifest`: the normalised generation to read (the published one when not given)."""
     lake.attach(con)
-    manifest = lake.normalised_manifest()  # read once: every normalised view from one generation
+    if manifest is None:
+        manifest = lake.normalised_manifest()  # read once: every normalised view from one generation
     for name in names or list(LAKE_VIEWS):
         con.execute(f"CREATE OR REPLACE VIEW {quote_identifier(name)} AS {lake_relation_sql(lake, name, manifest)}")

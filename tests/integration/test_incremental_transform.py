@@ -112,12 +112,17 @@ def test_incremental_transform_equals_full_after_imports_edits_moves_forget_and_
     assert _state(config)["mode"] == "full" and _state(config)["why_full"] == "no previous build"
     steps: list[str] = []
 
-    def check(step: str, mode: str, *, changes: bool = True) -> Config:
-        """Normalise and transform (incrementally, by default), then compare with --full."""
+    def check(step: str, mode: str, *, changes: bool = True, changes_from: str = "normalise") -> Config:
+        """Normalise and transform (incrementally, by default), then compare with --full.
+
+        `changes_from`: where an incremental build must have taken its changed posts from: the
+        record of the one normalise since it ("normalise"), or a diff of every post ("diff")."""
         pipeline.normalise(config)
         pipeline.transform(config)
         state = _state(config)
         assert state["mode"] == mode, (step, state)
+        if mode == "incremental":
+            assert state["changes_from"] == changes_from, (step, state)
         if mode == "incremental":
             assert (state["changed_posts"] > 0) == changes, step
             # the post-level models were updated in place, not rebuilt
@@ -174,12 +179,25 @@ def test_incremental_transform_equals_full_after_imports_edits_moves_forget_and_
     lake = Lake(config.warehouse_path)
     assert apply_retention(lake, days=5, today=(datetime.now(UTC) + timedelta(days=10)).date()) > 0
     assert lake.raw_files() == []
-    check("retention", "incremental", changes=False)  # the normalised rows are the same rows
+    check("retention", "incremental", changes=False, changes_from="diff")  # rebuilt: the same rows
     pipeline.import_export(config, "bluesky", [_edited(more / FEEDS_FILE, tmp_path / "b2.jsonl", _edit_bluesky, 3)],
                            "more-bluesky")
     pipeline.import_export(config, "mastodon", [extra / STATUSES_FILE], "extra-mastodon")
     check("after retention", "incremental")
-    assert len(steps) == 6
+
+    # 7. two normalises between transforms: the record covers only the last, so every post is diffed
+    pipeline.import_export(config, "mastodon", [_edited(extra / STATUSES_FILE, tmp_path / "m2.jsonl",
+                                                        _edit_mastodon, 2)], "extra-mastodon")
+    pipeline.normalise(config)
+    pipeline.import_export(config, "bluesky", [_edited(extra / FEEDS_FILE, tmp_path / "b3.jsonl", _edit_bluesky, 2)],
+                           "extra-bluesky")
+    check("two normalises", "incremental", changes_from="diff")
+
+    # 8. one platform extended, the other kept as it was: the record of the one extended suffices
+    pipeline.import_export(config, "bluesky", [_edited(more / FEEDS_FILE, tmp_path / "b4.jsonl", _edit_bluesky, 5)],
+                           "more-bluesky")
+    check("one platform kept", "incremental")
+    assert len(steps) == 8
 
 
 def test_a_change_of_settings_or_a_missing_state_rebuilds_in_full(tmp_path: Path) -> None:
