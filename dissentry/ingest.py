@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+import duckdb
+
 from dissentry.connectors.base import ImportFormatError, Page, RawRecord, Reject
 from dissentry.connectors.http import HttpClient, HttpError
 from dissentry.erasure import IngestGuard
@@ -47,6 +49,8 @@ from dissentry.warehouse.sql import quote_literal
 
 log = logging.getLogger("dissentry.pipeline")  # the pipeline's logger, as before the move
 COMMIT_EVERY_SECONDS = 30.0
+KEYS_PER_PASS = 1_000_000
+"""Record keys an import's count of new records holds at once (count_new_records)."""
 
 
 EventKind = Literal["started", "page", "finished", "step", "running"]
@@ -382,7 +386,11 @@ def count_new_records(lake: Lake, platform: str, run_id: str, files: list[str]) 
     never held is a new record whatever its payload, which is nearly every record of a first
     import. Payloads are hashed only for the other keys (seen twice in the run, or held before):
     hashing every payload was a tenth of an import's CPU, and an import after months of collection
-    hashed every payload of the lake too."""
+    hashed every payload of the lake too.
+
+    A run of more than KEYS_PER_PASS records is counted one hash partition of its keys at a time
+    (each pass reads the key columns again): holding every key at once took 1 GiB at 10M records,
+    and an import's memory must stay flat in N."""
     if not files:
         return 0
     mine_files = set(files)
@@ -390,42 +398,54 @@ def count_new_records(lake: Lake, platform: str, run_id: str, files: list[str]) 
     con = connect(lake=lake)
     try:
         con.register("mine", con.read_parquet(files))
-        con.execute("CREATE TEMP TABLE run_keys AS "
-                    "SELECT record_type, record_id, count(*) AS n FROM mine GROUP BY ALL")
         if earlier:
             con.register("earlier", con.read_parquet(earlier))
-            # the run's keys the lake held before (only the key columns of earlier batches are read)
-            con.execute("CREATE TEMP TABLE held_keys AS SELECT DISTINCT e.record_type, e.record_id FROM earlier e "
-                        "SEMI JOIN run_keys k ON e.record_type = k.record_type AND e.record_id = k.record_id")
-        else:
-            con.execute("CREATE TEMP TABLE held_keys (record_type VARCHAR, record_id VARCHAR)")
-        # a key of several rows, or one held before, is new only for each payload the lake lacks
-        con.execute("""
-            CREATE TEMP TABLE suspect_keys AS
-            SELECT record_type, record_id FROM run_keys k
-            WHERE n > 1 OR EXISTS (SELECT 1 FROM held_keys h
-                                   WHERE h.record_type = k.record_type AND h.record_id = k.record_id)""")
-        # every other key is one new record, its payload unread
-        fresh, suspects = con.execute(
-            "SELECT (SELECT count(*) FROM run_keys) - count(*), count(*) FROM suspect_keys").fetchone()
-        if not suspects:
-            return fresh
-        mine_versions = """
-            SELECT DISTINCT m.record_type, m.record_id, md5(m.payload) AS h FROM mine m
-            SEMI JOIN suspect_keys s
-              ON m.record_type IS NOT DISTINCT FROM s.record_type AND m.record_id IS NOT DISTINCT FROM s.record_id"""
-        if not earlier:
-            return fresh + con.execute(f"SELECT count(*) FROM ({mine_versions})").fetchone()[0]
-        return fresh + con.execute(
-            f"""
-            WITH held AS (
-                SELECT e.record_type, e.record_id, md5(e.payload) AS h FROM earlier e
-                SEMI JOIN held_keys k ON e.record_type = k.record_type AND e.record_id = k.record_id)
-            SELECT count(*) FROM ({mine_versions}) m
-            WHERE NOT EXISTS (
-                SELECT 1 FROM held e
-                WHERE e.record_type = m.record_type AND e.record_id = m.record_id AND e.h = m.h)
-            """
-        ).fetchone()[0]
+        rows = con.execute("SELECT count(*) FROM mine").fetchone()[0]
+        passes = max(1, -(-rows // KEYS_PER_PASS))
+        return sum(_count_new_in(con, f"hash(record_type, record_id) % {passes} = {part}" if passes > 1 else "true",
+                                 held_before=bool(earlier))
+                   for part in range(passes))
     finally:
         con.close()
+
+
+def _count_new_in(con: duckdb.DuckDBPyConnection, part: str, *, held_before: bool) -> int:
+    """count_new_records over the keys `part` (a predicate on record_type, record_id) selects."""
+    mine, earlier = f"(SELECT * FROM mine WHERE {part})", f"(SELECT * FROM earlier WHERE {part})"
+    con.execute("CREATE OR REPLACE TEMP TABLE run_keys AS "
+                f"SELECT record_type, record_id, count(*) AS n FROM {mine} GROUP BY ALL")
+    if held_before:
+        # the run's keys the lake held before (only the key columns of earlier batches are read)
+        con.execute("CREATE OR REPLACE TEMP TABLE held_keys AS SELECT DISTINCT e.record_type, e.record_id "
+                    f"FROM {earlier} e "
+                    "SEMI JOIN run_keys k ON e.record_type = k.record_type AND e.record_id = k.record_id")
+    else:
+        con.execute("CREATE OR REPLACE TEMP TABLE held_keys (record_type VARCHAR, record_id VARCHAR)")
+    # a key of several rows, or one held before, is new only for each payload the lake lacks
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE suspect_keys AS
+        SELECT record_type, record_id FROM run_keys k
+        WHERE n > 1 OR EXISTS (SELECT 1 FROM held_keys h
+                               WHERE h.record_type = k.record_type AND h.record_id = k.record_id)""")
+    # every other key is one new record, its payload unread
+    fresh, suspects = con.execute(
+        "SELECT (SELECT count(*) FROM run_keys) - count(*), count(*) FROM suspect_keys").fetchone()
+    if not suspects:
+        return int(fresh)
+    mine_versions = f"""
+        SELECT DISTINCT m.record_type, m.record_id, md5(m.payload) AS h FROM {mine} m
+        SEMI JOIN suspect_keys s
+          ON m.record_type IS NOT DISTINCT FROM s.record_type AND m.record_id IS NOT DISTINCT FROM s.record_id"""
+    if not held_before:
+        return int(fresh) + con.execute(f"SELECT count(*) FROM ({mine_versions})").fetchone()[0]
+    return int(fresh) + con.execute(
+        f"""
+        WITH held AS (
+            SELECT e.record_type, e.record_id, md5(e.payload) AS h FROM {earlier} e
+            SEMI JOIN held_keys k ON e.record_type = k.record_type AND e.record_id = k.record_id)
+        SELECT count(*) FROM ({mine_versions}) m
+        WHERE NOT EXISTS (
+            SELECT 1 FROM held e
+            WHERE e.record_type = m.record_type AND e.record_id = m.record_id AND e.h = m.h)
+        """
+    ).fetchone()[0]
