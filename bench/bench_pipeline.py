@@ -4,8 +4,9 @@
 
 The input is written first (streaming, by `dissentry.sample` in Mastodon's API shape) and is not
 timed as a pipeline stage. Each stage then runs in its own child process, so its peak resident
-memory (from `os.wait4`, the child's own rusage) belongs to that stage alone, and no stage inherits
-another's caches. Figures are printed with rich and, with `--json FILE`, appended as one JSON line.
+memory (the child's own VmHWM: its rusage's ru_maxrss would carry this process's high-water mark
+across vfork and exec) belongs to that stage alone, and no stage inherits another's caches.
+Figures are printed with rich and, with `--json FILE`, appended as one JSON line.
 
 The same run also times "the limit" on the same files, each in its own child process too: DuckDB
 `read_json_objects` -> Parquet in the raw layer's shape (for import) and DuckDB scanning and
@@ -223,8 +224,7 @@ def measure(stage: str, work_dir: Path) -> StageResult:
     if child.returncode != 0:
         raise SystemExit(f"stage {stage} failed with exit code {child.returncode}")
     counts = json.loads(output.strip().splitlines()[-1])
-    # ru_maxrss is in KiB on Linux
-    return StageResult(stage, counts["rows_in"], counts["rows_out"], seconds, usage.ru_maxrss / 1024,
+    return StageResult(stage, counts["rows_in"], counts["rows_out"], seconds, counts["peak_rss_mib"],
                        cpu_seconds=usage.ru_utime + usage.ru_stime, spill_mib=peak_spill[0] / 2**20)
 
 
@@ -292,7 +292,9 @@ def main(argv: list[str] | None = None) -> None:
     work_dir = args.work_dir.resolve()
 
     if args.stage:
-        print(json.dumps(run_stage(args.stage, work_dir)))
+        from dissentry.testing.memory import peak_rss_mib
+
+        print(json.dumps({**run_stage(args.stage, work_dir), "peak_rss_mib": peak_rss_mib()}))
         return
 
     if work_dir.exists():
