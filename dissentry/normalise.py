@@ -24,11 +24,13 @@ tests/integration/test_incremental_mastodon.py).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from functools import cache, lru_cache
 from pathlib import Path
@@ -297,7 +299,7 @@ _POSTS_OVER_LOOKUPS = "posts over lookups"
 # Each (key, value) is first reduced to its latest fetch: the same winner (the latest fetch of the
 # winning value is the latest of all), and the window sorts a few rows per key, not every mention
 _RESOLVED_LOOKUPS = ("SELECT lookup, key, value, fetched_at FROM ("
-                     "SELECT lookup, key, value, max(fetched_at) AS fetched_at FROM ({rows}) "
+                     "SELECT lookup, key, value, max(fetched_at) AS fetched_at FROM ({rows}\n) "
                      "WHERE lookup IS NOT NULL AND key IS NOT NULL AND value IS NOT NULL GROUP BY lookup, key, value) "
                      "QUALIFY row_number() OVER (PARTITION BY lookup, key ORDER BY fetched_at DESC, value DESC) = 1")
 
@@ -331,7 +333,7 @@ def read_mapping(path: Path) -> dict[str, str]:
 
 # ---- the set-wise steps --------------------------------------------------------------------------
 _RAW_VERSIONS = """
-CREATE OR REPLACE TEMP TABLE raw AS
+CREATE OR REPLACE TEMP TABLE raw_versions AS
 SELECT platform, source, record_type, record_id, origin, payload, locator, fetched_at, run_id
 FROM ({raw_sql})
 QUALIFY row_number() OVER (
@@ -348,18 +350,22 @@ SELECT count(*) = 0 FROM (
 """
 
 
+def _drop_temp(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop the temp view or table `name` of an earlier run on this connection, whichever it is."""
+    for kind, catalog, column in (("VIEW", "duckdb_views()", "view_name"), ("TABLE", "duckdb_tables()", "table_name")):
+        if con.execute(f"SELECT count(*) FROM {catalog} WHERE {column} = ? AND temporary", [name]).fetchone()[0]:
+            con.execute(f"DROP {kind} {quote_identifier(name)}")
+
+
 def _drop_raw(con: duckdb.DuckDBPyConnection) -> None:
-    """Drop the temp view or table `raw` of an earlier run on this connection, whichever it is."""
-    for kind, catalog in (("VIEW", "duckdb_views()"), ("TABLE", "duckdb_tables()")):
-        if con.execute(f"SELECT count(*) FROM {catalog} WHERE view_name = 'raw' AND temporary"
-                       if kind == "VIEW" else
-                       f"SELECT count(*) FROM {catalog} WHERE table_name = 'raw' AND temporary").fetchone()[0]:
-            con.execute(f"DROP {kind} raw")
+    _drop_temp(con, "raw")
+    _drop_temp(con, "raw_versions")
 
 
 def _create_raw_versions(con: duckdb.DuckDBPyConnection, raw_sql: str) -> bool:
-    """The temp table `raw` (see _RAW_VERSIONS) from the raw rows `raw_sql` selects; True when it
-    is a view over `raw_sql` (no record fetched twice), False when it is a table."""
+    """The temp view `raw` of the versions (see _RAW_VERSIONS) of the raw rows `raw_sql` selects;
+    True when it is a view over `raw_sql` (no record fetched twice), False when it is one over the
+    temp table `raw_versions`."""
     # no record fetched twice (a first import, a fresh increment): every row is its own version, and
     # the window that sorts every payload finds nothing to drop. Telling so reads four short columns.
     # A view then, not a table: each mapping query scans the (compressed) raw Parquet again rather
@@ -370,6 +376,7 @@ def _create_raw_versions(con: duckdb.DuckDBPyConnection, raw_sql: str) -> bool:
         con.execute(f"CREATE TEMP VIEW raw AS SELECT {_RAW_COLUMNS} FROM ({raw_sql})")
         return True
     con.execute(_RAW_VERSIONS.format(raw_sql=raw_sql))
+    con.execute(f"CREATE TEMP VIEW raw AS {_WHOLE_RAW_VERSIONS}")
     return False
 
 
@@ -402,18 +409,18 @@ def _raw_chunks(con: duckdb.DuckDBPyConnection, raw_is_view: bool, raw_files: li
     try:
         budget = max(_MIN_CHUNK_BYTES, resources.parse_size(str(limit[0])) // _CHUNK_MEMORY_SHARE)
     except (TypeError, ValueError):  # no limit DuckDB can spell as a size: one piece
-        return ["SELECT * FROM temp.main.raw"]
+        return [_WHOLE_RAW]
     if not raw_is_view:
         rows, size = con.execute(
-            "SELECT count(*), coalesce(sum(strlen(payload)), 0) FROM temp.main.raw").fetchone()
+            "SELECT count(*), coalesce(sum(strlen(payload)), 0) FROM temp.main.raw_versions").fetchone()
         if size <= budget:
-            return ["SELECT * FROM temp.main.raw"]
+            return [_WHOLE_RAW]
         step = max(1, rows * budget // size)  # rows per piece at the table's mean payload
         # the table was written by one CREATE ... AS: its row ids are 0 .. rows - 1
-        return [f"SELECT * FROM temp.main.raw WHERE rowid >= {low} AND rowid < {low + step}"
+        return [f"{_WHOLE_RAW_VERSIONS} WHERE rowid >= {low} AND rowid < {low + step}"
                 for low in range(0, rows, step)]
     if not raw_files:
-        return ["SELECT * FROM temp.main.raw"]
+        return [_WHOLE_RAW]
     reader = reader or _raw_reader(raw_files)
     # the names as the `filename` filter will see them, so every row is in exactly one piece; the
     # payload bytes from the files' footers (uncompressed), spread evenly over their rows
@@ -431,12 +438,13 @@ def _raw_chunks(con: duckdb.DuckDBPyConnection, raw_is_view: bool, raw_files: li
         groups[-1].append(name)
         held += size
     if len(groups) == 1:
-        return ["SELECT * FROM temp.main.raw"]
+        return [_WHOLE_RAW]
     return [f"SELECT {columns} FROM {reader} WHERE filename IN ({', '.join(quote_literal(n) for n in g)})"
             for g in groups]
 
 
 _WHOLE_RAW = "SELECT * FROM temp.main.raw"
+_WHOLE_RAW_VERSIONS = "SELECT * FROM temp.main.raw_versions"
 _TRACE_BASE = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"
 _TRACE_FILE_SHIFT = 1 << 32
 """A traced row's fetched_at: the base plus (file index * 2^32 + row in file) microseconds."""
@@ -499,27 +507,59 @@ class MappingRun:
             "WHERE t IS NOT NULL ORDER BY 1, 2").fetchall()
         return [(self.traced_files[int(i)], int(n)) for i, n in rows]
 
-    def resolve_lookups(self) -> None:
-        """The temp table `lookups`: latest fetch of each key, over the whole of `raw`."""
+    def resolve_lookups(self, scratch: Path | None = None) -> None:
+        """The temp table `lookups`: latest fetch of each key, over the whole of `raw`. With
+        `scratch`, the rows offered for each key are gathered a piece of raw at a time into Parquet
+        there first: in one statement the query's CTEs held every record's parsed fields, which
+        spilled 980 MiB with 480 MB of memory at 1M statuses."""
         if LOOKUPS in self.mapping:
-            self.con.execute("CREATE OR REPLACE TEMP TABLE lookups AS "
-                             + _RESOLVED_LOOKUPS.format(rows=self.mapping[LOOKUPS]))
+            rows = self.mapping[LOOKUPS]
+            if scratch is not None:
+                offered = self.map_into("lookup_rows", rows, scratch=scratch)
+                rows = f"SELECT * FROM read_parquet({literal_list(offered)})"
+            self.con.execute("CREATE OR REPLACE TEMP TABLE lookups AS " + _RESOLVED_LOOKUPS.format(rows=rows))
             _step(self.con, self.platform, "lookups", "lookups")
 
-    def map_into(self, table: str, query: str, select: str | None = None, label: str | None = None) -> None:
-        """CREATE TEMP TABLE `table` from the rows `query` maps from `raw`, a piece of raw at a time:
+    def map_into(self, table: str, query: str, select: str | None = None, label: str | None = None,
+                 scratch: Path | None = None) -> list[str]:
+        """The rows `query` maps from `raw`, a piece of raw at a time, as the temp relation `table`:
         all of them, or `SELECT <select>` where `{m}` in `select` stands for them (forget keeps a
-        column of a few rows). For a per-record mapping the pieces' rows are the whole's; the rows
-        kept (a few hundred bytes each for posts) are all held."""
-        for i, piece in enumerate(self.pieces):
-            if i and label:  # a long mapping says how far it is
-                _step(self.con, self.platform, f"{label}, piece {i + 1} of {len(self.pieces)}", None)
-            # the CTE `raw` shadows the temp view or table of that name inside the mapping's query
-            rows = query if len(self.pieces) == 1 else f"WITH raw AS ({piece}) SELECT * FROM ({query})"
-            if select is not None:
-                rows = "SELECT " + select.replace("{m}", f"({rows}) AS m")
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {rows}" if i == 0
-                             else f"INSERT INTO {table} {rows}")
+        column of a few rows). For a per-record mapping the pieces' rows are the whole's.
+
+        With `scratch`, each piece's rows go to a zstd Parquet file in that folder and `table` is a
+        view over the files (returned): at 10M statuses the candidate post rows held as a temp
+        table (text and lists, uncompressed) spilled past the spill cap; without, a temp table."""
+        files: list[str] = []
+        # each piece is the view `raw` while the query runs over it (no piece reads `raw` itself),
+        # and the whole is again after: a CTE `raw` shadowing the view made the Mastodon lookups
+        # 3x slower (2.7 s a piece against 0.9 s)
+        whole = self.con.execute(
+            "SELECT sql FROM duckdb_views() WHERE view_name = 'raw' AND temporary").fetchone()[0]
+        try:
+            for i, piece in enumerate(self.pieces):
+                if i and label:  # a long mapping says how far it is
+                    _step(self.con, self.platform, f"{label}, piece {i + 1} of {len(self.pieces)}", None)
+                if len(self.pieces) > 1:
+                    self.con.execute(f"CREATE OR REPLACE TEMP VIEW raw AS {piece}")
+                rows = query
+                # (a newline before each closing parenthesis: a mapping's query may end in a comment)
+                if select is not None:
+                    rows = "SELECT " + select.replace("{m}", f"({rows}\n) AS m")
+                if scratch is not None:
+                    files.append((scratch / f"{table}-{i:05d}.parquet").as_posix())
+                    self.con.execute(
+                        f"COPY ({rows}\n) TO {quote_literal(files[-1])} (FORMAT parquet, COMPRESSION zstd)")
+                else:
+                    self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {rows}" if i == 0
+                                     else f"INSERT INTO {table} {rows}")
+        finally:
+            if len(self.pieces) > 1:
+                _drop_temp(self.con, "raw")
+                self.con.execute(whole)
+        if scratch is not None:
+            _drop_temp(self.con, table)
+            self.con.execute(f"CREATE TEMP VIEW {table} AS SELECT * FROM read_parquet({literal_list(files)})")
+        return files
 
 
 # what pseudonymisation rewrites (dissentry/privacy.py): ids keep joining, names and URLs go
@@ -568,32 +608,50 @@ def _step(con: duckdb.DuckDBPyConnection, platform: str, step: str, temp_table: 
         build_progress.report("normalise", platform, step, rows)
 
 
+def _place(alias: str = "") -> str:
+    """A row's place among the files read_parquet reads: file index and row (2^40 rows a file at most)."""
+    return f"{alias}file_index::BIGINT * 1099511627776 + {alias}file_row_number"
+
+
 def _build_platform_tables(con: duckdb.DuckDBPyConnection, platform: str, raw_sql: str | list[str], *,
-                           lookups_ready: bool = False, keep_posts: str | None = None) -> dict[str, str]:
-    """Create temp tables for one platform; return table name -> SELECT producing it.
+                           scratch: Path, lookups_ready: bool = False, keep_posts: str | None = None) -> dict[str, str]:
+    """Create temp relations for one platform; return table name -> SELECT producing it.
 
     `raw_sql` selects the raw rows, or is the list of raw files to read (which lets a large build
     map its posts a few files at a time). A mapping with lookups reads the temp table `lookups`,
     resolved here from `raw` unless `lookups_ready` (an increment has merged it with the kept
     state). `keep_posts`, a predicate on the winning post rows, keeps only the posts an increment
-    re-maps."""
+    re-maps. The post rows are Parquet files in `scratch` (see `scratch_folder`), which the SELECTs
+    read: what an earlier build left there goes first."""
+    for name in ("posts_latest", "mapped_posts", "mapped_account_rows", "lookup_rows"):
+        _drop_temp(con, name)
+    for old in scratch.iterdir():
+        old.unlink()
     run = MappingRun(con, platform)
     mapping = run.mapping
     _step(con, platform, "raw versions", None)
     run.load(raw_sql)
     _step(con, platform, "raw versions", "raw")
     if not lookups_ready:
-        run.resolve_lookups()
+        run.resolve_lookups(scratch)
     tables: dict[str, str] = {}
     if "accounts" in mapping:
         # only each account's best row is kept (every use of the table picks it, or only reads ids): a
         # status embeds its author, so the mapping gives one row per status (1.2M rows for 54 accounts
         # at 1M statuses), which held in memory made the posts query spill past its cap
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE mapped_accounts AS " + _BEST_ACCOUNTS.format(
-                rows=f"SELECT * FROM ({mapping['accounts']}) "
-                     "WHERE coalesce(sha256(account_id), '') NOT IN (SELECT key FROM erased_keys)")  # `forget`
-        )
+        # The mapped rows (a piece of raw at a time) wait in Parquet, and the window picks each
+        # account's best row by its place from the few columns it orders by: sorting the wide rows
+        # (bios) of every copy spilled past the cap with 480 MB of memory at 1M statuses.
+        copies = run.map_into("mapped_account_rows", f"SELECT * FROM ({mapping['accounts']}\n) "
+                              "WHERE coalesce(sha256(account_id), '') NOT IN (SELECT key FROM erased_keys)",  # forget
+                              scratch=scratch)
+        rows = f"read_parquet({literal_list(copies)})"
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE mapped_accounts AS
+            SELECT m.* FROM {rows} AS m SEMI JOIN (
+                SELECT {_place()} AS place FROM {rows}
+                QUALIFY row_number() OVER (PARTITION BY account_id ORDER BY detail DESC, fetched_at DESC, handle) = 1
+            ) AS w ON {_place("m.")} = w.place""")
         _step(con, platform, "mapping accounts", "mapped_accounts")
         tables["accounts"] = _cast_select(
             schema.ACCOUNTS,
@@ -614,7 +672,7 @@ def _build_platform_tables(con: duckdb.DuckDBPyConnection, platform: str, raw_sq
     # A mapping whose posts rows each come from one record (and the resolved lookups) is run over
     # `raw` a piece at a time: the Mastodon query holds every record's parsed STRUCT in the CTEs it
     # reads twice (about 13 KiB a status), which at 1M statuses spilled past the spill cap.
-    run.map_into("mapped_posts", str(run.posts_sql), label="mapping posts")
+    mapped = run.map_into("mapped_posts", str(run.posts_sql), label="mapping posts", scratch=scratch)
     _step(con, platform, "mapping posts", "mapped_posts")
     # a row with no post id is no post: nothing could join it, and `IN (... NULL)` would hide the
     # frozen and published rows it is compared with (NULL, never false). Nor is a row with no
@@ -622,27 +680,26 @@ def _build_platform_tables(con: duckdb.DuckDBPyConnection, platform: str, raw_sq
     # canonical post has a created_at, which the transforms' periods need. Both are dropped here, not
     # in the mapping, because forget and the ingest guard find a person's raw rows through the
     # mapping's posts, and a record the mapping hid would keep their words in raw. The window picks the
-    # winners' row ids from the few columns it orders by; the wide rows (text, lists) are read
-    # once, by row id, rather than sorted along with them
+    # winners' places (file, row) from the few columns it orders by; the wide rows (text, lists) are
+    # read once, by place, rather than sorted along with them, and written to one more file
+    candidates = f"read_parquet({literal_list(mapped)})"
+    latest = (scratch / "posts_latest.parquet").as_posix()
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE posts_latest AS
-        SELECT * FROM mapped_posts WHERE rowid IN (
-            SELECT rowid FROM mapped_posts
-            WHERE post_id IS NOT NULL AND created_at IS NOT NULL
-              AND coalesce(sha256(author_id), '') NOT IN (SELECT key FROM erased_keys)
-            QUALIFY row_number() OVER (
-                PARTITION BY post_id ORDER BY fetched_at DESC, version_rank_key DESC, run_id DESC
-            ) = 1
-        ) AND ({keep_posts or 'true'})
+        COPY (
+            SELECT m.* FROM {candidates} AS m SEMI JOIN (
+                SELECT {_place()} AS place FROM {candidates}
+                WHERE post_id IS NOT NULL AND created_at IS NOT NULL
+                  AND coalesce(sha256(author_id), '') NOT IN (SELECT key FROM erased_keys)
+                QUALIFY row_number() OVER (
+                    PARTITION BY post_id ORDER BY fetched_at DESC, version_rank_key DESC, run_id DESC
+                ) = 1
+            ) AS w ON {_place("m.")} = w.place
+            WHERE ({keep_posts or 'true'})
+        ) TO {quote_literal(latest)} (FORMAT parquet, COMPRESSION zstd)
         """
     )
-    if LOOKUPS in mapping:
-        # what is read of every candidate row from here on (_READS, the increment state): not its
-        # text and lists, which posts_latest holds for the winners, and which would stay in memory
-        # beside them through every table's write
-        con.execute("CREATE OR REPLACE TEMP TABLE mapped_posts AS "
-                    "SELECT post_id, raw_record_id, raw_origin, lookup_reads, fetched_at FROM mapped_posts")
+    con.execute(f"CREATE TEMP VIEW posts_latest AS SELECT * FROM read_parquet({quote_literal(latest)})")
     return tables | {
         # a post's URL is a web address or nothing: a `javascript:` or `data:` "URL" never reaches a report
         "posts": _cast_select(schema.POSTS, "(SELECT * REPLACE (CASE WHEN regexp_matches(trim(url), "
@@ -661,6 +718,36 @@ def _build_platform_tables(con: duckdb.DuckDBPyConnection, platform: str, raw_sq
             FROM (SELECT post_id, unnest(hashtags) AS tag FROM posts_latest)
             WHERE tag IS NOT NULL AND tag <> '' ORDER BY post_id, tag""",
     }
+
+
+@contextlib.contextmanager
+def scratch_folder(lake: Lake | None) -> Iterator[Path]:
+    """A folder for one normalise's intermediate Parquet (a platform's candidate and winning post
+    rows), deleted after: in the lake's spill folder (local, counted with the spill), else in the
+    system's temp folder. What a killed normalise left there (its process is gone) goes first."""
+    parent = lake.spill_dir if lake is not None else None
+    if parent is not None:
+        parent.mkdir(parents=True, exist_ok=True)
+        for old in parent.glob("mapped-*"):
+            pid = old.name.split("-")[1]
+            if pid.isdigit() and not _process_alive(int(pid)):
+                shutil.rmtree(old, ignore_errors=True)
+    folder = Path(tempfile.gettempdir() if parent is None else parent) / f"mapped-{os.getpid()}-{new_run_id()}"
+    folder.mkdir()
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def new_connection(
@@ -733,12 +820,13 @@ def freeze_raw(lake: Lake, platform: str, files: list[str], generation: str) -> 
     con = new_connection(lake=lake)
     use_erased_keys(con, lake.erased_account_keys())
     try:
-        selects = _build_platform_tables(con, platform, list(files))
-        for table in schema.NORMALISED:
-            select = _with_frozen(lake, table, selects.get(table), lake.frozen_path(table, platform))
-            if select is None:
-                continue
-            counts[table] = _copy_to_lake(con, lake, select, lake.frozen_path(table, platform, generation))
+        with scratch_folder(lake) as scratch:
+            selects = _build_platform_tables(con, platform, list(files), scratch=scratch)
+            for table in schema.NORMALISED:
+                select = _with_frozen(lake, table, selects.get(table), lake.frozen_path(table, platform))
+                if select is None:
+                    continue
+                counts[table] = _copy_to_lake(con, lake, select, lake.frozen_path(table, platform, generation))
     finally:
         con.close()
     return counts
@@ -950,7 +1038,7 @@ def _full_state(con: duckdb.DuckDBPyConnection, lake: Lake, platform: str, gener
 
 def _increment(
     con: duckdb.DuckDBPyConnection, lake: Lake, platform: str, previous: dict[str, Any], new: list[str],
-    generation: str,
+    generation: str, scratch: Path,
 ) -> dict[str, Any] | None:
     """Extend a platform's published tables with the raw files `new`; None when it cannot be done
     exactly (a new file fetched no later than the covered ones, or no lookup state kept), and the
@@ -1038,7 +1126,8 @@ def _increment(
         # the posts written: those the new raw maps to (their rows win, being fetched later) and
         # those mapped again; a re-read record's other posts may lack a candidate, so they stay
         keep_posts = f"epoch_us(fetched_at) > {cutoff} OR post_id IN (SELECT post_id FROM redo_posts)"
-    fresh = _build_platform_tables(con, platform, raw_sql, lookups_ready=lookups, keep_posts=keep_posts)
+    fresh = _build_platform_tables(con, platform, raw_sql, scratch=scratch, lookups_ready=lookups,
+                                   keep_posts=keep_posts)
     tables = dict(previous["tables"])
 
     def write(table: str, select: str) -> None:
@@ -1155,6 +1244,8 @@ def normalise_lake(
     use_erased_keys(con, erased)
     watched = build_progress.watching(con)  # a heartbeat says how much of a long statement is done
     watched.__enter__()
+    scratch_context = scratch_folder(lake)
+    scratch = scratch_context.__enter__()
     try:
         for platform in platform_names or platforms():
             files = lake.raw_files(platform)
@@ -1168,7 +1259,7 @@ def normalise_lake(
                     counts[table] += entry["rows"]
                 continue
             if plan == "increment" and before is not None:
-                extended = _increment(con, lake, platform, before, new, generation)
+                extended = _increment(con, lake, platform, before, new, generation, scratch)
                 if extended is not None:
                     entries[platform] = {**before, "raw_files": raw,
                                          "state": {**state, "built": "increment", **extended["increment"]},
@@ -1176,7 +1267,7 @@ def normalise_lake(
                     for table, entry in extended["tables"].items():
                         counts[table] += entry["rows"]
                     continue
-            fresh = _build_platform_tables(con, platform, files) if files else {}
+            fresh = _build_platform_tables(con, platform, files, scratch=scratch) if files else {}
             frozen = {table: lake.frozen_path(table, platform) for table in schema.NORMALISED}
             selects = {
                 table: select
@@ -1214,6 +1305,7 @@ def normalise_lake(
     finally:
         watched.__exit__(None, None, None)
         con.close()
+        scratch_context.__exit__(None, None, None)
     if platform_names is not None and previous is not None:  # platforms not rebuilt keep their tables
         entries = {**{p: e for p, e in previous["platforms"].items() if p not in set(platform_names)}, **entries}
     if reuse and previous is not None and entries == previous["platforms"]:
@@ -1249,14 +1341,15 @@ def map_records(platform: str, records: Iterable[RawRecord], source: str = "test
     ]
     con = new_connection()
     try:
-        con.register("raw_input", pa.Table.from_pylist(rows, schema=schema.RAW))
-        selects = _build_platform_tables(con, platform, "SELECT * FROM raw_input")
-        out: dict[str, pa.Table] = {t: s.empty_table() for t, s in schema.NORMALISED.items()}
-        for table, select in selects.items():
-            result = con.sql(select).to_arrow_table()
-            target = schema.NORMALISED[table]
-            out[table] = result.cast(target) if result.num_rows else target.empty_table()
-        return out
+        with scratch_folder(None) as scratch:
+            con.register("raw_input", pa.Table.from_pylist(rows, schema=schema.RAW))
+            selects = _build_platform_tables(con, platform, "SELECT * FROM raw_input", scratch=scratch)
+            out: dict[str, pa.Table] = {t: s.empty_table() for t, s in schema.NORMALISED.items()}
+            for table, select in selects.items():
+                result = con.sql(select).to_arrow_table()
+                target = schema.NORMALISED[table]
+                out[table] = result.cast(target) if result.num_rows else target.empty_table()
+            return out
     finally:
         con.close()
 

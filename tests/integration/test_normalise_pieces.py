@@ -12,6 +12,7 @@ an edited status fetched again, and the increment state files.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -137,3 +138,53 @@ def test_posts_mapped_in_pieces_equal_one_pass(tmp_path: Path, monkeypatch: pyte
     assert by_id["7"][1] == "mastodon:bob@social.example"
     assert by_id["1"][3].startswith("hello (edited)" if fetched_twice else "hello")
     con.close()
+
+
+def test_the_post_rows_wait_in_parquet_in_the_spill_folder_and_nothing_stays(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rows each record offers (lookups, account copies, candidate posts) and the winning posts
+    are zstd Parquet files in a scratch folder of the lake's spill folder (as temp tables they
+    spilled past the cap at 10M statuses): a piece's file each, and one of the winners, which the
+    published tables are read from. The folder goes when the
+    normalise ends, and so does one a killed normalise left (its process is gone); another live
+    process's stays."""
+    config = _build(tmp_path, "p", _files())
+    lake = Lake(config.warehouse_path)
+    dead = lake.spill_dir / "mapped-2147483646-left"  # no process has that id (above Linux's pid_max)
+    dead.mkdir(parents=True)
+    (dead / "mapped_posts-00000.parquet").write_bytes(b"left by a kill")
+    live = lake.spill_dir / f"mapped-{os.getppid()}-busy"
+    live.mkdir()
+    monkeypatch.setattr(normalise, "_MIN_CHUNK_BYTES", 1)
+    monkeypatch.setattr(normalise, "_CHUNK_MEMORY_SHARE", 1 << 40)
+    pieces = _pieces(lake)  # a record each: one was fetched twice, so raw is a table
+    assert pieces == sum(map(len, _files()))
+
+    seen: dict[str, Any] = {}
+    build = normalise._build_platform_tables
+
+    def watching(con: duckdb.DuckDBPyConnection, platform: str, raw: Any, **kw: Any) -> dict[str, str]:
+        selects = build(con, platform, raw, **kw)
+        if platform == "mastodon":
+            seen["files"] = sorted(p.name for p in kw["scratch"].iterdir())
+            seen["folder"] = kw["scratch"]
+            seen["kinds"] = dict(con.execute(
+                "SELECT view_name, 'view' FROM duckdb_views() WHERE temporary AND view_name IN "
+                "('mapped_posts', 'posts_latest')").fetchall())
+            seen["winners"] = con.execute("SELECT count(*) FROM posts_latest").fetchone()[0]
+        return selects
+
+    monkeypatch.setattr(normalise, "_build_platform_tables", watching)
+    pipeline.normalise(config, full=True)
+
+    assert seen["folder"].parent == lake.spill_dir and seen["folder"].name.startswith(f"mapped-{os.getpid()}-")
+    assert seen["files"] == sorted([f"{name}-{i:05d}.parquet" for name in ("lookup_rows", "mapped_account_rows",
+                                                                           "mapped_posts") for i in range(pieces)]
+                                   + ["posts_latest.parquet"])
+    assert seen["kinds"] == {"mapped_posts": "view", "posts_latest": "view"}
+    con = duckdb.connect()
+    posts = _generation_files(lake)["posts/mastodon/data.parquet"]
+    published = con.execute(f"SELECT count(*) FROM read_parquet({literal_list([posts])})").fetchone()[0]
+    con.close()
+    assert seen["winners"] == published > 30
+    assert not seen["folder"].exists() and not dead.exists() and live.exists()

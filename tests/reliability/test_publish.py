@@ -117,7 +117,8 @@ KILLER = textwrap.dedent("""
     print(f"done after {seen} boundaries", flush=True)
 """)
 # the random parts of names: run and generation ids, temporary-file ids
-RANDOM_IDS = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}|[0-9a-f]{32}")
+# (and the process id in the name of normalise's scratch folder, `mapped-<pid>-<run id>`)
+RANDOM_IDS = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}|[0-9a-f]{32}|(?<=mapped-)\d+")
 
 
 def _rows(table: Any) -> list[str]:
