@@ -212,6 +212,11 @@ def _token_host(source: Source, options: RedditOptions) -> str:
     return TOKEN_HOST
 
 
+_REFUSED = (400, 401, 403)
+"""What the token endpoint answers to credentials it does not accept (a wrong id or secret, an
+app of the wrong type); any other failure is the server's, and says so."""
+
+
 class _Session:
     """The app-only token; it only ever lives in the client's Authorization header."""
 
@@ -229,6 +234,8 @@ class _Session:
         except BudgetExhausted:
             raise
         except HttpError as exc:
+            if exc.status_code not in _REFUSED:  # the server failed (after retries): not the credentials
+                raise
             raise RedditAuthError(
                 f"reddit: {self._url} refused an app-only token for client id {creds.client_id!r} "
                 f"(HTTP {exc.status_code or 'error'}); check {CLIENT_ID_ENV} and {CLIENT_SECRET_ENV}",

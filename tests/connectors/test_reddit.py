@@ -370,6 +370,23 @@ def test_wrong_secret_error_names_the_variables_never_the_secret(monkeypatch: py
     assert base64.b64encode(f"{fake_api.CLIENT_ID}:not-the-secret-4242".encode()).decode() not in message
 
 
+def test_a_token_endpoint_that_keeps_failing_is_a_failure_not_a_refusal() -> None:
+    """Three 503s in a row (the client's every attempt) are a server that failed, not credentials
+    that were refused: the error says so and sends nobody to check their secret (the fault tests
+    found a run that blamed the credentials for a flaky token endpoint)."""
+    fake = FakeReddit()
+    for attempt in (1, 2, 3):
+        fake.faults[("/api/v1/access_token", attempt)] = Reply(503, "<html>busy</html>")
+    with serve(fake) as server:
+        with pytest.raises(HttpError) as excinfo:
+            collect(make_source(server), None)
+        assert [r.path for r in server.requests] == ["/api/v1/access_token"] * 3
+    assert not isinstance(excinfo.value, RedditAuthError)
+    message = str(excinfo.value)
+    assert "failed after 3 attempts" in message and "access_token" in message
+    assert CLIENT_SECRET_ENV not in message and "refused" not in message
+
+
 def test_secrets_never_reach_records_locators_cursors_or_rejects() -> None:
     fake = FakeReddit(page_size=2)
     with serve(fake) as server:
