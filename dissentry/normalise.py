@@ -527,8 +527,9 @@ class MappingRun:
         column of a few rows). For a per-record mapping the pieces' rows are the whole's.
 
         With `scratch`, each piece's rows go to a zstd Parquet file in that folder and `table` is a
-        view over the files (returned): at 10M statuses the candidate post rows held as a temp
-        table (text and lists, uncompressed) spilled past the spill cap; without, a temp table."""
+        view over the files (returned): held as a temp table (text and lists, uncompressed), the
+        candidate post rows were the likely holder of the spill that stopped normalise at 10M
+        statuses; without, a temp table."""
         files: list[str] = []
         # each piece is the view `raw` while the query runs over it (no piece reads `raw` itself),
         # and the whole is again after: a CTE `raw` shadowing the view made the Mastodon lookups
@@ -638,10 +639,9 @@ def _build_platform_tables(con: duckdb.DuckDBPyConnection, platform: str, raw_sq
     if "accounts" in mapping:
         # only each account's best row is kept (every use of the table picks it, or only reads ids): a
         # status embeds its author, so the mapping gives one row per status (1.2M rows for 54 accounts
-        # at 1M statuses), which held in memory made the posts query spill past its cap
-        # The mapped rows (a piece of raw at a time) wait in Parquet, and the window picks each
-        # account's best row by its place from the few columns it orders by: sorting the wide rows
-        # (bios) of every copy spilled past the cap with 480 MB of memory at 1M statuses.
+        # at 1M statuses). Those rows wait in Parquet (a piece of raw at a time), and the window picks
+        # each account's best row by its place from the few columns it orders by: sorting the wide
+        # rows (bios) of every copy spilled past the cap with 480 MB of memory at 1M statuses.
         copies = run.map_into("mapped_account_rows", f"SELECT * FROM ({mapping['accounts']}\n) "
                               "WHERE coalesce(sha256(account_id), '') NOT IN (SELECT key FROM erased_keys)",  # forget
                               scratch=scratch)
@@ -722,8 +722,8 @@ def _build_platform_tables(con: duckdb.DuckDBPyConnection, platform: str, raw_sq
 
 @contextlib.contextmanager
 def scratch_folder(lake: Lake | None) -> Iterator[Path]:
-    """A folder for one normalise's intermediate Parquet (a platform's candidate and winning post
-    rows), deleted after: in the lake's spill folder (local, counted with the spill), else in the
+    """A folder for one normalise's intermediate Parquet (a platform's lookup rows, account copies,
+    candidate and winning posts), deleted after: in the lake's spill folder (local, counted with the spill), else in the
     system's temp folder. What a killed normalise left there (its process is gone) goes first."""
     parent = lake.spill_dir if lake is not None else None
     if parent is not None:
